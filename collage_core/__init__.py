@@ -1,0 +1,40 @@
+"""Neural Collage Studio's engine: images as attractors of contractive Collage operators.
+
+The public API::
+
+    import collage_core as cc
+    code = cc.fractalize(image, grid=32, symmetries="d4", strength=0.0)
+    code.render(magnify=8)
+    code.save("photo.collage"); cc.FractalCode.load("photo.collage")
+"""
+
+from .code import FractalCode
+from .config import FractalizeConfig
+from .decode import decode_exact, decode_iterative
+from .device import pick_device
+from .fit import Cancelled, fit_closed_form, refine
+from .fractalize import fractalize
+from .image_io import open_image
+from .loop import loop_cell, loop_center
+from .operator import collage_step, contract
+from .resample import area_resize
+from .symmetry import SYMMETRIES
+
+__all__ = [
+    "SYMMETRIES",
+    "Cancelled",
+    "FractalCode",
+    "FractalizeConfig",
+    "area_resize",
+    "collage_step",
+    "contract",
+    "decode_exact",
+    "decode_iterative",
+    "fit_closed_form",
+    "fractalize",
+    "loop_cell",
+    "loop_center",
+    "open_image",
+    "pick_device",
+    "refine",
+]

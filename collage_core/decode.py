@@ -77,9 +77,7 @@ def nearest_exact_side(side: int, grid: int) -> int:
     return s
 
 
-def attractor_mean(
-    a: torch.Tensor, b: torch.Tensor, symmetries: str, aux: torch.Tensor | None = None
-) -> torch.Tensor:
+def attractor_mean(a: torch.Tensor, b: torch.Tensor, symmetries: str, aux: torch.Tensor | None = None) -> torch.Tensor:
     """The attractor at side 1, in closed form: ``(B, C, 1, 1)``.
 
     Every symmetric copy of a 1x1 image is itself, so the mean ``m`` solves
@@ -167,8 +165,12 @@ def _base_operator(grid: int, symmetries: str, c: int, dtype: torch.dtype, devic
     onehot = torch.eye(K * n_self, dtype=dtype, device=device).reshape(K * n_self, 1, K, n_self)
     basis = torch.eye(n, dtype=dtype, device=device).reshape(1, n, c, c).expand(K * n_self, n, c, c)
     full = collage_step(
-        basis, onehot.expand(K * n_self, n, K, n_self), torch.zeros(K * n_self, n, K, dtype=dtype, device=device),
-        grid, symmetries, size=(c * grid, c * grid),
+        basis,
+        onehot.expand(K * n_self, n, K, n_self),
+        torch.zeros(K * n_self, n, K, dtype=dtype, device=device),
+        grid,
+        symmetries,
+        size=(c * grid, c * grid),
     )
     pooled = area_resize(full, (c, c)).reshape(K, n_self, n, n)  # (k, n, in, out)
     return pooled.transpose(-1, -2).contiguous()

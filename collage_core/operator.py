@@ -80,14 +80,15 @@ def collage_step(
     B, C, N, h, w = domains.shape
     if a.shape != (B, C, grid * grid, N) or b.shape != (B, C, grid * grid):
         raise ValueError(
-            f"coefficients a{tuple(a.shape)}, b{tuple(b.shape)} do not fit "
-            f"B={B}, C={C}, K={grid * grid}, N={N}"
+            f"coefficients a{tuple(a.shape)}, b{tuple(b.shape)} do not fit B={B}, C={C}, K={grid * grid}, N={N}"
         )
-    # (B*C, K, N) @ (B*C, N, h*w): one batched matmul writes every cell.
-    cells = torch.baddbmm(
-        rearrange(b, "b c k -> (b c) k 1"),
-        rearrange(a, "b c k n -> (b c) k n"),
-        rearrange(domains, "b c n h w -> (b c) n (h w)"),
+    # The offset rides along as a constant domain, so one batched matmul writes every
+    # cell with no separate broadcast pass over the output.
+    weights = torch.cat([a, b[..., None]], dim=-1)  # (B, C, K, N+1)
+    stack = torch.cat([domains, torch.ones_like(domains[:, :, :1])], dim=2)  # (B, C, N+1, h, w)
+    cells = torch.bmm(
+        rearrange(weights, "b c k n -> (b c) k n"),
+        rearrange(stack, "b c n h w -> (b c) n (h w)"),
     )
     return rearrange(cells, "(b c) (gy gx) (h w) -> b c (gy h) (gx w)", b=B, gy=grid, h=h)
 

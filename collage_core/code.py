@@ -1,0 +1,278 @@
+"""FractalCode: a fitted collage, its rendering, and its file format.
+
+File format (``.collage``): a safetensors file (a little-endian u64 header length, a
+JSON header, raw little-endian tensors; no pickle). Tensors: ``a`` float32
+``(C, K, N)``, ``b`` float32 ``(C, K)``, optional ``aux`` uint8 ``(C, A, h, w)``.
+The header's ``__metadata__`` holds ``format`` = ``"neural-collage-code"``,
+``version``, ``grid``, ``symmetries``, ``source_size`` ("W,H"), ``mode``,
+``work_side`` and ``s_max``. Loading validates all of it, including contractivity.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from PIL import Image
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from .config import MAX_GRID, MIN_GRID
+from .decode import decode_exact, decode_iterative
+from .device import pick_device
+from .image_io import MODES, ImageLike, open_image, to_image, to_tensor
+from .operator import domain_count
+from .resample import area_resize
+from .symmetry import SYMMETRIES
+
+FORMAT_NAME = "neural-collage-code"
+FORMAT_VERSION = 1
+MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_HEADER_BYTES = 64 * 1024
+MAX_SOURCE_SIDE = 65536
+MAX_WORK_SIDE = 8192
+MAX_AUX = 4
+MAX_OUTPUT_PIXELS = 100_000_000
+# Slack for float32 rounding when checking a loaded file's contraction bound.
+CONTRACTION_SLACK = 1e-5
+
+
+@dataclass(frozen=True, eq=False)
+class FractalCode:
+    """A collage operator fitted to an image; its attractor is the picture.
+
+    Attributes:
+        a: ``(C, K, N)`` mixing weights, ``K = grid**2`` row-major cells, ``N`` domains
+            (the self domains first, then each auxiliary image's symmetric copies).
+        b: ``(C, K)`` offsets.
+        aux: ``(C, A, h, w)`` auxiliary "style source" images in [0, 1], or ``None``.
+        source_size: ``(W, H)`` of the image it was fitted to; renders keep this aspect.
+        work_side: the square side the fit ran at.
+    """
+
+    a: torch.Tensor
+    b: torch.Tensor
+    grid: int
+    symmetries: str
+    source_size: tuple[int, int]
+    mode: str
+    work_side: int
+    s_max: float = 0.9
+    aux: torch.Tensor | None = None
+    version: int = FORMAT_VERSION
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    # ----------------------------------------------------------------- rendering
+    @property
+    def channels(self) -> int:
+        return self.a.shape[0]
+
+    def output_size(self, magnify: float = 1.0) -> tuple[int, int]:
+        """``(W, H)`` of :meth:`render` at ``magnify``."""
+        if not (isinstance(magnify, int | float) and magnify == magnify and 0 < magnify < float("inf")):
+            raise ValueError(f"magnify must be a positive finite number, got {magnify!r}")
+        w, h = self.source_size
+        out = (max(1, round(w * magnify)), max(1, round(h * magnify)))
+        if out[0] * out[1] > MAX_OUTPUT_PIXELS:
+            raise ValueError(
+                f"magnify {magnify} gives {out[0]}x{out[1]}, over the {MAX_OUTPUT_PIXELS / 1e6:.0f} MP output limit"
+            )
+        return out
+
+    def render_tensor(
+        self,
+        magnify: float = 1.0,
+        iterations: int | None = None,
+        start: str | ImageLike = "noise",
+        seed: int = 0,
+        device: str | torch.device | None = None,
+    ) -> torch.Tensor:
+        """The attractor (or a partial decode) as ``(C, H, W)`` float values.
+
+        Args:
+            magnify: output scale relative to the source size.
+            iterations: ``None`` renders the exact attractor; an integer applies that
+                many collage steps to ``start`` (the paper's iterative decoder).
+            start: ``"noise"``, ``"gray"``, or an image to morph from.
+        """
+        out_w, out_h = self.output_size(magnify)
+        dev = pick_device(device)
+        a, b = self.a[None].to(dev), self.b[None].to(dev)
+        aux = None if self.aux is None else self.aux[None].to(dev)
+        if iterations is None:
+            z = decode_exact(a, b, self.grid, self.symmetries, (out_h, out_w), aux)
+        else:
+            if not isinstance(iterations, int) or not 0 <= iterations <= 10_000:
+                raise ValueError(f"iterations must be an integer in [0, 10000] or None, got {iterations!r}")
+            side = -(-max(out_w, out_h) // self.grid) * self.grid
+            z0 = self._start_image(start, side, seed).to(dev)
+            z = decode_iterative(a, b, self.grid, self.symmetries, z0, iterations, aux)
+            z = area_resize(z, (out_h, out_w))
+        return z[0]
+
+    def render(self, magnify: float = 1.0, **kwargs) -> Image.Image:
+        """The attractor as a PIL image of size ``(round(W * magnify), round(H * magnify))``.
+
+        Keyword arguments are those of :meth:`render_tensor`. The mode is the input's.
+        """
+        return to_image(self.render_tensor(magnify, **kwargs).cpu())
+
+    def _start_image(self, start, side: int, seed: int) -> torch.Tensor:
+        C = self.channels
+        if isinstance(start, str) and start in ("noise", "gray", "grey"):
+            if start == "noise":
+                gen = torch.Generator().manual_seed(seed)
+                return torch.rand(1, C, side, side, generator=gen)
+            return torch.full((1, C, side, side), 0.5)
+        img = open_image(start).convert(self.mode)
+        return area_resize(to_tensor(img)[None], (side, side))
+
+    # ------------------------------------------------------------------ file I/O
+    def to_bytes(self) -> bytes:
+        """The serialised code (see the module docstring for the format)."""
+        tensors = {"a": self.a.detach().cpu().float().contiguous(), "b": self.b.detach().cpu().float().contiguous()}
+        if self.aux is not None:
+            tensors["aux"] = (self.aux.detach().cpu() * 255).round().clamp(0, 255).to(torch.uint8).contiguous()
+        meta = {
+            "format": FORMAT_NAME,
+            "version": str(self.version),
+            "grid": str(self.grid),
+            "symmetries": self.symmetries,
+            "source_size": f"{self.source_size[0]},{self.source_size[1]}",
+            "mode": self.mode,
+            "work_side": str(self.work_side),
+            "s_max": repr(float(self.s_max)),
+            "extra": json.dumps(self.meta),
+        }
+        return st_save(tensors, metadata=meta)
+
+    @property
+    def nbytes(self) -> int:
+        """Size in bytes of the saved file."""
+        return len(self.to_bytes())
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the code to ``path`` atomically; returns the path."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".part")
+        tmp.write_bytes(self.to_bytes())
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> FractalCode:
+        """Read and validate a code file; any defect raises ``ValueError``."""
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"no such code file: {path}")
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ValueError(f"{path.name} is {size} bytes; a fractal code file is at most {MAX_FILE_BYTES}")
+        return cls.from_bytes(path.read_bytes(), name=path.name)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, name: str = "code") -> FractalCode:
+        """Parse and validate serialised bytes; any defect raises ``ValueError``."""
+        meta = _read_metadata(data, name)
+        try:
+            tensors = st_load(data)
+        except (SafetensorError, ValueError, RuntimeError) as exc:
+            raise ValueError(f"{name} is not a valid fractal code file: {exc}") from None
+        unknown = set(tensors) - {"a", "b", "aux"}
+        if unknown or not {"a", "b"} <= set(tensors):
+            raise ValueError(f"{name}: expected tensors a, b[, aux], found {sorted(tensors)}")
+        if tensors["a"].dtype != torch.float32 or tensors["b"].dtype != torch.float32:
+            raise ValueError(f"{name}: coefficients must be float32")
+        aux = tensors.get("aux")
+        if aux is not None:
+            if aux.dtype != torch.uint8:
+                raise ValueError(f"{name}: aux images must be uint8")
+            aux = aux.float() / 255.0
+        try:
+            version = int(meta["version"])
+            if version > FORMAT_VERSION or version < 1:
+                raise ValueError(f"{name}: format version {version} is not supported (this reads {FORMAT_VERSION})")
+            w, h = (int(v) for v in meta["source_size"].split(","))
+            extra = json.loads(meta.get("extra", "{}"))
+            return cls(
+                a=tensors["a"],
+                b=tensors["b"],
+                grid=int(meta["grid"]),
+                symmetries=meta["symmetries"],
+                source_size=(w, h),
+                mode=meta["mode"],
+                work_side=int(meta["work_side"]),
+                s_max=float(meta["s_max"]),
+                aux=aux,
+                version=version,
+                meta=extra if isinstance(extra, dict) else {},
+            )
+        except KeyError as exc:
+            raise ValueError(f"{name}: metadata field {exc} is missing") from None
+        except (TypeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{name}: malformed metadata ({exc})") from None
+        except ValueError as exc:
+            msg = str(exc)
+            raise ValueError(msg if msg.startswith(name) else f"{name}: {msg}") from None
+
+
+def _read_metadata(data: bytes, name: str) -> dict:
+    if len(data) < 8:
+        raise ValueError(f"{name} is truncated: {len(data)} bytes")
+    (header_len,) = struct.unpack("<Q", data[:8])
+    if header_len > MAX_HEADER_BYTES or 8 + header_len > len(data):
+        raise ValueError(f"{name} is truncated or not a fractal code file (header length {header_len})")
+    try:
+        header = json.loads(data[8 : 8 + header_len])
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ValueError(f"{name} is not a fractal code file (unreadable header)") from None
+    meta = header.get("__metadata__") if isinstance(header, dict) else None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+        raise ValueError(f"{name} is not a fractal code file (format tag missing)")
+    return meta
+
+
+def _validate(code: FractalCode) -> None:
+    if not isinstance(code.grid, int) or not MIN_GRID <= code.grid <= MAX_GRID:
+        raise ValueError(f"grid must be an integer in [{MIN_GRID}, {MAX_GRID}], got {code.grid!r}")
+    if code.symmetries not in SYMMETRIES:
+        raise ValueError(f"unknown symmetries {code.symmetries!r}")
+    if code.mode not in MODES.values():
+        raise ValueError(f"mode must be one of {sorted(MODES.values())}, got {code.mode!r}")
+    if not 0.0 < code.s_max < 1.0:
+        raise ValueError(f"s_max must lie in (0, 1), got {code.s_max}")
+    w, h = code.source_size
+    if not (1 <= w <= MAX_SOURCE_SIDE and 1 <= h <= MAX_SOURCE_SIDE):
+        raise ValueError(f"source size {w}x{h} is out of range")
+    if code.work_side % code.grid or not code.grid <= code.work_side <= MAX_WORK_SIDE:
+        raise ValueError(
+            f"work side {code.work_side} must be a multiple of the grid {code.grid}, at most {MAX_WORK_SIDE}"
+        )
+    C = len(code.mode)
+    n_aux = 0 if code.aux is None else code.aux.shape[1] if code.aux.dim() == 4 else -1
+    if code.aux is not None and (code.aux.dim() != 4 or code.aux.shape[0] != C or not 0 < n_aux <= MAX_AUX):
+        raise ValueError(f"aux images must be (C={C}, A<={MAX_AUX}, h, w), got {tuple(code.aux.shape)}")
+    if code.aux is not None and not (min(code.aux.shape[-2:]) >= 8 and max(code.aux.shape[-2:]) <= 1024):
+        raise ValueError(f"aux image size {tuple(code.aux.shape[-2:])} is out of range")
+    n_self, n_total = domain_count(code.symmetries, n_aux)
+    K = code.grid**2
+    if tuple(code.a.shape) != (C, K, n_total) or tuple(code.b.shape) != (C, K):
+        raise ValueError(
+            f"coefficient shapes a{tuple(code.a.shape)} b{tuple(code.b.shape)} do not match "
+            f"mode {code.mode} (C={C}), grid {code.grid} (K={K}) and {n_total} domains"
+        )
+    if not (torch.isfinite(code.a).all() and torch.isfinite(code.b).all()):
+        raise ValueError("coefficients contain NaN or infinity")
+    if code.b.abs().max() > 1e3 or (n_total > n_self and code.a[..., n_self:].abs().max() > 1e3):
+        raise ValueError("offsets or auxiliary weights are absurdly large (> 1e3)")
+    worst = code.a[..., :n_self].abs().sum(-1).max().item()
+    if worst > code.s_max + CONTRACTION_SLACK:
+        raise ValueError(f"code is not contractive: a cell's weights sum to {worst:.6f} > s_max {code.s_max}")

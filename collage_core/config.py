@@ -1,0 +1,41 @@
+"""Typed configuration of a fractalization; presets override a few fields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+from .symmetry import SYMMETRIES
+
+MIN_GRID, MAX_GRID = 2, 128
+
+
+@dataclass(frozen=True)
+class FractalizeConfig:
+    grid: int = 32  # cells a side: 32 keeps a photo recognisable at 1x and fits in ~10 ms
+    symmetries: str = "d4"  # all 8 rotations and flips: the richest self-copies
+    strength: float = 0.0  # floor on self-similarity, 0..s_max: higher shows more fractal detail
+    s_max: float = 0.9  # contraction bound: near 1 keeps contrast at depth, but converges slower
+    refine_steps: int = 0  # Adam steps on the attractor error after the closed form
+    seed: int = 0
+    work_side: int | None = None  # fitting resolution; None picks an exact side near the image
+    plant_loop: bool = False  # make the auto loop cell a pure copy, for exactly seamless zoom loops
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.grid, int) or not MIN_GRID <= self.grid <= MAX_GRID:
+            raise ValueError(f"grid must be an integer in [{MIN_GRID}, {MAX_GRID}], got {self.grid!r}")
+        if self.symmetries not in SYMMETRIES:
+            raise ValueError(f"symmetries must be one of {sorted(SYMMETRIES)}, got {self.symmetries!r}")
+        if not 0.0 < self.s_max < 1.0:
+            raise ValueError(f"s_max must lie in (0, 1), got {self.s_max}")
+        if not 0.0 <= self.strength <= self.s_max:
+            raise ValueError(f"strength must lie in [0, {self.s_max}], got {self.strength}")
+        if not isinstance(self.refine_steps, int) or not 0 <= self.refine_steps <= 5000:
+            raise ValueError(f"refine_steps must be an integer in [0, 5000], got {self.refine_steps!r}")
+
+    def override(self, **changes) -> FractalizeConfig:
+        """A copy with some fields changed; unknown names raise ``ValueError``."""
+        known = {f.name for f in fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise ValueError(f"unknown settings {sorted(unknown)}; known: {sorted(known)}")
+        return replace(self, **changes)

@@ -1,0 +1,127 @@
+"""fractalize: an image in, a FractalCode out."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import torch
+
+from .code import FractalCode
+from .config import FractalizeConfig
+from .decode import is_exact_side
+from .device import pick_device
+from .fit import ProgressFn, fit_closed_form, refine
+from .image_io import ImageLike, open_image, to_tensor
+from .loop import loop_cell
+from .resample import area_resize
+
+# Fitting above this side costs more than it shows at 1x; renders magnify anyway.
+DEFAULT_MAX_WORK_SIDE = 1024
+AUX_SIDE = 128
+
+
+def choose_work_side(size: tuple[int, int], grid: int, max_side: int = DEFAULT_MAX_WORK_SIDE) -> int:
+    """The exactly decodable multiple of ``grid`` nearest (in log scale) to the image's longer side."""
+    target = min(max(size), max_side)
+    candidates = [s for s in range(grid, max(max_side, grid) + 1, grid) if is_exact_side(s, grid)]
+    return min(candidates, key=lambda s: (abs(math.log(s / target)), -s))
+
+
+def fractalize(
+    image: ImageLike,
+    grid: int = 32,
+    symmetries: str = "d4",
+    strength: float = 0.0,
+    refine_steps: int = 0,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    style: ImageLike | list[ImageLike] | None = None,
+    config: FractalizeConfig | None = None,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+    **overrides,
+) -> FractalCode:
+    """Fit a collage whose attractor reproduces ``image``.
+
+    Args:
+        image: a PIL image, a numpy array, a path or encoded bytes.
+        grid: cells a side; symmetries: ``"none"``, ``"rot"`` or ``"d4"``.
+        strength: floor on each cell's self-similarity (``0..s_max``); higher values
+            trade fidelity for visible fractal detail.
+        refine_steps: Adam steps on the attractor error after the closed-form fit.
+        style: one or more "style source" images whose copies also build the image.
+        config: a :class:`FractalizeConfig` (e.g. a preset); explicit arguments other
+            than their defaults, and ``overrides`` (``s_max``, ``work_side``,
+            ``plant_loop``), take precedence.
+        progress: ``progress(step, total, loss)`` during refinement.
+        cancel: a ``threading.Event``; setting it stops refinement (raises ``Cancelled``).
+    Returns:
+        the :class:`FractalCode`, its tensors on the CPU.
+    """
+    base = config or FractalizeConfig()
+    explicit = {
+        k: v
+        for k, v, default in (
+            ("grid", grid, 32),
+            ("symmetries", symmetries, "d4"),
+            ("strength", strength, 0.0),
+            ("refine_steps", refine_steps, 0),
+            ("seed", seed, 0),
+        )
+        if config is None or v != default
+    }
+    cfg = base.override(**explicit, **overrides)
+    img = open_image(image)
+    dev = pick_device(device)
+    side = cfg.work_side or choose_work_side(img.size, cfg.grid)
+    if side % cfg.grid:
+        raise ValueError(f"work_side {side} must be a multiple of the grid {cfg.grid}")
+    x = area_resize(to_tensor(img)[None].to(dev), (side, side))
+    aux = _style_tensor(style, img.mode, dev)
+    loop_at = None
+    if cfg.plant_loop:
+        a0, b0 = fit_closed_form(x, cfg.grid, cfg.symmetries, cfg.s_max, cfg.strength, aux)
+        loop_at = loop_cell(a0[0], cfg.grid)
+    a, b = fit_closed_form(x, cfg.grid, cfg.symmetries, cfg.s_max, cfg.strength, aux, plant_loop=loop_at)
+    if cfg.refine_steps:
+        a, b = refine(
+            x,
+            a,
+            b,
+            cfg.grid,
+            cfg.symmetries,
+            cfg.refine_steps,
+            cfg.s_max,
+            cfg.strength,
+            aux,
+            seed=cfg.seed,
+            progress=progress,
+            cancel=cancel,
+            frozen_cell=loop_at,
+        )
+    meta = {"loop_cell": loop_at} if loop_at is not None else {}
+    return FractalCode(
+        a=a[0].detach().cpu(),
+        b=b[0].detach().cpu(),
+        grid=cfg.grid,
+        symmetries=cfg.symmetries,
+        source_size=img.size,
+        mode=img.mode,
+        work_side=side,
+        s_max=cfg.s_max,
+        aux=None if aux is None else aux[0].cpu(),
+        meta=meta,
+    )
+
+
+def _style_tensor(style, mode: str, dev: torch.device) -> torch.Tensor | None:
+    if style is None:
+        return None
+    styles = style if isinstance(style, list | tuple) else [style]
+    if not styles:
+        return None
+    maps = [area_resize(to_tensor(open_image(s).convert(mode)), (AUX_SIDE, AUX_SIDE)) for s in styles]
+    # Stored as uint8 in the file; fit on exactly what will be rendered.
+    aux = (torch.stack(maps, dim=1) * 255).round() / 255
+    return aux[None].to(dev)
