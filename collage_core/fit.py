@@ -48,24 +48,39 @@ def fit_closed_form(
         ``a`` of shape ``(B, C, K, N)`` inside the contraction bound, ``b`` ``(B, C, K)``.
     """
     n_self, _ = domain_count(symmetries, 0 if aux is None else aux.shape[2])
-    domains = collage_domains(x, grid, symmetries, aux)  # (B, C, N, h, w)
+    domains = rearrange(collage_domains(x, grid, symmetries, aux), "b c n h w -> b c n (h w)")
     cells = rearrange(x, "b c (gy h) (gx w) -> b c (gy gx) (h w)", gy=grid, gx=grid)
-    design = rearrange(domains, "b c n h w -> b c (h w) n")
-    design = torch.cat([design, torch.ones_like(design[..., :1])], dim=-1)  # (B, C, P, N+1)
-    gram = design.transpose(-1, -2) @ design
-    gram = gram + RIDGE * gram.diagonal(dim1=-2, dim2=-1).mean(-1)[..., None, None] * torch.eye(
-        gram.shape[-1], dtype=x.dtype, device=x.device
-    )
-    rhs = design.transpose(-1, -2) @ cells.transpose(-1, -2)  # (B, C, N+1, K)
-    coef = torch.linalg.solve(gram, rhs)
-    a = contract(rearrange(coef[..., :-1, :], "b c n k -> b c k n"), n_self, s_max, strength)
+    a = contract(_lstsq(domains, cells)[..., :-1], n_self, s_max, strength)
     if plant_loop is not None:
         a[:, :, plant_loop] = 0.0
         a[:, :, plant_loop, 0] = s_max
-    # Shrinking a moved the best offset: refit it as the cell mean of the residual.
-    mixed = torch.einsum("bckn,bcnp->bckp", a, rearrange(domains, "b c n h w -> b c n (h w)"))
-    b = (cells - mixed).mean(-1)
+    # Shrinking the self weights moved the best auxiliary weights and offsets: refit
+    # them on what the self domains leave unexplained.
+    residual = cells - torch.einsum("bckn,bcnp->bckp", a[..., :n_self], domains[:, :, :n_self])
+    rest = _lstsq(domains[:, :, n_self:], residual)
+    a = torch.cat([a[..., :n_self], rest[..., :-1]], dim=-1)
+    b = rest[..., -1]
+    if plant_loop is not None:
+        # The loop cell stays a pure copy of the image: no style, offset = mean residual.
+        a[:, :, plant_loop, n_self:] = 0.0
+        b[:, :, plant_loop] = residual[:, :, plant_loop].mean(-1)
     return a, b
+
+
+def _lstsq(domains: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+    """Per-cell least squares on shared regressors plus a constant.
+
+    Args:
+        domains: ``(B, C, N, P)`` regressors, shared by every cell.
+        cells: ``(B, C, K, P)`` targets.
+    Returns:
+        ``(B, C, K, N + 1)``, the constant last.
+    """
+    design = torch.cat([domains, torch.ones_like(cells[:, :, :1])], dim=2)  # (B, C, N+1, P)
+    gram = design @ design.transpose(-1, -2)
+    eye = torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device)
+    gram = gram + RIDGE * gram.diagonal(dim1=-2, dim2=-1).mean(-1)[..., None, None] * eye
+    return torch.linalg.solve(gram, design @ cells.transpose(-1, -2)).transpose(-1, -2)
 
 
 def refine(

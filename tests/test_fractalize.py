@@ -1,0 +1,109 @@
+"""The public API end to end: sizes, modes, fidelity, morphs, styles, magnification."""
+
+import numpy as np
+import pytest
+from photos import psnr, synthetic_photo
+from PIL import Image
+
+import collage_core as cc
+
+
+@pytest.fixture(scope="module")
+def square():
+    img = synthetic_photo(128, 128)
+    return img, cc.fractalize(img, grid=16)
+
+
+def test_render_reproduces_the_photo(square):
+    img, code = square
+    out = code.render(1)
+    assert out.size == (128, 128) and out.mode == "RGB"
+    assert psnr(out, img) > 20
+
+
+@pytest.mark.parametrize("m", [2, 4])
+def test_pooled_magnified_render_equals_base(square, m):
+    _, code = square
+    big = code.render_tensor(m)
+    small = code.render_tensor(1)
+    pooled = big.reshape(3, 128, m, 128, m).mean(dim=(2, 4))
+    assert (pooled - small).abs().max() < 1e-5
+
+
+def test_magnified_render_has_detail_bicubic_lacks(square):
+    _, code = square
+    big = np.asarray(code.render(8), dtype=np.float64)
+    bicubic = np.asarray(code.render(1).resize((1024, 1024), Image.BICUBIC), dtype=np.float64)
+    # High-frequency energy: the attractor keeps structure at pixel scale.
+    assert np.abs(np.diff(big, axis=0)).mean() > 1.5 * np.abs(np.diff(bicubic, axis=0)).mean()
+
+
+@pytest.mark.parametrize("size,grid", [((100, 60), 8), ((75, 75), 5), ((37, 90), 7)])
+def test_any_size_and_aspect(size, grid):
+    code = cc.fractalize(synthetic_photo(*size), grid=grid, symmetries="d4")
+    assert code.render(1).size == size
+    assert code.render(1.5).size == (round(size[0] * 1.5), round(size[1] * 1.5))
+    assert code.render(0.5).size == (round(size[0] * 0.5), round(size[1] * 0.5))
+    assert psnr(code.render(1), synthetic_photo(*size)) > 15
+
+
+def test_grayscale_and_alpha_keep_their_mode():
+    gray = cc.fractalize(synthetic_photo(64, 64, channels=1), grid=8)
+    assert gray.render(1).mode == "L"
+    rgba = cc.fractalize(Image.fromarray(synthetic_photo(64, 64)).convert("RGBA"), grid=8)
+    assert rgba.render(2).mode == "RGBA" and rgba.render(2).size == (128, 128)
+
+
+def test_iterations_converge_from_any_start(square):
+    img, code = square
+    exact = np.asarray(code.render(1), dtype=np.float64)
+    errors = [
+        np.abs(np.asarray(code.render(1, iterations=n, start="noise"), dtype=np.float64) - exact).mean()
+        for n in (0, 2, 6, 30)
+    ]
+    assert errors == sorted(errors, reverse=True) and errors[-1] < 1.0
+    gray = np.asarray(code.render(1, iterations=30, start="gray"), dtype=np.float64)
+    assert np.abs(gray - exact).mean() < 1.0
+    morph = code.render(1, iterations=1, start=synthetic_photo(50, 50, seed=9))
+    assert morph.size == (128, 128) and psnr(morph, exact) < psnr(code.render(1, iterations=8, start="gray"), exact)
+
+
+def test_seeded_noise_start_is_reproducible(square):
+    _, code = square
+    a = np.asarray(code.render(1, iterations=1, start="noise", seed=4))
+    b = np.asarray(code.render(1, iterations=1, start="noise", seed=4))
+    c = np.asarray(code.render(1, iterations=1, start="noise", seed=5))
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_style_source_changes_the_attractor():
+    img = synthetic_photo(64, 64)
+    plain = cc.fractalize(img, grid=8, strength=0.6)
+    styled = cc.fractalize(img, grid=8, strength=0.6, style=synthetic_photo(64, 64, seed=3)[::-1])
+    assert styled.aux is not None and styled.aux.shape == (3, 1, 128, 128)
+    assert psnr(styled.render(1), img) >= psnr(plain.render(1), img) - 0.5
+    assert not np.array_equal(np.asarray(styled.render(1)), np.asarray(plain.render(1)))
+
+
+def test_refinement_raises_psnr():
+    img = synthetic_photo(64, 64)
+    base = cc.fractalize(img, grid=8)
+    refined = cc.fractalize(img, grid=8, refine_steps=20, seed=1)
+    assert psnr(refined.render(1), img) > psnr(base.render(1), img)
+
+
+def test_config_and_presets_style_overrides():
+    cfg = cc.FractalizeConfig(grid=8, strength=0.5)
+    code = cc.fractalize(synthetic_photo(64, 64), config=cfg, symmetries="rot")
+    assert code.grid == 8 and code.symmetries == "rot"
+    with pytest.raises(ValueError, match="grid"):
+        cc.FractalizeConfig(grid=1)
+    with pytest.raises(ValueError, match="strength"):
+        cc.fractalize(synthetic_photo(64, 64), strength=0.95)
+    with pytest.raises(ValueError, match="unknown settings"):
+        cfg.override(colour="red")
+
+
+def test_device_selection():
+    assert cc.pick_device("cpu").type == "cpu"
+    assert cc.pick_device(None).type in ("cpu", "cuda", "mps")
