@@ -6,12 +6,15 @@ The public API::
     code = cc.fractalize(image, grid=32, symmetries="d4", strength=0.0)
     code.render(magnify=8)
     code.save("photo.collage"); cc.FractalCode.load("photo.collage")
+    code.render_view(center=(0.5, 0.5), zoom=1e6, size=(512, 512), autocontrast=True)
+    cc.export_zoom(code, "zoom.gif", zoom=1000.0, seconds=10.0, fps=24)
 """
 
 from .code import FractalCode
 from .config import FractalizeConfig
 from .decode import decode_exact, decode_iterative
 from .device import pick_device
+from .export import export_frames, export_zoom, zoom_frames
 from .fit import Cancelled, fit_closed_form, refine
 from .fractalize import fractalize
 from .image_io import open_image
@@ -19,9 +22,13 @@ from .loop import loop_cell, loop_center
 from .operator import collage_step, contract
 from .resample import area_resize
 from .symmetry import SYMMETRIES
+from .viewport import ViewRenderer, render_view
+from .zoom_path import ZoomPath
 
 __all__ = [
     "SYMMETRIES",
+    "ViewRenderer",
+    "ZoomPath",
     "Cancelled",
     "FractalCode",
     "FractalizeConfig",
@@ -30,6 +37,8 @@ __all__ = [
     "contract",
     "decode_exact",
     "decode_iterative",
+    "export_frames",
+    "export_zoom",
     "fit_closed_form",
     "fractalize",
     "loop_cell",
@@ -37,4 +46,6 @@ __all__ = [
     "open_image",
     "pick_device",
     "refine",
+    "render_view",
+    "zoom_frames",
 ]

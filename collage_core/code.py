@@ -125,6 +125,33 @@ class FractalCode:
         """
         return to_image(self.render_tensor(magnify, **kwargs).cpu())
 
+    def render_view(
+        self,
+        center: tuple[float, float] = (0.5, 0.5),
+        zoom: float = 1.0,
+        size: tuple[int, int] = (512, 512),
+        autocontrast: bool = False,
+        device: str | torch.device | None = None,
+        **kw,
+    ) -> Image.Image:
+        """A view of the attractor at any depth, without decoding the magnified image.
+
+        Args:
+            center: normalised ``(x, y)`` of the view centre (x right, y down).
+            zoom: ``1 <= zoom <= 1e15``; the view spans ``1 / zoom`` of the image width
+                (and keeps square pixels on the source's aspect).
+            size: ``(w, h)`` output pixels, each side at most 4096.
+            autocontrast: stretch each colour channel between robust percentiles
+                (deep views are otherwise nearly flat, DESIGN.md section 4).
+            kw: passed to :class:`~collage_core.viewport.ViewRenderer` (``dense_max``).
+        Returns:
+            a PIL image of ``size`` in this code's mode; it equals the matching crop of
+            ``render(size[0] * zoom / W)``.
+        """
+        from .viewport import render_view  # the viewport module imports this one
+
+        return render_view(self, center, zoom, size, autocontrast=autocontrast, device=device, **kw)
+
     def _start_image(self, start, side: int, seed: int) -> torch.Tensor:
         C = self.channels
         if isinstance(start, str) and start in ("noise", "gray", "grey"):

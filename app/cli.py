@@ -1,0 +1,382 @@
+"""The ``collage`` command: the studio's features from a terminal.
+
+    collage fractalize IN -o OUT.png [--grid N] [--symmetries none|rot|d4] [--strength S]
+                      [--refine N] [--iterations N] [--start noise|gray|IMAGE] [--magnify M]
+                      [--preset NAME] [--code OUT.collage] [--style IMAGE] [--seed S]
+    collage zoom IN -o OUT.(gif|mp4|webp) [--zoom Z] [--seconds S] [--fps F] [--size WxH]
+                 [--center X,Y] [--loop] [--pingpong] [--easing E] [--preset NAME]
+    collage sample -o OUT.png [--n N] [--magnify M] [--temperature T] [--seed S]
+    collage presets
+    collage serve [--host H] [--port P] [--device D]      (= python -m app)
+
+Bad input exits with status 1 and usage errors with status 2, each after one line
+``error: ...`` on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from pathlib import Path
+
+from . import __main__ as launcher
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one ``error: ...`` line (and exit status 2)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"error: {message} (see '{self.prog} --help')\n")
+
+
+def _positive(kind):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
+        if not (value > 0 and math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().replace("×", "x").split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WxH such as 512x512, got {text!r}") from None
+    if w < 16 or h < 16:
+        raise argparse.ArgumentTypeError(f"sides must be at least 16 px, got {text}")
+    return w, h
+
+
+def _center(text: str) -> tuple[float, float]:
+    try:
+        x, y = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected X,Y in 0..1 such as 0.5,0.5, got {text!r}") from None
+    if not (0 <= x <= 1 and 0 <= y <= 1):
+        raise argparse.ArgumentTypeError(f"X and Y must lie in 0..1, got {text}")
+    return x, y
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="collage", description="Neural Collage Studio: fractalize photos, zoom forever, sample digits."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    f = sub.add_parser("fractalize", help="turn a photo (or a saved code) into its collage attractor")
+    f.add_argument("input", metavar="IN", help="an image, or a .collage code saved earlier")
+    f.add_argument("-o", "--output", required=True, metavar="OUT.png", help="where to write the render")
+    f.add_argument("--preset", help="a preset name (see 'collage presets') or a .toml file")
+    f.add_argument("--grid", type=int, help="cells a side (default 32)")
+    f.add_argument("--symmetries", choices=["none", "rot", "d4"], help="copies under rotations/flips (default d4)")
+    f.add_argument("--strength", type=float, help="self-similarity floor, 0..0.9 (default 0)")
+    f.add_argument("--refine", type=_non_negative_int, help="refinement steps after the closed-form fit (default 0)")
+    f.add_argument("--style", metavar="IMAGE", help="a style source image whose copies also build the picture")
+    f.add_argument("--iterations", type=_non_negative_int, help="collage steps from --start (default: exact attractor)")
+    f.add_argument("--start", default=None, metavar="noise|gray|IMAGE", help="start image for --iterations")
+    f.add_argument("--magnify", type=_positive(float), help="output scale (default 1)")
+    f.add_argument("--seed", type=int, default=0, help="seed of the noise start and of refinement")
+    f.add_argument("--code", metavar="OUT.collage", help="also save the fractal code")
+    f.add_argument("--device", default=None, help="torch device: auto (default), cpu, cuda, mps")
+    f.set_defaults(func=cmd_fractalize)
+
+    z = sub.add_parser("zoom", help="export an infinite-zoom animation (.gif, .mp4 or .webp)")
+    z.add_argument("input", metavar="IN", help="an image or a .collage code")
+    z.add_argument("-o", "--output", required=True, metavar="OUT.gif|mp4|webp")
+    z.add_argument("--preset", help="preset used to fit an image (default deep-zoom)")
+    z.add_argument("--zoom", type=_positive(float), help="final magnification (default 1000)")
+    z.add_argument("--seconds", type=_positive(float), help="duration (default 10)")
+    z.add_argument("--fps", type=_positive(int), help="frames per second (default 24)")
+    z.add_argument("--size", type=_size, help="frame size WxH (default 512x512)")
+    z.add_argument("--center", type=_center, metavar="X,Y", help="target in 0..1 (default: the auto loop point)")
+    z.add_argument("--loop", action="store_true", default=None, help="seamless loop (plants a loop cell)")
+    z.add_argument("--pingpong", action="store_true", default=None, help="zoom in, then back out")
+    z.add_argument("--easing", choices=["ease-in-out", "linear", "ease-in", "ease-out", "sine"], default=None)
+    z.add_argument("--device", default=None, help="torch device: auto (default), cpu, cuda, mps")
+    z.set_defaults(func=cmd_zoom)
+
+    s = sub.add_parser("sample", help="sample MNIST digits from the Collage VAE at any magnification")
+    s.add_argument("-o", "--output", required=True, metavar="OUT.png")
+    s.add_argument("--n", type=_positive(int), default=16, help="how many digits (default 16)")
+    s.add_argument("--magnify", type=_positive(int), default=4, help="magnification, 1..40 (default 4)")
+    s.add_argument("--temperature", type=_positive(float), default=1.0, help="prior temperature (default 1)")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("presets", help="list the presets (built-in and your own)")
+    p.set_defaults(func=cmd_presets)
+
+    v = sub.add_parser("serve", help="launch the studio in the browser (same as python -m app)")
+    launcher.add_serve_arguments(v)
+    v.set_defaults(func=cmd_serve)
+
+    try:
+        from .cli_vae import add_vae_commands
+    except ImportError:  # built in parallel; present in releases
+        add_vae_commands = None
+    if add_vae_commands is not None:
+        add_vae_commands(sub)
+    return parser
+
+
+# ---------------------------------------------------------------------------- helpers
+def _is_code_file(path: Path) -> bool:
+    if path.suffix.lower() == ".collage":
+        return True
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    return b"neural-collage-code" in head
+
+
+def _load_input(path_text: str, config, args):
+    """``(code, original image or None, name)`` from an image or a code file."""
+    import collage_core as cc
+
+    from . import callbacks
+
+    path = Path(path_text)
+    if not path.exists():
+        raise ValueError(f"no such file: {path}")
+    if _is_code_file(path):
+        return callbacks.load_code(path), None, path.stem
+    photo = callbacks.load_photo(str(path), max_pixels=cc.image_io.MAX_INPUT_PIXELS)
+    for note in photo.notes:
+        print(f"note: {note}", file=sys.stderr)
+    progress = _tqdm_progress("refining", config.refine_steps) if config.refine_steps else None
+    try:
+        code = callbacks.fit(photo, config, style=getattr(args, "style", None), device=args.device, progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
+    return code, photo.image, path.stem
+
+
+class _tqdm_progress:  # noqa: N801 - used like a function
+    """A ``progress(fraction, desc)`` callback drawing a tqdm bar on stderr (hidden when not a TTY)."""
+
+    def __init__(self, desc: str, total: int):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, desc=desc, unit="step", disable=None, leave=False, file=sys.stderr)
+        self.total = total
+
+    def __call__(self, fraction: float, desc: str = "") -> None:
+        self.bar.n = round(fraction * self.total)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _check_output(path_text: str, suffixes: tuple[str, ...]) -> Path:
+    path = Path(path_text)
+    if path.suffix.lower() not in suffixes:
+        raise ValueError(f"{path.name}: the output must end in {' or '.join(suffixes)}")
+    if not path.parent.exists():
+        raise ValueError(f"output folder {path.parent} does not exist")
+    return path
+
+
+def _image_suffixes() -> tuple[str, ...]:
+    return (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
+
+
+# --------------------------------------------------------------------------- commands
+def cmd_fractalize(args: argparse.Namespace) -> int:
+    from collage_core.presets import load_preset
+
+    from . import callbacks
+
+    out = _check_output(args.output, _image_suffixes())
+    if args.code and Path(args.code).suffix.lower() != ".collage":
+        raise ValueError(f"{args.code}: a code file must end in .collage")
+    preset = load_preset(args.preset) if args.preset else None
+    config = callbacks.resolve_config(
+        args.preset,
+        grid=args.grid,
+        symmetries=args.symmetries,
+        strength=args.strength,
+        refine_steps=args.refine,
+        seed=args.seed,
+    )
+    render = preset.render if preset else {}
+    magnify = args.magnify if args.magnify is not None else render.get("magnify", 1)
+    iterations = args.iterations if args.iterations is not None else render.get("iterations")
+    start = args.start or render.get("start", "noise")
+    if args.start and iterations is None:
+        raise ValueError("--start only matters with --iterations N (the exact attractor does not depend on it)")
+    if start not in ("noise", "gray"):
+        start = callbacks.load_photo(start, what="start image").image
+    code, original, _ = _load_input(args.input, config, args)
+    # The CLI allows what the engine allows; the studio's tighter per-request limit is for servers.
+    m = callbacks.effective_magnify(code.source_size, magnify, max_pixels=100_000_000)
+    if m < magnify:
+        raise ValueError(f"--magnify {magnify:g} gives more than 100 MP; at most {m:g} for this image")
+    image = code.render(m, iterations=iterations, start=start, seed=args.seed, device=args.device)
+    image.save(out)
+    summary = f"wrote {out} ({image.width}x{image.height})"
+    if original is not None:
+        at_one = image if m == 1 else code.render(1, iterations=iterations, start=start, seed=args.seed)
+        summary += f", PSNR {callbacks.psnr(at_one, original):.2f} dB at 1x"
+    if args.code:
+        code.save(args.code)
+        summary += f"; code {args.code} ({code.nbytes / 1024:.1f} KB, grid {code.grid}, {code.symmetries})"
+    print(summary)
+    return 0
+
+
+def cmd_zoom(args: argparse.Namespace) -> int:
+    from collage_core.presets import load_preset
+
+    from . import callbacks
+
+    out = _check_output(args.output, (".gif", ".mp4", ".webp"))
+    if not callbacks.zoom_available():
+        raise ValueError("the zoom renderer (collage_core.export) is not installed in this build")
+    preset = load_preset(args.preset or "deep-zoom")
+    settings = {"zoom": 1000.0, "seconds": 10.0, "fps": 24, "loop": False, "pingpong": False, "easing": "ease-in-out"}
+    settings.update({k: v for k, v in preset.zoom.items() if k in settings})
+    for key in settings:
+        value = getattr(args, key, None)
+        if value is not None:
+            settings[key] = value
+    size = args.size or (512, 512)
+    extra = {"plant_loop": True} if settings["loop"] else {}
+    config = callbacks.resolve_config(args.preset or "deep-zoom", **extra)
+    code, _, _ = _load_input(args.input, config, args)
+    frames = round(settings["seconds"] * settings["fps"])
+    bar = _tqdm_progress("zoom", frames)
+    try:
+        _run_export(code, out, size, args.center, settings, bar)
+    finally:
+        bar.close()
+    print(
+        f"wrote {out} ({frames} frames, {size[0]}x{size[1]}, zoom {settings['zoom']:g}, {out.stat().st_size / 1024:.0f} KB)"
+    )
+    return 0
+
+
+def _run_export(code, out: Path, size, center, settings: dict, bar) -> None:
+    import collage_core as cc
+
+    def report(done, total=None, *_):
+        bar(done / total if total else float(done))
+
+    cc.export_zoom(
+        code,
+        out,
+        zoom=float(settings["zoom"]),
+        seconds=float(settings["seconds"]),
+        fps=int(settings["fps"]),
+        size=size,
+        center=center,
+        loop=bool(settings["loop"]),
+        pingpong=bool(settings["pingpong"]),
+        easing=settings["easing"],
+        progress=report,
+    )
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from PIL import Image
+
+    from . import callbacks
+
+    out = _check_output(args.output, _image_suffixes())
+    if args.magnify > 40:
+        raise ValueError(f"--magnify must be at most 40, got {args.magnify}")
+    if args.n > 256:
+        raise ValueError(f"--n must be at most 256, got {args.n}")
+    side = 28 * args.magnify
+    if args.n * side * side > 100_000_000:
+        raise ValueError(f"{args.n} digits at {side}x{side} exceed 100 MP; lower --n or --magnify")
+    import torch
+
+    model = callbacks._load_vae()
+    with torch.no_grad():
+        batch = model.sample(n=args.n, magnify=args.magnify, temperature=args.temperature, seed=args.seed)
+    tiles = [callbacks._gray(t) for t in batch]
+    cols = math.ceil(math.sqrt(len(tiles)))
+    rows = math.ceil(len(tiles) / cols)
+    sheet = Image.new("L", (cols * side, rows * side))
+    for i, tile in enumerate(tiles):
+        sheet.paste(tile, ((i % cols) * side, (i // cols) * side))
+    sheet.save(out)
+    print(f"wrote {out} ({args.n} digits at {side}x{side}, grid {cols}x{rows}, temperature {args.temperature:g})")
+    return 0
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    from collage_core.presets import list_presets, user_dir
+
+    presets = list_presets()
+    width = max(len(p.name) for p in presets) if presets else 0
+    for p in presets:
+        origin = "" if p.path is None or p.path.parent.resolve() != user_dir().resolve() else "  (yours)"
+        print(f"{p.name:<{width}}  {p.description}{origin}")
+    print(f"\nyour presets folder: {user_dir()}  (NEURAL_COLLAGE_PRESETS overrides it)")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    return launcher.serve(args)
+
+
+# ------------------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``collage`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (ValueError, OSError) as exc:
+        if os.environ.get("COLLAGE_DEBUG"):
+            raise
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:
+        if os.environ.get("COLLAGE_DEBUG"):
+            raise
+        print(
+            f"error: unexpected {type(exc).__name__}: {_one_line(exc)} (set COLLAGE_DEBUG=1 for a traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return " ".join(text.split())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

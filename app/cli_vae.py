@@ -1,0 +1,126 @@
+"""`train-vae` and `eval-vae` subcommands (argparse lives here, never in collage_core).
+
+The main CLI calls :func:`add_vae_commands`; ``python -m app.cli_vae`` runs them alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _train(args: argparse.Namespace) -> int:
+    import torch
+
+    from collage_core import vae
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model_config = None
+    if args.resume is None:
+        likelihood = {"collage": "collage", "baseline": "conv"}[args.model]
+        model_config = vae.VAEConfig(likelihood=likelihood)
+    train_config = vae.TrainConfig(
+        beta=args.beta,
+        epochs=args.epochs,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        free_bits=args.free_bits,
+        kl_warmup_epochs=args.kl_warmup,
+        time_limit_s=args.time_limit,
+    )
+    out = args.out or f"runs/vae_{args.model}_beta{args.beta:g}.safetensors"
+    result = vae.train(
+        model_config, train_config, out, data_dir=args.data_dir, resume=args.resume, progress=not args.no_progress
+    )
+    if result["epochs"]:
+        print(json.dumps(result["epochs"][-1]))
+    print(f"checkpoint: {out}")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    import torch
+
+    from collage_core import vae
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model, _, _ = vae.load_checkpoint(args.checkpoint)
+    images = vae.load_mnist(args.split, args.data_dir, download=False)
+    result = vae.evaluate(model, images, seed=args.seed)
+    result.update(checkpoint=args.checkpoint, split=args.split, likelihood=model.config.likelihood)
+    print(
+        f"{args.split}: -ELBO {result['neg_elbo']:.2f} nats = distortion {result['distortion']:.2f} "
+        f"+ rate {result['rate']:.2f}  ({result['n']} images)"
+    )
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from collage_core import vae
+
+    summary = vae.export_weights(args.checkpoint, args.out, half=args.half)
+    print(f"wrote {args.out} (epoch {summary['epoch']})")
+    return 0
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def add_vae_commands(subparsers) -> None:
+    """Register ``train-vae`` and ``eval-vae`` on an argparse subparsers object."""
+    t = subparsers.add_parser("train-vae", help="train the Collage VAE or its conv baseline on MNIST")
+    t.add_argument("--model", choices=["collage", "baseline"], default="collage")
+    t.add_argument("--beta", type=_positive_float, default=1.0, help="KL weight (default 1)")
+    t.add_argument("--epochs", type=int, default=20)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", default=None, help="checkpoint path (.safetensors), written every epoch")
+    t.add_argument("--resume", default=None, help="continue from this checkpoint")
+    t.add_argument("--data-dir", default=None, help="MNIST cache folder (default ~/.cache/neural-collage)")
+    t.add_argument("--time-limit", type=_positive_float, default=None, help="wall-clock budget in seconds")
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--lr", type=_positive_float, default=2e-3)
+    t.add_argument("--free-bits", type=float, default=0.5, help="nats per latent block")
+    t.add_argument("--kl-warmup", type=float, default=2.0, help="epochs of linear KL warm-up")
+    t.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.set_defaults(func=_train)
+
+    e = subparsers.add_parser("eval-vae", help="test-set negative ELBO, rate and distortion in nats")
+    e.add_argument("--checkpoint", required=True)
+    e.add_argument("--data-dir", default=None)
+    e.add_argument("--split", choices=["test", "valid"], default="test")
+    e.add_argument("--seed", type=int, default=0, help="seed of the test-set binarisation")
+    e.add_argument("--threads", type=int, default=None)
+    e.add_argument("--json", action="store_true", help="also print the result as JSON")
+    e.set_defaults(func=_eval)
+
+    x = subparsers.add_parser("export-vae", help="strip a training checkpoint to shippable weights")
+    x.add_argument("--checkpoint", required=True)
+    x.add_argument("--out", required=True)
+    x.add_argument("--half", action="store_true", help="store float16 (loads back as float32)")
+    x.set_defaults(func=_export)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="collage-vae")
+    add_vae_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""One browser session's work: its current collage, its cancel switch and its temporary files.
+
+The studio keeps no module-level results: every session owns a :class:`Session` (held in a
+``gr.State``), so two users at once never see each other's images. Files handed to Gradio
+are written under a per-process folder, one subfolder per session; a session's folder is
+removed when the session closes and the whole folder when the process exits.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image
+
+from collage_core import FractalCode, FractalizeConfig
+
+from .limits import TEMP_MAX_AGE_S
+
+_root_lock = threading.Lock()
+_root: Path | None = None
+_counter = itertools.count()
+
+
+def temp_root() -> Path:
+    """This process's folder for files handed to Gradio (created on first use, removed at exit)."""
+    global _root
+    with _root_lock:
+        if _root is None or not _root.is_dir():
+            _root = Path(tempfile.mkdtemp(prefix="neural-collage-"))
+            atexit.register(shutil.rmtree, _root, True)
+        return _root
+
+
+def sweep(max_age_s: float = TEMP_MAX_AGE_S) -> int:
+    """Delete session folders untouched for ``max_age_s`` (sessions whose tab never closed cleanly)."""
+    removed = 0
+    now = time.time()
+    for folder in temp_root().iterdir():
+        try:
+            if now - folder.stat().st_mtime > max_age_s:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed
+
+
+@dataclass
+class Session:
+    """What one user is working on.
+
+    Attributes:
+        code: the current collage (from Fractalize, or a loaded code file).
+        original: the photo it was fitted to (``None`` for a loaded code).
+        config: the settings it was fitted with.
+        name: a file-name stem for downloads.
+        attractor_digest: bytes digest of the 1x render shown in the Zoom tab, to recognise it.
+        cancel: set by the Cancel button; long work checks it.
+    """
+
+    code: FractalCode | None = None
+    original: Image.Image | None = None
+    config: FractalizeConfig | None = None
+    name: str = "collage"
+    attractor_digest: str | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    folder: Path | None = None
+
+    def new_path(self, stem: str, suffix: str) -> Path:
+        """A fresh file path in this session's folder (files of earlier requests stay until the session ends)."""
+        if self.folder is None or not self.folder.is_dir():
+            self.folder = Path(tempfile.mkdtemp(prefix="session-", dir=temp_root()))
+        self.folder.touch()  # keeps an active session out of sweep()
+        return self.folder / f"{stem}-{next(_counter)}{suffix}"
+
+    def close(self) -> None:
+        """Remove this session's files (Gradio calls this when the tab closes)."""
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+
+    def __deepcopy__(self, memo) -> Session:
+        # gr.State deep-copies initial values; a session is never shared, so start afresh.
+        return Session()
+
+
+def new_session() -> Session:
+    """A fresh session (``gr.State`` calls this for every page load)."""
+    return Session()

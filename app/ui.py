@@ -1,0 +1,690 @@
+"""The studio's page: three tabs (Fractalize, Zoom, Digits) and their event wiring.
+
+Handlers here are thin: they adapt Gradio values (file paths, ``gr.State``, progress)
+to the plain functions in :mod:`app.callbacks`, write the files Gradio serves, and turn
+``ValueError`` into a ``gr.Error`` the page shows. Named API endpoints: ``fractalize``
+(image in, image out first), ``zoom`` and ``sample``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import os
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+from PIL import Image  # noqa: E402
+
+import collage_core as cc  # noqa: E402
+from collage_core.presets import Preset, list_presets, load_preset, save_preset, user_dir  # noqa: E402
+
+from . import callbacks, limits  # noqa: E402
+from .session import Session, new_session, sweep  # noqa: E402
+
+log = logging.getLogger("neural_collage.app")
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES_DIR = REPO / "assets" / "photos"
+NO_PRESET = "(none)"
+SIZES = ["128×128", "256×256", "384×384", "512×512", "640×360", "768×768", "1024×1024"]
+FORMATS = ["GIF", "MP4", "WebP"]
+EASINGS = ["ease-in-out", "linear", "ease-in", "ease-out", "sine"]
+CSS = """
+#readout {min-height: 2.2em}
+.panel img {image-rendering: auto}
+footer {display: none !important}
+"""
+
+
+def SafeImage(**kwargs) -> gr.Image:  # noqa: N802 - reads like the component it builds
+    """A ``gr.Image`` whose unreadable uploads become a clear ``gr.Error`` instead of a stack trace.
+
+    Built by wrapping the instance's ``preprocess``: subclassing a Gradio component would make
+    Gradio write a ``.pyi`` stub next to this module.
+    """
+    image = gr.Image(**kwargs)
+    stock = image.preprocess
+
+    def preprocess(payload):
+        try:
+            return stock(payload)
+        except gr.Error:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any decoder failure means "not an image"
+            name = getattr(payload, "orig_name", None) or "this file"
+            raise gr.Error(
+                f"Cannot use {name}: it is not an image this studio can read ({type(exc).__name__})."
+            ) from None
+
+    image.preprocess = preprocess
+    return image
+
+
+def _friendly(fn):
+    """Turn expected failures into messages in the page; the server keeps serving."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except cc.Cancelled:
+            raise gr.Error("Cancelled: nothing was written.", title="Cancelled") from None
+        except ValueError as exc:
+            raise gr.Error(str(exc)) from None
+        except MemoryError:
+            raise gr.Error("Out of memory: try a smaller magnification, size or count.") from None
+        except Exception as exc:
+            log.exception("unexpected error in %s", fn.__name__)
+            raise gr.Error(
+                f"Something went wrong ({type(exc).__name__}: {exc}). The server is still running."
+            ) from None
+
+    return wrapper
+
+
+def _device() -> str | None:
+    """The torch device for this server (``--device`` sets ``NEURAL_COLLAGE_DEVICE``); None = auto."""
+    return os.environ.get("NEURAL_COLLAGE_DEVICE") or None
+
+
+def _notify(notes) -> None:
+    for note in notes:
+        gr.Warning(note)
+
+
+def _progress_fn(progress: gr.Progress | None):
+    if progress is None:
+        return None
+
+    def report(fraction: float, desc: str) -> None:
+        progress(fraction, desc=desc)
+
+    return report
+
+
+def _save_png(image: Image.Image, session: Session, stem: str) -> str:
+    path = session.new_path(stem, ".png")
+    image.save(path, "PNG", compress_level=1)  # level 1: 3x faster than the default, ~10% larger
+    return str(path)
+
+
+def _save_jpeg(image: Image.Image, session: Session, stem: str) -> str:
+    path = session.new_path(stem, ".jpg")
+    image.convert("RGB").save(path, "JPEG", quality=90)
+    return str(path)
+
+
+def _display_original(source: str, loaded: callbacks.Photo, session: Session) -> str:
+    """The upload itself when browsers show it as is; otherwise the normalised photo as PNG."""
+    if not loaded.notes and Path(source).suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"):
+        return source
+    return _save_png(loaded.image, session, loaded.name)
+
+
+# =============================================================== Fractalize handlers
+def _config_from_controls(preset, grid, symmetries, strength, refine_steps, seed, **extra):
+    return callbacks.resolve_config(
+        None if preset in (None, "", NO_PRESET) else preset,
+        clamp_strength=True,
+        grid=grid,
+        symmetries=symmetries,
+        strength=strength,
+        refine_steps=refine_steps,
+        seed=seed,
+        **extra,
+    )
+
+
+def _start_value(start: str, start_image):
+    if start == "photo":
+        if start_image is None:
+            raise ValueError("Start is 'photo': upload a start photo, or choose noise or gray.")
+        return start_image
+    return start
+
+
+@_friendly
+def fractalize(
+    photo: str,
+    preset: str = NO_PRESET,
+    grid: float = 32,
+    symmetries: str = "d4",
+    strength: float = 0.0,
+    style: str | None = None,
+    refine_steps: float = 0,
+    iterations: float = 0,
+    start: str = "noise",
+    start_image: str | None = None,
+    magnify: float = 1.0,
+    seed: float = 0,
+    session: Session | None = None,
+    progress=gr.Progress(),  # noqa: B008 - Gradio's progress hook
+):
+    """Fractalize a photo; returns the attractor, original, bicubic, readout, PNG, code, zoom source."""
+    session = session if session is not None else Session()
+    session.cancel.clear()
+    loaded = callbacks.load_photo(photo)
+    _notify(loaded.notes)
+    config = _config_from_controls(preset, grid, symmetries, strength, refine_steps, seed)
+    progress(0.05, desc="fitting")
+    code = callbacks.fit(
+        loaded, config, style=style, device=_device(), progress=_progress_fn(progress), cancel=session.cancel
+    )
+    progress(0.8, desc="rendering")
+    views = callbacks.render_views(
+        code, loaded.image, magnify, int(iterations), _start_value(start, start_image), int(seed)
+    )
+    _notify(views.notes)
+    stem = f"{loaded.name}-collage"
+    attractor_path = _save_png(views.attractor, session, stem)
+    code_path = session.new_path(stem, ".collage")
+    code.save(code_path)
+    original_path = _display_original(photo, loaded, session)
+    bicubic_path = _save_jpeg(views.bicubic, session, f"{loaded.name}-bicubic")
+    zoom_path = attractor_path if views.magnify == 1 else _save_png(code.render(1), session, f"{stem}-1x")
+    session.code, session.original, session.config, session.name = code, loaded.image, config, loaded.name
+    session.attractor_digest = callbacks.digest(zoom_path)
+    return (
+        attractor_path,
+        original_path,
+        bicubic_path,
+        callbacks.readout(views, code),
+        attractor_path,
+        str(code_path),
+        zoom_path,
+        session,
+    )
+
+
+@_friendly
+def live_preview(photo, preset, grid, symmetries, strength, iterations, start, start_image, enabled):
+    """A fast preview as the sliders move (no refinement, at most PREVIEW_SIDE px)."""
+    if not enabled or photo is None:
+        return gr.skip()
+    loaded = callbacks.load_photo(photo)
+    config = _config_from_controls(preset, grid, symmetries, strength, 0, 0)
+    start_value = start if start != "photo" or start_image is None else start_image
+    if start_value == "photo":
+        start_value = "noise"
+    return callbacks.preview(loaded, config, int(iterations), start_value)
+
+
+@_friendly
+def apply_preset(preset):
+    """Move the controls to a preset's values (fields it does not set go back to defaults)."""
+    defaults = cc.FractalizeConfig()
+    p = Preset(name="defaults") if preset in (None, "", NO_PRESET) else load_preset(preset)
+    cfg = p.config()
+    render = p.render
+    if p.description:
+        gr.Info(p.description)
+    return (
+        cfg.grid,
+        cfg.symmetries,
+        cfg.strength,
+        cfg.refine_steps,
+        render.get("iterations", 0),
+        render.get("start", "noise"),
+        render.get("magnify", 1),
+        gr.update(value=defaults.seed),
+    )
+
+
+@_friendly
+def converge(
+    steps: float = 20,
+    start: str = "noise",
+    start_image: str | None = None,
+    fps: float = 6,
+    session: Session | None = None,
+    progress=gr.Progress(),  # noqa: B008
+):
+    """ "Watch it converge": an animated GIF of the iterations from the start image to the attractor."""
+    if session is None or session.code is None:
+        raise ValueError("Fractalize a photo (or load a code file) first.")
+    session.cancel.clear()
+    result = callbacks.converge_frames(
+        session.code,
+        steps=int(steps),
+        start=_start_value(start, start_image),
+        cancel=session.cancel,
+        progress=_progress_fn(progress),
+    )
+    path = session.new_path(f"{session.name}-converge", ".gif")
+    callbacks.write_frames(result.frames, path, fps=float(fps))
+    errors = ", ".join(f"{e:.0f}" for e in result.errors[:: max(1, len(result.errors) // 8)])
+    return (
+        str(path),
+        str(path),
+        f"Max difference to the attractor (0–255) along the way: {errors} … {result.errors[-1]:.0f}",
+    )
+
+
+@_friendly
+def load_code_file(
+    code_file: str,
+    magnify: float = 1.0,
+    iterations: float = 0,
+    start: str = "noise",
+    start_image: str | None = None,
+    session: Session | None = None,
+):
+    """Load a ``.collage`` file back: it becomes the current collage of this session."""
+    session = session if session is not None else Session()
+    code = callbacks.load_code(code_file)
+    views = callbacks.render_views(code, None, magnify, int(iterations), _start_value(start, start_image))
+    _notify(views.notes)
+    name = callbacks._safe_stem(Path(code_file).stem)
+    attractor_path = _save_png(views.attractor, session, f"{name}")
+    zoom_path = attractor_path if views.magnify == 1 else _save_png(code.render(1), session, f"{name}-1x")
+    session.code, session.original, session.config, session.name = code, None, None, name
+    session.attractor_digest = callbacks.digest(zoom_path)
+    bicubic_path = _save_jpeg(views.bicubic, session, f"{name}-bicubic")
+    return attractor_path, None, bicubic_path, callbacks.readout(views, code), attractor_path, zoom_path, session
+
+
+@_friendly
+def save_user_preset(name, description, grid, symmetries, strength, refine_steps, iterations, start, magnify):
+    """Save the current controls as a preset in the user's preset folder."""
+    name = (name or "").strip().lower().replace(" ", "-")
+    fractalize_values = {"grid": int(grid), "symmetries": symmetries, "strength": float(strength)}
+    if refine_steps:
+        fractalize_values["refine_steps"] = int(refine_steps)
+    render = {"magnify": float(magnify)}
+    if iterations:
+        render.update(iterations=int(iterations), start=start if start in ("noise", "gray") else "noise")
+    preset = Preset(name=name, description=(description or "").strip(), fractalize=fractalize_values, render=render)
+    path = save_preset(preset)
+    gr.Info(f"Saved preset '{name}' to {path}")
+    return gr.update(choices=[NO_PRESET, *[p.name for p in list_presets()]], value=name)
+
+
+# ===================================================================== Zoom handlers
+def parse_target(text: str | None) -> tuple[float, float] | None:
+    """``"x, y"`` in 0..1 (fractions of width and height) or empty for the auto loop point."""
+    if text is None or not str(text).strip() or str(text).strip().lower().startswith("auto"):
+        return None
+    try:
+        x, y = (float(v) for v in str(text).replace(";", ",").split(","))
+    except ValueError:
+        raise ValueError(
+            f"Target must be 'x, y' with numbers in 0..1, or empty for the auto loop point; got {text!r}."
+        ) from None
+    if not (0 <= x <= 1 and 0 <= y <= 1):
+        raise ValueError(f"Target coordinates must lie in 0..1, got {x}, {y}.")
+    return (x, y)
+
+
+def pick_target(evt: gr.SelectData, source):
+    """Clicking the image sets the zoom target to the clicked point."""
+    if source is None or evt is None or evt.index is None:
+        return gr.skip()
+    with Image.open(source) as img:
+        w, h = img.size
+    x, y = evt.index[:2]
+    return f"{(x + 0.5) / w:.4f}, {(y + 0.5) / h:.4f}"
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in str(text).lower().replace("×", "x").split("x"))
+    except ValueError:
+        raise ValueError(f"Size must look like 512x512, got {text!r}.") from None
+    if not (16 <= w <= limits.MAX_ANIMATION_SIDE and 16 <= h <= limits.MAX_ANIMATION_SIDE):
+        raise ValueError(f"Animation sides must be between 16 and {limits.MAX_ANIMATION_SIDE} px, got {w}×{h}.")
+    return w, h
+
+
+def _zoom_code(source, preset, loop: bool, session: Session, progress):
+    """The collage to zoom into: the session's own (when the image is its attractor) or a fresh fit."""
+    if session.code is not None and source is not None and callbacks.digest(source) == session.attractor_digest:
+        code = session.code
+        if loop and "loop_cell" not in code.meta and session.original is not None and session.config is not None:
+            progress(0.02, desc="planting a loop cell")
+            code = callbacks.fit(session.original, session.config.override(plant_loop=True))
+        return code, session.name
+    if source is None:
+        raise ValueError("No image to zoom into: fractalize a photo first, or drop one here.")
+    loaded = callbacks.load_photo(source)
+    _notify(loaded.notes)
+    extra = {"plant_loop": True} if loop else {}
+    name = preset if preset not in (None, "", NO_PRESET) else None
+    config = callbacks.resolve_config(name, **extra)
+    progress(0.02, desc="fitting")
+    return callbacks.fit(loaded, config), loaded.name
+
+
+@_friendly
+def zoom(
+    source: str | None,
+    preset: str = "deep-zoom",
+    target: str = "",
+    depth: float = 3.0,
+    seconds: float = 4.0,
+    fps: float = 12,
+    easing: str = "ease-in-out",
+    loop: bool = False,
+    pingpong: bool = False,
+    fmt: str = "GIF",
+    size: str = "256×256",
+    session: Session | None = None,
+    progress=gr.Progress(),  # noqa: B008
+):
+    """Export an infinite zoom; returns (animation for the page, video for the page, download)."""
+    session = session if session is not None else Session()
+    session.cancel.clear()
+    center = parse_target(target)
+    code, name = _zoom_code(source, preset, bool(loop), session, progress)
+    suffix = {"GIF": ".gif", "MP4": ".mp4", "WEBP": ".webp"}.get(str(fmt).upper())
+    if suffix is None:
+        raise ValueError(f"Format must be one of {FORMATS}, got {fmt!r}.")
+    path = session.new_path(f"{name}-zoom", suffix)
+    callbacks.export_zoom(
+        code,
+        path,
+        zoom=10 ** float(depth),
+        seconds=float(seconds),
+        fps=int(fps),
+        size=parse_size(size),
+        center=center,
+        loop=bool(loop),
+        pingpong=bool(pingpong),
+        easing=easing,
+        progress=_progress_fn(progress),
+        cancel=session.cancel,
+        device=_device(),
+    )
+    if suffix == ".mp4":
+        return gr.update(value=None, visible=False), gr.update(value=str(path), visible=True), str(path)
+    return gr.update(value=str(path), visible=True), gr.update(value=None, visible=False), str(path)
+
+
+def cancel(session: Session | None):
+    """The Cancel button: long work in this session stops at its next check."""
+    if session is not None:
+        session.cancel.set()
+    gr.Info("Cancelling…")
+
+
+# ==================================================================== Digits handler
+@_friendly
+def sample(seed: float = 0, temperature: float = 1.0, count: float = 16, magnify: float = 4, progress=gr.Progress()):  # noqa: B008
+    """Sample digits from the Collage VAE: gallery at ``magnify``, one digit at 40× vs bicubic."""
+    progress(0.1, desc="sampling")
+    digits = callbacks.sample_digits(int(count), float(magnify), float(temperature), int(seed))
+    _notify(digits.notes)
+    gallery = [(img, f"#{i + 1}") for i, img in enumerate(digits.tiles)]
+    return gallery, digits.collage40, digits.bicubic40, digits.summary
+
+
+# ============================================================================ layout
+def build_demo(device: str | None = None) -> gr.Blocks:
+    """The studio's page.
+
+    Args:
+        device: torch device for fitting and rendering (``None``: ``$NEURAL_COLLAGE_DEVICE`` or auto).
+    """
+    if device not in (None, "", "auto"):
+        cc.pick_device(device)  # raises ValueError for an unavailable device
+        os.environ["NEURAL_COLLAGE_DEVICE"] = device
+    sweep()
+    examples = sorted(str(p) for p in EXAMPLES_DIR.glob("*.jpg"))
+    preset_choices = [NO_PRESET, *[p.name for p in list_presets()]]
+    with gr.Blocks(title="Neural Collage Studio", delete_cache=(1800, limits.TEMP_MAX_AGE_S)) as demo:
+        session = gr.State(new_session, delete_callback=lambda s: s.close() if isinstance(s, Session) else None)
+        gr.Markdown(
+            "# Neural Collage Studio\n"
+            "Turn a photo into a collage of copies of itself, zoom into it forever, and sample "
+            "digits at any resolution. Everything runs on this machine."
+        )
+        with gr.Tabs():
+            # Fractalize sends its 1x attractor to the Zoom tab's image, which renders there.
+            zoom_source = SafeImage(
+                label="Click where to zoom (or drop a photo)",
+                type="filepath",
+                sources=["upload", "clipboard"],
+                elem_id="zoom-source",
+                render=False,
+                height=420,
+            )
+            with gr.Tab("Fractalize", id="fractalize"):
+                _fractalize_tab(session, zoom_source, examples, preset_choices)
+            with gr.Tab("Zoom", id="zoom"):
+                _zoom_tab(session, zoom_source, preset_choices)
+            with gr.Tab("Digits", id="digits"):
+                _digits_tab()
+    return demo
+
+
+def _fractalize_tab(session, zoom_source, examples, preset_choices):
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            photo = SafeImage(
+                label="Photo",
+                type="filepath",
+                sources=["upload", "clipboard", "webcam"],
+                elem_id="photo",
+                height=280,
+            )
+            if examples:
+                gr.Examples(examples=[[p] for p in examples], inputs=[photo], label="Examples (one click)")
+            preset = gr.Dropdown(preset_choices, value=NO_PRESET, label="Preset", elem_id="preset")
+            grid = gr.Slider(2, 128, value=32, step=1, label="Grid (cells a side)", elem_id="grid")
+            symmetries = gr.Radio(["none", "rot", "d4"], value="d4", label="Symmetries", elem_id="symmetries")
+            strength = gr.Slider(0.0, 0.95, value=0.0, step=0.05, label="Self-similarity strength", elem_id="strength")
+            magnify = gr.Slider(1, limits.MAX_MAGNIFY, value=1, step=0.5, label="Magnification", elem_id="magnify")
+            with gr.Accordion("More: style, refinement, iterations", open=False):
+                style = SafeImage(
+                    label="Style source (optional)", type="filepath", sources=["upload", "clipboard"], height=160
+                )
+                refine = gr.Slider(0, limits.MAX_REFINE_STEPS, value=0, step=10, label="Refinement steps")
+                iterations = gr.Slider(
+                    0, 50, value=0, step=1, label="Iterations from the start image (0 = exact attractor)"
+                )
+                start = gr.Radio(["noise", "gray", "photo"], value="noise", label="Start image")
+                start_image = SafeImage(
+                    label="Start photo", type="filepath", sources=["upload", "clipboard"], height=160
+                )
+                seed = gr.Number(0, precision=0, label="Seed")
+            live = gr.Checkbox(True, label="Live preview as sliders move")
+            preview = gr.Image(
+                label="Live preview (fast settings)", interactive=False, height=200, format="png", elem_id="preview"
+            )
+            run = gr.Button("Fractalize", variant="primary", elem_id="fractalize-btn")
+        with gr.Column(scale=2):
+            with gr.Row(equal_height=True):
+                original = gr.Image(label="Original", interactive=False, elem_classes="panel", elem_id="original")
+                attractor = gr.Image(
+                    label="Attractor (collage)", interactive=False, elem_classes="panel", elem_id="attractor"
+                )
+                bicubic = gr.Image(
+                    label="Bicubic, same magnification", interactive=False, elem_classes="panel", elem_id="bicubic"
+                )
+            readout = gr.Markdown("Drop a photo or click an example, then press **Fractalize**.", elem_id="readout")
+            with gr.Row():
+                png_file = gr.File(label="PNG", interactive=False, elem_id="png-file")
+                code_file = gr.File(label="Fractal code (.collage)", interactive=False, elem_id="code-file")
+            with gr.Accordion("Watch it converge", open=False):
+                with gr.Row():
+                    conv_steps = gr.Slider(1, limits.MAX_CONVERGE_FRAMES, value=20, step=1, label="Iterations")
+                    conv_fps = gr.Slider(2, 30, value=6, step=1, label="Frames per second")
+                conv_run = gr.Button("Make the animation")
+                conv_anim = gr.Image(label="Convergence", type="filepath", format="gif", interactive=False)
+                conv_file = gr.File(label="Download", interactive=False)
+                conv_info = gr.Markdown()
+            with gr.Accordion("Load a code file", open=False):
+                load_file = gr.File(label=".collage file", file_types=[".collage"], elem_id="load-code")
+            with gr.Accordion("Save these settings as a preset", open=False):
+                with gr.Row():
+                    preset_name = gr.Textbox(label="Name", placeholder="my-look")
+                    preset_desc = gr.Textbox(label="Description", placeholder="What it looks like")
+                gr.Markdown(f"Saved to `{user_dir()}` (set `NEURAL_COLLAGE_PRESETS` to change).")
+                preset_save = gr.Button("Save preset")
+
+    run.click(
+        fractalize,
+        inputs=[
+            photo,
+            preset,
+            grid,
+            symmetries,
+            strength,
+            style,
+            refine,
+            iterations,
+            start,
+            start_image,
+            magnify,
+            seed,
+            session,
+        ],
+        outputs=[attractor, original, bicubic, readout, png_file, code_file, zoom_source, session],
+        api_name="fractalize",
+    )
+    preset.change(
+        apply_preset,
+        inputs=[preset],
+        outputs=[grid, symmetries, strength, refine, iterations, start, magnify, seed],
+        api_visibility="private",
+    )
+    preview_inputs = [photo, preset, grid, symmetries, strength, iterations, start, start_image, live]
+    for control in (photo, grid, symmetries, strength, iterations, start, start_image):
+        control.change(
+            live_preview,
+            inputs=preview_inputs,
+            outputs=[preview],
+            trigger_mode="always_last",
+            show_progress="hidden",
+            api_visibility="private",
+        )
+    conv_run.click(
+        converge,
+        inputs=[conv_steps, start, start_image, conv_fps, session],
+        outputs=[conv_anim, conv_file, conv_info],
+        api_name="converge",
+    )
+    load_file.upload(
+        load_code_file,
+        inputs=[load_file, magnify, iterations, start, start_image, session],
+        outputs=[attractor, original, bicubic, readout, png_file, zoom_source, session],
+        api_name="load_code",
+    )
+    preset_save.click(
+        save_user_preset,
+        inputs=[preset_name, preset_desc, grid, symmetries, strength, refine, iterations, start, magnify],
+        outputs=[preset],
+        api_visibility="private",
+    )
+
+
+def _zoom_tab(session, zoom_source, preset_choices):
+    available = callbacks.zoom_available()
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            gr.Markdown(
+                "Zooms into the collage from the **Fractalize** tab (or a photo dropped here). "
+                "Click the image to pick the target, or leave the target empty for the auto loop point."
+                + ("" if available else "\n\n**The zoom renderer is not installed in this build.**")
+            )
+            zoom_source.render()
+            with gr.Row():
+                target = gr.Textbox(
+                    "", label="Target x, y (0..1; empty = auto loop point)", elem_id="zoom-target", scale=3
+                )
+                auto = gr.Button("Auto loop point", scale=1, size="sm")
+            look = gr.Dropdown(
+                preset_choices,
+                value="deep-zoom" if "deep-zoom" in preset_choices else NO_PRESET,
+                label="Look, for a photo dropped here",
+            )
+            depth = gr.Slider(
+                0.5,
+                math.log10(limits.MAX_ZOOM),
+                value=3,
+                step=0.5,
+                label="Depth (zoom = 10^depth)",
+                elem_id="zoom-depth",
+            )
+            with gr.Row():
+                seconds = gr.Slider(
+                    1, limits.MAX_SECONDS, value=4, step=1, label="Duration (s)", elem_id="zoom-seconds"
+                )
+                fps = gr.Slider(2, limits.MAX_FPS, value=12, step=1, label="Frames per second", elem_id="zoom-fps")
+            easing = gr.Dropdown(EASINGS, value="ease-in-out", label="Easing")
+            with gr.Row():
+                loop = gr.Checkbox(False, label="Seamless loop")
+                pingpong = gr.Checkbox(False, label="Ping-pong (zoom in, then out)")
+            with gr.Row():
+                fmt = gr.Radio(FORMATS, value="GIF", label="Format", elem_id="zoom-format")
+                size = gr.Dropdown(SIZES, value="256×256", label="Size", elem_id="zoom-size")
+            with gr.Row():
+                go = gr.Button("Export zoom", variant="primary", elem_id="zoom-btn", interactive=available)
+                stop = gr.Button("Cancel", variant="stop", elem_id="zoom-cancel")
+        with gr.Column(scale=1):
+            anim = gr.Image(label="Zoom", type="filepath", format="gif", interactive=False, elem_id="zoom-anim")
+            video = gr.Video(label="Zoom (MP4)", interactive=False, visible=False, elem_id="zoom-video")
+            download = gr.File(label="Download", interactive=False, elem_id="zoom-file")
+
+    zoom_source.select(pick_target, inputs=[zoom_source], outputs=[target], api_visibility="private")
+    auto.click(lambda: "", outputs=[target], api_visibility="private", queue=False)
+    go.click(
+        zoom,
+        inputs=[zoom_source, look, target, depth, seconds, fps, easing, loop, pingpong, fmt, size, session],
+        outputs=[anim, video, download],
+        api_name="zoom",
+    )
+    stop.click(cancel, inputs=[session], api_visibility="private", queue=False)
+
+
+def _digits_tab():
+    with gr.Row():
+        with gr.Column(scale=1, min_width=280):
+            gr.Markdown(
+                "Digits sampled from a **Collage VAE**: its decoder outputs a collage, so every digit "
+                "renders at any resolution. Compare 40× with bicubic upscaling of the 1× sample."
+            )
+            seed = gr.Number(0, precision=0, label="Seed", elem_id="digits-seed")
+            temperature = gr.Slider(0.1, 1.5, value=1.0, step=0.05, label="Temperature")
+            count = gr.Slider(1, limits.MAX_DIGITS, value=16, step=1, label="Count")
+            magnify = gr.Slider(1, limits.MAX_DIGIT_MAGNIFY, value=4, step=1, label="Magnification of the gallery")
+            go = gr.Button("Sample", variant="primary", elem_id="digits-btn")
+        with gr.Column(scale=2):
+            gallery = gr.Gallery(label="Samples", columns=8, height=360, elem_id="digits-gallery")
+            with gr.Row():
+                collage40 = gr.Image(label="Digit #1 at 40×: Collage", interactive=False, format="png")
+                bicubic40 = gr.Image(label="Digit #1 at 40×: bicubic from 1×", interactive=False, format="png")
+            summary = gr.Markdown()
+    go.click(
+        sample,
+        inputs=[seed, temperature, count, magnify],
+        outputs=[gallery, collage40, bicubic40, summary],
+        api_name="sample",
+    )
+
+
+def theme() -> gr.themes.Base:
+    """Gradio's Soft theme with locally bundled fonts only (the page must work offline)."""
+    return gr.themes.Soft(primary_hue="violet", secondary_hue="indigo")
+
+
+def launch_kwargs() -> dict:
+    """What ``launch()`` needs besides host and port (shared by ``python -m app`` and the tests)."""
+    return {
+        "theme": theme(),
+        "css": CSS,
+        "share": False,
+        "max_file_size": limits.MAX_UPLOAD_BYTES,
+        "show_error": True,
+        "footer_links": [],
+    }
+
+
+def queued(demo: gr.Blocks) -> gr.Blocks:
+    """The demo with the studio's queue: bounded concurrency and a maximum backlog."""
+    return demo.queue(default_concurrency_limit=limits.CONCURRENCY_LIMIT, max_size=limits.QUEUE_MAX_SIZE)

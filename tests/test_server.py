@@ -1,0 +1,223 @@
+"""End to end through a real server: gradio_client against the studio on a free port."""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+from conftest import REPO, textured
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+from studio_server import free_port, running_studio
+
+import collage_core as cc
+from app import callbacks, limits
+
+
+@pytest.fixture(scope="module")
+def studio():
+    with running_studio() as (demo, url):
+        yield demo, url
+
+
+@pytest.fixture(scope="module")
+def client(studio):
+    return Client(studio[1], verbose=False)
+
+
+def fractalize(client, path, **kwargs):
+    return client.predict(handle_file(str(path)), api_name="/fractalize", **kwargs)
+
+
+def test_named_endpoints_image_in_image_out(client):
+    api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert {"/fractalize", "/zoom", "/sample"} <= set(api)
+    first_in = api["/fractalize"]["parameters"][0]
+    first_out = api["/fractalize"]["returns"][0]
+    assert first_in["component"] == "Image" and first_out["component"] == "Image"
+
+
+def test_fractalize_round_trip(client, example_photo):
+    attractor, original, bicubic, readout, png, code_path, zoom_source = fractalize(client, example_photo)
+    out = Image.open(attractor)
+    photo = Image.open(example_photo).convert("RGB")
+    assert out.size == photo.size == (512, 512) and out.format == "PNG"
+    value = callbacks.psnr(out, photo)
+    assert 15 < value < 35  # recognisable, yet made of copies of itself
+    assert f"{value:.2f} dB" in readout and "KB" in readout
+    code = cc.FractalCode.load(code_path)
+    assert code.grid == 32 and code.source_size == (512, 512)
+    assert callbacks.psnr(code.render(1), out) > 45  # the download renders to the same picture
+    assert Image.open(bicubic).size == (512, 512) and Image.open(png).size == (512, 512)
+
+
+def test_fractalize_magnified_with_settings(client, example_photo):
+    result = fractalize(client, example_photo, grid=16, symmetries="rot", strength=0.5, magnify=2)
+    out = Image.open(result[0])
+    assert out.size == (1024, 1024)
+    assert "32×32" not in result[3] and "16×16, rot" in result[3] and "×2" in result[3]
+    assert Image.open(result[2]).size == (1024, 1024)
+
+
+@pytest.mark.parametrize(
+    "kind,message",
+    [
+        ("text", "Cannot use notes.png: it is not an image this studio can read"),
+        ("truncated", "truncated or corrupt"),
+        ("tiny", "both sides must be at least 8 px"),
+    ],
+)
+def test_bad_uploads_get_clear_messages(client, bad_uploads, kind, message):
+    with pytest.raises(AppError, match=message):
+        fractalize(client, bad_uploads[kind])
+
+
+@pytest.mark.parametrize("kind,size", [("animated", (64, 64)), ("cmyk", (80, 60)), ("16bit", (64, 48))])
+def test_convertible_uploads_are_fractalized(client, bad_uploads, kind, size):
+    result = fractalize(client, bad_uploads[kind], grid=8)
+    assert Image.open(result[0]).size == size
+
+
+def test_server_keeps_serving_after_bad_uploads(client, bad_uploads, photo_path):
+    for kind in ("text", "truncated", "tiny"):
+        with pytest.raises(AppError):
+            fractalize(client, bad_uploads[kind])
+    assert Image.open(fractalize(client, photo_path, grid=8)[0]).size == (96, 96)
+
+
+def test_a_19_megapixel_photo_is_downscaled(client, tmp_path):
+    path = tmp_path / "phone.jpg"
+    textured(160, 107).resize((5344, 3563), Image.Resampling.BILINEAR).save(path, quality=60)
+    out = Image.open(fractalize(client, path, grid=16)[0])
+    w, h = out.size
+    assert w * h <= limits.MAX_INPUT_PIXELS and abs(w / h - 5344 / 3563) < 0.01
+
+
+def test_two_users_at_once_get_their_own_results(studio, tmp_path):
+    url = studio[1]
+    photos = []
+    for seed in (1, 2):
+        path = tmp_path / f"user{seed}.png"
+        textured(128, 128, seed=seed * 10).save(path)
+        photos.append(path)
+    clients = [Client(url, verbose=False) for _ in photos]
+    jobs = [
+        c.submit(handle_file(str(p)), api_name="/fractalize", grid=16) for c, p in zip(clients, photos, strict=True)
+    ]
+    results = [Image.open(job.result(timeout=60)[0]) for job in jobs]
+    own = [callbacks.psnr(results[i], Image.open(photos[i])) for i in range(2)]
+    other = [callbacks.psnr(results[i], Image.open(photos[1 - i])) for i in range(2)]
+    assert all(o > x + 5 for o, x in zip(own, other, strict=True)), (own, other)
+    # Each session keeps its own collage: "watch it converge" uses the session's own code.
+    for c, p in zip(clients, photos, strict=True):
+        gif, _, info = c.predict(steps=3, fps=5, api_name="/converge")
+        with Image.open(gif) as anim:
+            anim.seek(anim.n_frames - 1)
+            last = anim.convert("RGB")
+        assert callbacks.psnr(last, Image.open(p)) > 18
+
+
+def test_converge_needs_a_collage_first(studio):
+    fresh = Client(studio[1], verbose=False)
+    with pytest.raises(AppError, match="Fractalize a photo"):
+        fresh.predict(steps=3, fps=5, api_name="/converge")
+
+
+def test_load_code_file_back(client, tmp_path, photo_path):
+    code = cc.fractalize(Image.open(photo_path), grid=8)
+    path = code.save(tmp_path / "mine.collage")
+    attractor, original, bicubic, readout, png, zoom_source = client.predict(
+        handle_file(str(path)), api_name="/load_code"
+    )
+    assert original is None and "n/a" in readout
+    assert callbacks.psnr(Image.open(attractor), code.render(1)) > 45
+
+
+@pytest.mark.skipif(not callbacks.zoom_available(), reason="collage_core.export_zoom is not in this build yet")
+def test_zoom_endpoint_returns_an_animation(client, photo_path):
+    anim, video, download = client.predict(
+        handle_file(str(photo_path)),
+        preset="deep-zoom",
+        target="0.3, 0.6",
+        depth=1,
+        seconds=1,
+        fps=3,
+        size="128×128",
+        api_name="/zoom",
+    )
+    assert video is None
+    with Image.open(download) as gif:
+        assert gif.format == "GIF" and gif.n_frames == 3 and gif.size == (128, 128)
+
+
+@pytest.mark.skipif(not callbacks.zoom_available(), reason="collage_core.export_zoom is not in this build yet")
+def test_zoom_limits_are_enforced(client, photo_path):
+    with pytest.raises(AppError, match="frames; the limit is"):
+        client.predict(handle_file(str(photo_path)), seconds=30, fps=50, api_name="/zoom")
+
+
+def test_sample_endpoint(client):
+    try:
+        callbacks._load_vae()
+    except ValueError as exc:
+        with pytest.raises(AppError, match="weights"):
+            client.predict(api_name="/sample")
+        pytest.skip(f"Collage VAE not shipped yet: {exc}")
+    gallery, collage40, bicubic40, summary = client.predict(seed=1, count=4, magnify=2, api_name="/sample")
+    assert len(gallery) == 4 and Image.open(gallery[0]["image"]).size == (56, 56)
+    a, b = (np.asarray(Image.open(p).convert("L"), dtype=np.float64) for p in (collage40, bicubic40))
+    assert a.shape == b.shape == (1120, 1120)
+    assert np.abs(a - b).mean() > 1  # the Collage adds detail bicubic cannot
+
+
+def test_queue_and_cleanup_settings(studio):
+    demo = studio[0]
+    assert demo._queue.max_size == limits.QUEUE_MAX_SIZE
+    assert demo._queue.default_concurrency_limit == limits.CONCURRENCY_LIMIT
+    assert demo.delete_cache == (1800, limits.TEMP_MAX_AGE_S)
+
+
+def test_page_is_served_without_analytics(studio):
+    assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False"
+    html = urllib.request.urlopen(studio[1], timeout=10).read().decode()
+    assert "Neural Collage Studio" in html
+
+
+def test_python_m_app_serves_the_first_page_within_5_s(tmp_path):
+    port = free_port()
+    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), PYTHONUNBUFFERED="1")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app", "--no-browser"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        elapsed = None
+        while time.perf_counter() - t0 < 30:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as r:
+                    if r.status == 200:
+                        elapsed = time.perf_counter() - t0
+                        break
+            except OSError:
+                time.sleep(0.05)
+        assert elapsed is not None, "the studio never answered"
+        print(f"first page after {elapsed:.2f} s")
+        assert elapsed <= 5.0
+        line = []
+        reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(5)
+        assert line and f"http://localhost:{port}/" in line[0]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
