@@ -462,8 +462,15 @@ def sample_digits(
         notes.append(f"Gallery magnification reduced to ×{magnify} to stay within the output limit.")
     model = model if model is not None else _load_vae()
     with torch.no_grad():
-        big = model.sample(n=count, magnify=magnify, temperature=temperature, seed=seed)
-        one40 = big[:1] if magnify == 40 else model.sample(n=1, magnify=40, temperature=temperature, seed=seed)
+        if hasattr(model, "decoder") and hasattr(model, "likelihood"):
+            # Draw the latents once and render them twice: digit #1 at 40x is gallery digit #1.
+            generator = torch.Generator().manual_seed(int(seed))
+            h = model.decoder.sample(count, float(temperature), generator)
+            big = model.likelihood.render(h, magnify)
+            one40 = big[:1] if magnify == 40 else model.likelihood.render(h[:1], 40)
+        else:
+            big = model.sample(n=count, magnify=magnify, temperature=temperature, seed=seed)
+            one40 = model.sample(n=count, magnify=40, temperature=temperature, seed=seed)[:1]
     one = F.avg_pool2d(one40.float(), 40)
     bicubic = F.interpolate(one, scale_factor=40, mode="bicubic", align_corners=False).clamp(0, 1)
     tiles = [_gray(t) for t in big]

@@ -106,7 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     z = sub.add_parser("zoom", help="export an infinite-zoom animation (.gif, .mp4 or .webp)")
     z.add_argument("input", metavar="IN", help="an image or a .collage code")
     z.add_argument("-o", "--output", required=True, metavar="OUT.gif|mp4|webp")
-    z.add_argument("--preset", help="preset used to fit an image (default deep-zoom)")
+    z.add_argument(
+        "--preset", help="a look: fits an image with it and uses its zoom settings (default: deep-zoom's fit)"
+    )
     z.add_argument("--zoom", type=_positive(float), help="final magnification (default 1000)")
     z.add_argument("--seconds", type=_positive(float), help="duration (default 10)")
     z.add_argument("--fps", type=_positive(int), help="frames per second (default 24)")
@@ -259,9 +261,9 @@ def cmd_zoom(args: argparse.Namespace) -> int:
     out = _check_output(args.output, (".gif", ".mp4", ".webp"))
     if not callbacks.zoom_available():
         raise ValueError("the zoom renderer (collage_core.export) is not installed in this build")
-    preset = load_preset(args.preset or "deep-zoom")
     settings = {"zoom": 1000.0, "seconds": 10.0, "fps": 24, "loop": False, "pingpong": False, "easing": "ease-in-out"}
-    settings.update({k: v for k, v in preset.zoom.items() if k in settings})
+    if args.preset:  # a named look brings its zoom settings; flags still win
+        settings.update({k: v for k, v in load_preset(args.preset).zoom.items() if k in settings})
     for key in settings:
         value = getattr(args, key, None)
         if value is not None:

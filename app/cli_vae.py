@@ -61,6 +61,32 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sample(args: argparse.Namespace) -> int:
+    import torch
+    from PIL import Image
+
+    from collage_core import vae
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.checkpoint:
+        model, _, _ = vae.load_checkpoint(args.checkpoint)
+    else:
+        model = vae.load_pretrained(args.model)
+    x = model.sample(n=args.n, magnify=args.magnify, temperature=args.temperature, seed=args.seed)
+    n, side = x.shape[0], x.shape[-1]
+    cols = min(n, args.cols)
+    rows = -(-n // cols)
+    grid = torch.ones(rows * side, cols * side)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        grid[r * side : (r + 1) * side, c * side : (c + 1) * side] = x[i, 0]
+    # Ink is dark on white, as digits are drawn.
+    Image.fromarray((255 * (1 - grid)).round().byte().numpy(), mode="L").save(args.out)
+    print(f"wrote {args.out}: {n} samples at {side}x{side}")
+    return 0
+
+
 def _export(args: argparse.Namespace) -> int:
     from collage_core import vae
 
@@ -103,6 +129,18 @@ def add_vae_commands(subparsers) -> None:
     e.add_argument("--threads", type=int, default=None)
     e.add_argument("--json", action="store_true", help="also print the result as JSON")
     e.set_defaults(func=_eval)
+
+    s = subparsers.add_parser("sample-vae", help="sample digits at any magnification into a PNG grid")
+    s.add_argument("--model", choices=["collage", "baseline"], default="collage", help="shipped weights")
+    s.add_argument("--checkpoint", default=None, help="use this checkpoint instead of the shipped weights")
+    s.add_argument("--n", type=int, default=16)
+    s.add_argument("--magnify", type=int, default=1, help="1..64; the baseline upscales bicubically")
+    s.add_argument("--temperature", type=_positive_float, default=1.0)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--cols", type=int, default=4)
+    s.add_argument("--threads", type=int, default=None)
+    s.add_argument("--out", default="vae_samples.png")
+    s.set_defaults(func=_sample)
 
     x = subparsers.add_parser("export-vae", help="strip a training checkpoint to shippable weights")
     x.add_argument("--checkpoint", required=True)

@@ -32,10 +32,11 @@ EXAMPLES_DIR = REPO / "assets" / "photos"
 NO_PRESET = "(none)"
 SIZES = ["128×128", "256×256", "384×384", "512×512", "640×360", "768×768", "1024×1024"]
 FORMATS = ["GIF", "MP4", "WebP"]
+ERROR_SECONDS = 12  # long enough to read, then the message gets out of the way
+VIEW_BUTTONS = ["download", "fullscreen"]  # no "share": nothing leaves this machine
 EASINGS = ["ease-in-out", "linear", "ease-in", "ease-out", "sine"]
 CSS = """
 #readout {min-height: 2.2em}
-.panel img {image-rendering: auto}
 footer {display: none !important}
 """
 
@@ -57,7 +58,8 @@ def SafeImage(**kwargs) -> gr.Image:  # noqa: N802 - reads like the component it
         except Exception as exc:  # noqa: BLE001 - any decoder failure means "not an image"
             name = getattr(payload, "orig_name", None) or "this file"
             raise gr.Error(
-                f"Cannot use {name}: it is not an image this studio can read ({type(exc).__name__})."
+                f"Cannot use {name}: it is not an image this studio can read ({type(exc).__name__}).",
+                duration=ERROR_SECONDS,
             ) from None
 
     image.preprocess = preprocess
@@ -74,9 +76,9 @@ def _friendly(fn):
         except gr.Error:
             raise
         except cc.Cancelled:
-            raise gr.Error("Cancelled: nothing was written.", title="Cancelled") from None
+            raise gr.Error("Cancelled: nothing was written.", title="Cancelled", duration=ERROR_SECONDS) from None
         except ValueError as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), duration=ERROR_SECONDS) from None
         except MemoryError:
             raise gr.Error("Out of memory: try a smaller magnification, size or count.") from None
         except Exception as exc:
@@ -149,6 +151,43 @@ def _start_value(start: str, start_image):
     return start
 
 
+def _fractalize(
+    photo,
+    preset,
+    grid,
+    symmetries,
+    strength,
+    style,
+    refine_steps,
+    iterations,
+    start,
+    start_image,
+    magnify,
+    seed,
+    session: Session,
+    progress,
+):
+    """Fit and render; the session remembers the collage. Returns (photo, code, views, attractor png, code file)."""
+    session.cancel.clear()
+    loaded = callbacks.load_photo(photo)
+    _notify(loaded.notes)
+    config = _config_from_controls(preset, grid, symmetries, strength, refine_steps, seed)
+    progress(0.05, desc="fitting")
+    code = callbacks.fit(
+        loaded, config, style=style, device=_device(), progress=_progress_fn(progress), cancel=session.cancel
+    )
+    progress(0.8, desc="rendering")
+    start_value = _start_value(start, start_image)
+    views = callbacks.render_views(code, loaded.image, magnify, int(iterations), start_value, int(seed), _device())
+    _notify(views.notes)
+    stem = f"{loaded.name}-collage"
+    attractor_path = _save_png(views.attractor, session, stem)
+    code_path = session.new_path(stem, ".collage")
+    code.save(code_path)
+    session.code, session.original, session.config, session.name = code, loaded.image, config, loaded.name
+    return loaded, code, views, attractor_path, str(code_path)
+
+
 @_friendly
 def fractalize(
     photo: str,
@@ -166,29 +205,67 @@ def fractalize(
     session: Session | None = None,
     progress=gr.Progress(),  # noqa: B008 - Gradio's progress hook
 ):
-    """Fractalize a photo; returns the attractor, original, bicubic, readout, PNG, code, zoom source."""
+    """The ``fractalize`` API: a photo in; the attractor (PNG), a readout (PSNR, code size) and the code file out."""
     session = session if session is not None else Session()
-    session.cancel.clear()
-    loaded = callbacks.load_photo(photo)
-    _notify(loaded.notes)
-    config = _config_from_controls(preset, grid, symmetries, strength, refine_steps, seed)
-    progress(0.05, desc="fitting")
-    code = callbacks.fit(
-        loaded, config, style=style, device=_device(), progress=_progress_fn(progress), cancel=session.cancel
+    _, code, views, attractor_path, code_path = _fractalize(
+        photo,
+        preset,
+        grid,
+        symmetries,
+        strength,
+        style,
+        refine_steps,
+        iterations,
+        start,
+        start_image,
+        magnify,
+        seed,
+        session,
+        progress,
     )
-    progress(0.8, desc="rendering")
-    views = callbacks.render_views(
-        code, loaded.image, magnify, int(iterations), _start_value(start, start_image), int(seed)
+    session.attractor_digest = None  # no Zoom-tab image was shown for this one
+    return attractor_path, callbacks.readout(views, code), code_path
+
+
+@_friendly
+def fractalize_panels(
+    photo: str,
+    preset: str = NO_PRESET,
+    grid: float = 32,
+    symmetries: str = "d4",
+    strength: float = 0.0,
+    style: str | None = None,
+    refine_steps: float = 0,
+    iterations: float = 0,
+    start: str = "noise",
+    start_image: str | None = None,
+    magnify: float = 1.0,
+    seed: float = 0,
+    session: Session | None = None,
+    progress=gr.Progress(),  # noqa: B008
+):
+    """The Fractalize button: attractor, original, bicubic, readout, PNG, code file, Zoom-tab image."""
+    session = session if session is not None else Session()
+    loaded, code, views, attractor_path, code_path = _fractalize(
+        photo,
+        preset,
+        grid,
+        symmetries,
+        strength,
+        style,
+        refine_steps,
+        iterations,
+        start,
+        start_image,
+        magnify,
+        seed,
+        session,
+        progress,
     )
-    _notify(views.notes)
-    stem = f"{loaded.name}-collage"
-    attractor_path = _save_png(views.attractor, session, stem)
-    code_path = session.new_path(stem, ".collage")
-    code.save(code_path)
     original_path = _display_original(photo, loaded, session)
     bicubic_path = _save_jpeg(views.bicubic, session, f"{loaded.name}-bicubic")
+    stem = f"{loaded.name}-collage"
     zoom_path = attractor_path if views.magnify == 1 else _save_png(code.render(1), session, f"{stem}-1x")
-    session.code, session.original, session.config, session.name = code, loaded.image, config, loaded.name
     session.attractor_digest = callbacks.digest(zoom_path)
     return (
         attractor_path,
@@ -196,23 +273,36 @@ def fractalize(
         bicubic_path,
         callbacks.readout(views, code),
         attractor_path,
-        str(code_path),
+        code_path,
         zoom_path,
-        session,
     )
 
 
-@_friendly
-def live_preview(photo, preset, grid, symmetries, strength, iterations, start, start_image, enabled):
-    """A fast preview as the sliders move (no refinement, at most PREVIEW_SIDE px)."""
-    if not enabled or photo is None:
-        return gr.skip()
+def _preview(photo, preset, grid, symmetries, strength, iterations, start, start_image):
     loaded = callbacks.load_photo(photo)
     config = _config_from_controls(preset, grid, symmetries, strength, 0, 0)
-    start_value = start if start != "photo" or start_image is None else start_image
+    start_value = start_image if start == "photo" and start_image is not None else start
     if start_value == "photo":
         start_value = "noise"
-    return callbacks.preview(loaded, config, int(iterations), start_value)
+    return loaded, callbacks.preview(loaded, config, int(iterations), start_value)
+
+
+@_friendly
+def check_upload(photo) -> None:
+    """On upload: say at once what is wrong with (or was changed in) the photo."""
+    if photo is not None:
+        _notify(callbacks.load_photo(photo).notes)
+
+
+def live_preview(photo, preset, grid, symmetries, strength, iterations, start, start_image, enabled):
+    """A fast preview as the sliders move (no refinement, at most PREVIEW_SIDE px); silent on errors,
+    which the upload check and the Fractalize button report."""
+    if not enabled or photo is None:
+        return gr.skip()
+    try:
+        return _preview(photo, preset, grid, symmetries, strength, iterations, start, start_image)[1]
+    except ValueError:
+        return gr.skip()
 
 
 @_friendly
@@ -479,6 +569,7 @@ def _fractalize_tab(session, zoom_source, examples, preset_choices):
             symmetries = gr.Radio(["none", "rot", "d4"], value="d4", label="Symmetries", elem_id="symmetries")
             strength = gr.Slider(0.0, 0.95, value=0.0, step=0.05, label="Self-similarity strength", elem_id="strength")
             magnify = gr.Slider(1, limits.MAX_MAGNIFY, value=1, step=0.5, label="Magnification", elem_id="magnify")
+            run = gr.Button("Fractalize", variant="primary", elem_id="fractalize-btn")
             with gr.Accordion("More: style, refinement, iterations", open=False):
                 style = SafeImage(
                     label="Style source (optional)", type="filepath", sources=["upload", "clipboard"], height=160
@@ -494,17 +585,21 @@ def _fractalize_tab(session, zoom_source, examples, preset_choices):
                 seed = gr.Number(0, precision=0, label="Seed")
             live = gr.Checkbox(True, label="Live preview as sliders move")
             preview = gr.Image(
-                label="Live preview (fast settings)", interactive=False, height=200, format="png", elem_id="preview"
+                label="Live preview (fast settings)",
+                interactive=False,
+                height=200,
+                format="png",
+                elem_id="preview",
+                buttons=["fullscreen"],
             )
-            run = gr.Button("Fractalize", variant="primary", elem_id="fractalize-btn")
         with gr.Column(scale=2):
             with gr.Row(equal_height=True):
-                original = gr.Image(label="Original", interactive=False, elem_classes="panel", elem_id="original")
+                original = gr.Image(label="Original", interactive=False, elem_id="original", buttons=VIEW_BUTTONS)
                 attractor = gr.Image(
-                    label="Attractor (collage)", interactive=False, elem_classes="panel", elem_id="attractor"
+                    label="Attractor (collage)", interactive=False, elem_id="attractor", buttons=VIEW_BUTTONS
                 )
                 bicubic = gr.Image(
-                    label="Bicubic, same magnification", interactive=False, elem_classes="panel", elem_id="bicubic"
+                    label="Bicubic, same magnification", interactive=False, elem_id="bicubic", buttons=VIEW_BUTTONS
                 )
             readout = gr.Markdown("Drop a photo or click an example, then press **Fractalize**.", elem_id="readout")
             with gr.Row():
@@ -515,7 +610,9 @@ def _fractalize_tab(session, zoom_source, examples, preset_choices):
                     conv_steps = gr.Slider(1, limits.MAX_CONVERGE_FRAMES, value=20, step=1, label="Iterations")
                     conv_fps = gr.Slider(2, 30, value=6, step=1, label="Frames per second")
                 conv_run = gr.Button("Make the animation")
-                conv_anim = gr.Image(label="Convergence", type="filepath", format="gif", interactive=False)
+                conv_anim = gr.Image(
+                    label="Convergence", type="filepath", format="gif", interactive=False, buttons=VIEW_BUTTONS
+                )
                 conv_file = gr.File(label="Download", interactive=False)
                 conv_info = gr.Markdown()
             with gr.Accordion("Load a code file", open=False):
@@ -527,25 +624,32 @@ def _fractalize_tab(session, zoom_source, examples, preset_choices):
                 gr.Markdown(f"Saved to `{user_dir()}` (set `NEURAL_COLLAGE_PRESETS` to change).")
                 preset_save = gr.Button("Save preset")
 
+    fractalize_inputs = [
+        photo,
+        preset,
+        grid,
+        symmetries,
+        strength,
+        style,
+        refine,
+        iterations,
+        start,
+        start_image,
+        magnify,
+        seed,
+        session,
+    ]
     run.click(
-        fractalize,
-        inputs=[
-            photo,
-            preset,
-            grid,
-            symmetries,
-            strength,
-            style,
-            refine,
-            iterations,
-            start,
-            start_image,
-            magnify,
-            seed,
-            session,
-        ],
-        outputs=[attractor, original, bicubic, readout, png_file, code_file, zoom_source, session],
-        api_name="fractalize",
+        fractalize_panels,
+        inputs=fractalize_inputs,
+        outputs=[attractor, original, bicubic, readout, png_file, code_file, zoom_source],
+        api_name="fractalize_panels",
+        api_visibility="undocumented",
+    )
+    # The lean API endpoint (no panels to fill): image in, image out first, then readout and code.
+    api_trigger = gr.Button(visible=False)
+    api_trigger.click(
+        fractalize, inputs=fractalize_inputs, outputs=[attractor, readout, code_file], api_name="fractalize"
     )
     preset.change(
         apply_preset,
@@ -554,6 +658,8 @@ def _fractalize_tab(session, zoom_source, examples, preset_choices):
         api_visibility="private",
     )
     preview_inputs = [photo, preset, grid, symmetries, strength, iterations, start, start_image, live]
+    photo.upload(check_upload, inputs=[photo], api_visibility="private")
+    photo.clear(lambda: None, outputs=[preview], api_visibility="private", queue=False)
     for control in (photo, grid, symmetries, strength, iterations, start, start_image):
         control.change(
             live_preview,
@@ -627,7 +733,14 @@ def _zoom_tab(session, zoom_source, preset_choices):
                 go = gr.Button("Export zoom", variant="primary", elem_id="zoom-btn", interactive=available)
                 stop = gr.Button("Cancel", variant="stop", elem_id="zoom-cancel")
         with gr.Column(scale=1):
-            anim = gr.Image(label="Zoom", type="filepath", format="gif", interactive=False, elem_id="zoom-anim")
+            anim = gr.Image(
+                label="Zoom",
+                type="filepath",
+                format="gif",
+                interactive=False,
+                elem_id="zoom-anim",
+                buttons=VIEW_BUTTONS,
+            )
             video = gr.Video(label="Zoom (MP4)", interactive=False, visible=False, elem_id="zoom-video")
             download = gr.File(label="Download", interactive=False, elem_id="zoom-file")
 
@@ -651,14 +764,24 @@ def _digits_tab():
             )
             seed = gr.Number(0, precision=0, label="Seed", elem_id="digits-seed")
             temperature = gr.Slider(0.1, 1.5, value=1.0, step=0.05, label="Temperature")
-            count = gr.Slider(1, limits.MAX_DIGITS, value=16, step=1, label="Count")
+            count = gr.Slider(1, limits.MAX_DIGITS, value=16, step=1, label="Count", elem_id="digits-count")
             magnify = gr.Slider(1, limits.MAX_DIGIT_MAGNIFY, value=4, step=1, label="Magnification of the gallery")
             go = gr.Button("Sample", variant="primary", elem_id="digits-btn")
         with gr.Column(scale=2):
-            gallery = gr.Gallery(label="Samples", columns=8, height=360, elem_id="digits-gallery")
+            gallery = gr.Gallery(
+                label="Samples", columns=8, height=360, elem_id="digits-gallery", buttons=["download", "fullscreen"]
+            )
             with gr.Row():
-                collage40 = gr.Image(label="Digit #1 at 40×: Collage", interactive=False, format="png")
-                bicubic40 = gr.Image(label="Digit #1 at 40×: bicubic from 1×", interactive=False, format="png")
+                collage40 = gr.Image(
+                    label="Digit #1 at 40×: Collage",
+                    interactive=False,
+                    format="png",
+                    buttons=VIEW_BUTTONS,
+                    elem_id="digits-collage40",
+                )
+                bicubic40 = gr.Image(
+                    label="Digit #1 at 40×: bicubic from 1×", interactive=False, format="png", buttons=VIEW_BUTTONS
+                )
             summary = gr.Markdown()
     go.click(
         sample,

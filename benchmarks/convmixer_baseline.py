@@ -13,7 +13,8 @@ search the same family of codes:
   fixed point to render at other sizes);
 * offsets: ``tanh`` of the raw outputs, as in the paper.
 
-Run: ``python benchmarks/convmixer_baseline.py`` (about 10 s on 2 CPU cores).
+Run: ``python benchmarks/convmixer_baseline.py`` (21 s of CPU time;
+35-50 s wall on the shared 2-core machine it was measured on).
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ PHOTOS = ROOT / "assets" / "photos"
 THREADS = 2  # issue 2's figures are for 2 CPU cores
 
 
-def setup() -> None:
-    """Re-run this script with passive OpenMP waiting, then pin torch to ``THREADS`` threads.
+def setup(threads: int = THREADS) -> None:
+    """Re-run this script with passive OpenMP waiting, then pin torch to ``threads`` threads.
 
     On a CPU shared with other jobs (here: VAE training), OpenMP's default spin-waiting
     made every small op tens of times slower (a 9 ms fit took 240 ms, all of it spinning).
@@ -29,7 +29,7 @@ def setup() -> None:
     if os.environ.get("OMP_WAIT_POLICY") is None:
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
         os.execv(sys.executable, [sys.executable, *sys.argv])
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(threads)
     load = os.getloadavg()[0]
     print(
         f"torch {torch.__version__} on CPU, {torch.get_num_threads()} threads, "
@@ -42,6 +42,17 @@ def timed(fn, *args, **kwargs):
     start = time.perf_counter()
     out = fn(*args, **kwargs)
     return time.perf_counter() - start, out
+
+
+def cpu_timed(fn, *args, **kwargs):
+    """``(wall seconds, CPU seconds of this process, result)`` of one call.
+
+    CPU time counts only the time the process ran, so unlike wall time it barely moves
+    with other jobs' load (with passive OpenMP waiting, idle threads add nothing).
+    """
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = fn(*args, **kwargs)
+    return time.perf_counter() - wall, time.process_time() - cpu, out
 
 
 def psnr(z: torch.Tensor, x: torch.Tensor) -> float:

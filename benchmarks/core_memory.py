@@ -11,7 +11,7 @@ measurements per magnification:
 
 The target (issue 2) is a peak growth within 3x of ``C * H * W * 4`` bytes.
 
-Run: ``python benchmarks/core_memory.py`` (about 1 minute on 2 CPU cores; Linux only).
+Run: ``python benchmarks/core_memory.py`` (under a minute on 2 CPU cores; Linux only).
 """
 
 from __future__ import annotations
@@ -77,8 +77,8 @@ def main() -> None:
             full = measure(path, "render", m)
             ok = "yes" if max(tensor, full) <= TARGET * floats else "NO"
             print(
-                f"| {m} | {w}x{h} | {floats / 2**20:.0f} MiB | {tensor / 2**20:.0f} MiB | {tensor / floats:.2f}x "
-                f"| {full / 2**20:.0f} MiB | {full / floats:.2f}x | {ok} |"
+                f"| {m} | {w}x{h} | {floats / 2**20:.0f} MiB | {tensor / 2**20:.0f} MiB | {tensor / floats:.3f}x "
+                f"| {full / 2**20:.0f} MiB | {full / floats:.3f}x | {ok} |"
             )
 
 

@@ -2,14 +2,16 @@
 
     python benchmarks/vae_sample.py [--runs 5] [--threads 2] [--figure docs/vae/side_by_side.png]
 
-Prints the median wall time of ``sample(n=16, magnify=40)`` for both shipped models,
-their ratio, and how far ``avg_pool(sample(40), 40)`` is from ``sample(1)``.
+Prints the median wall time (and process CPU time) of ``sample(n=16, magnify=40)`` for
+both shipped models, their ratio, the machine's load average (other processes inflate
+wall times), and how far ``avg_pool(sample(40), 40)`` is from ``sample(1)``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -22,14 +24,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from collage_core import vae  # noqa: E402
 
 
-def timed(fn, runs: int) -> tuple[float, torch.Tensor]:
+def timed(fn, runs: int) -> tuple[float, float, torch.Tensor]:
+    """Median wall seconds, median process CPU seconds (all threads), last output."""
     out = fn()  # warm-up: allocator, cached base operators
-    times = []
+    walls, cpus = [], []
     for _ in range(runs):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
+        walls.append(time.perf_counter() - t)
+        cpus.append(time.process_time() - c)
+    return statistics.median(walls), statistics.median(cpus), out
 
 
 def side_by_side(
@@ -84,8 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     collage, baseline = vae.load_pretrained("collage"), vae.load_pretrained("baseline")
     kw = dict(n=args.n, magnify=args.magnify, seed=args.seed)
-    t_c, big_c = timed(lambda: collage.sample(**kw), args.runs)
-    t_b, big_b = timed(lambda: baseline.sample(**kw), args.runs)
+    t_c, cpu_c, big_c = timed(lambda: collage.sample(**kw), args.runs)
+    t_b, cpu_b, big_b = timed(lambda: baseline.sample(**kw), args.runs)
     small_c = collage.sample(n=args.n, magnify=1, seed=args.seed)
     small_b = baseline.sample(n=args.n, magnify=1, seed=args.seed)
     gap = (F.avg_pool2d(big_c, args.magnify) - small_c).abs()
@@ -97,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         "collage_median_s": round(t_c, 3),
         "baseline_bicubic_median_s": round(t_b, 3),
         "ratio_collage_over_bicubic": round(t_c / t_b, 2),
+        "collage_cpu_s": round(cpu_c, 3),
+        "baseline_bicubic_cpu_s": round(cpu_b, 3),
+        "load_average_1min": round(os.getloadavg()[0], 2),
         "pool_consistency_mean_abs": float(f"{gap.mean().item():.2e}"),
         "pool_consistency_max_abs": float(f"{gap.max().item():.2e}"),
     }

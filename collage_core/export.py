@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .autocontrast import smooth_stream
+from .autocontrast import levels, smooth_stream
 from .fit import Cancelled
 from .image_io import to_image
 from .viewport import MAX_ZOOM, ViewRenderer
@@ -49,6 +49,7 @@ FORMATS = {".gif": "gif", ".mp4": "mp4", ".webp": "webp"}
 # Levels smoothing in seconds: long enough to hide flicker, short enough to follow the
 # steady loss of contrast with depth.
 SMOOTHING_SECONDS = 0.25
+LOOP_PHASE = 1.5  # loops run between zoom Z**1.5 and Z**2.5 (see zoom_frames)
 MP4_CRF = 18  # visually lossless H.264
 WEBP_QUALITY = 80
 
@@ -270,33 +271,45 @@ def zoom_frames(
     blend = loop and not exact
 
     def raw(i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        z = path.relative_zoom(i)
+        """Raw terms and their mixing weights of frame ``i`` (any integer in loop mode)."""
+        if not loop:
+            return renderer.render(*path.view(i), size, autocontrast)[None], torch.ones(1)
+        # A loop runs 1.5 cycles deep, zoom Z**(1.5 + p): its frames before the start and
+        # past the end are then real views in the same colour space, which is what
+        # smoothing the levels across the wrap needs; and the wrap falls half-way between
+        # the moments the view lines up with a cell, where slivers of the neighbouring
+        # cells leave the frame and the step between frames is largest.
+        p = path.progress(i)
+        z = path.zoom ** (LOOP_PHASE + p)
         if not blend:
-            c, zz = path.view(i, z)
-            return renderer.render(c, zz, size)[None], torch.ones(1)
-        # Cross-fade the frame with the same frame one loop deeper: weight of the
-        # deeper one falls from 1 at frame 0 to 0 at frame n, so frame n == frame 0.
-        t = path.progress(i)
-        deeper = z * path.zoom
-        pair = [renderer.render(*path.view(i, z), size), renderer.render(*path.view(i, deeper), size)]
-        return torch.stack(pair), torch.tensor([t, 1 - t])
+            return renderer.render(*path.view(i, z), size, autocontrast)[None], torch.ones(1)
+        # Cross-fade with the same view one loop deeper; the deeper one's weight goes
+        # from 1 at p = 0 to 0 at p = 1, so the frame after the last is the first.
+        pair = [
+            renderer.render(*path.view(i, z), size, autocontrast),
+            renderer.render(*path.view(i, z * path.zoom), size, autocontrast),
+        ]
+        return torch.stack(pair), torch.tensor([p, 1 - p])
 
     stream = (raw(i) for i in range(frames))
     if not autocontrast:
         for terms, weights in stream:
-            yield sum(float(w) * t.clamp(0, 1) for t, w in zip(terms, weights, strict=True)).cpu()
+            yield sum(float(w) * t.clamp(0, 1) for t, w in zip(terms, weights, strict=True)).float().cpu()
         return
-    periodic = loop or pingpong
-    sigma = SMOOTHING_SECONDS * fps
 
-    def tail_levels(j: int) -> torch.Tensor:
-        from .autocontrast import levels
+    def outside(j: int) -> torch.Tensor:
+        terms, _ = raw(j % frames if pingpong else j)
+        return torch.stack([levels(t) for t in terms])
 
-        terms, _ = raw(j)
-        return torch.stack([levels(t) for t in terms]).to(torch.float64)
-
-    for frame in smooth_stream(stream, frames, sigma, circular=periodic, tail_levels=tail_levels):
-        yield frame.cpu()
+    smoothed = smooth_stream(
+        stream,
+        frames,
+        SMOOTHING_SECONDS * fps,
+        circular=pingpong,
+        outside=outside if (loop or pingpong) else None,
+    )
+    for frame in smoothed:
+        yield frame.float().cpu()
 
 
 # ------------------------------------------------------------------------------ checks

@@ -106,11 +106,11 @@ def refine(
     """L-BFGS on the attractor error ``||x - z*(a, b)||^2`` through the exact decoder.
 
     A step is one evaluation of the error and its gradient (one exact decode at the
-    side of ``x`` and its backward pass), so ``steps`` bounds the cost: about the time
-    of ``2 * steps`` collage steps at full size. L-BFGS with a strong-Wolfe line search
-    reaches in 8 to 15 evaluations what Adam needs 20 to 40 for (benchmarks/README.md).
-    The weights are re-projected into the contraction bound at every evaluation, so
-    every candidate is a valid code; the best one evaluated is returned.
+    side of ``x`` and its backward pass), so ``steps`` is a cost budget, spent in full.
+    L-BFGS with a strong-Wolfe line search reaches about what Adam (lr 3e-3) reaches in
+    twice the evaluations (benchmarks/README.md). The weights are re-projected into the
+    contraction bound at every evaluation, so every candidate is a valid code; the best
+    one evaluated (the starting code included) is returned.
 
     Args:
         x: ``(B, C, S, S)`` target.

@@ -47,9 +47,11 @@ DENSE_MAX = 1024
 MERGE_SLACK = 1.25
 # A window spanning more cells than this is computed as one batched step over its cells.
 BATCHED_PIECES = 16
+# The first level above the dense one reads precomputed domain copies up to this size.
+DOMAIN_BYTES = 256 * 2**20
 # A view whose colour range is below this fraction of its values is re-rendered in
-# float64: float32 would leave fewer than ~3000 distinct levels for auto-contrast.
-FLAT_FRACTION = 2e-4
+# float64: float32 would leave fewer than ~500 distinct levels for auto-contrast.
+FLAT_FRACTION = 5e-5
 DENSE_CACHE_FLOATS = 16 * 2**20  # 64 MB of float32 levels kept between frames
 
 Rect = tuple[int, int, int, int]  # (row0, row1, col0, col1), half-open, Python ints
@@ -68,6 +70,18 @@ def source_rect(rect: Rect, side: int, k: int, flip: bool) -> Rect:
     if flip:
         c0, c1 = side - c1, side - c0
     return (r0, r1, c0, c1)
+
+
+def _layout(k: int, flip: bool) -> tuple[bool, tuple[int, ...]]:
+    """``(transposed, dims)`` with ``rot90(flip(x), k) == x.flip(dims)`` (transposed if asked)."""
+    x = torch.arange(9).reshape(3, 3)
+    target = _transform(x, k, flip)
+    for transposed in (False, True):
+        for dims in ((), (-1,), (-2,), (-2, -1)):
+            y = x.flip(dims) if dims else x
+            if torch.equal(y.T if transposed else y, target):
+                return transposed, dims
+    raise AssertionError("not a dihedral element")
 
 
 def _transform(x: torch.Tensor, k: int, flip: bool) -> torch.Tensor:
@@ -115,7 +129,7 @@ def merge_windows(rects, slack: float = MERGE_SLACK) -> list[Rect]:
     return out
 
 
-def _area_window(n_in: int, n_out: int, start: Fraction, step: Fraction, count: int, lo: int, hi: int) -> torch.Tensor:
+def _area_window(n_in: int, start: Fraction, step: Fraction, count: int, lo: int, hi: int) -> torch.Tensor:
     """Area weights ``(count, hi - lo)``: output ``i`` averages input ``[start + i*step, start + (i+1)*step)``.
 
     Positions are in input pixels (``n_in`` of them, each of width 1); input columns
@@ -123,7 +137,6 @@ def _area_window(n_in: int, n_out: int, start: Fraction, step: Fraction, count: 
     pixel half off the image is half as bright. Big integers stay exact: only offsets
     relative to ``lo`` become floats.
     """
-    del n_out  # kept for symmetry with callers; positions already carry the scale
     base = float(start - lo)
     edges = base + torch.arange(count + 1, dtype=torch.float64) * float(step)
     e0, e1 = edges[:-1, None], edges[1:, None]
@@ -313,10 +326,12 @@ class ViewRenderer:
         self._code = code
         self._use(torch.float32)
         self.elements = symmetry_elements(code.symmetries)
+        self.layouts = [_layout(k, flip) for k, flip in self.elements]
         self.n_self, _ = domain_count(code.symmetries, 0 if code.aux is None else code.aux.shape[1])
         self.dense_max = dense_max
         self.m_min = _min_mantissa(code.grid, dense_max)
         self.stats = RenderStats()
+        self._wide_from: int | None = None  # smallest side that needed float64 so far
         self._dense_cache: OrderedDict[tuple[int, torch.dtype], torch.Tensor] = OrderedDict()
 
     def _use(self, dtype: torch.dtype) -> None:
@@ -326,23 +341,35 @@ class ViewRenderer:
         self.aux = None if code.aux is None else code.aux.to(self.device, dtype)  # (C, A, h, w)
 
     # ------------------------------------------------------------------ public
-    def render(self, center: tuple[float, float], zoom: float, size: tuple[int, int]) -> torch.Tensor:
-        """The view as ``(C, h, w)`` values (about [0, 1]) on the device; float64 when deep.
+    def render(
+        self, center: tuple[float, float], zoom: float, size: tuple[int, int], precise: bool = False
+    ) -> torch.Tensor:
+        """The view as ``(C, h, w)`` values (about [0, 1]) on the device.
 
         Args:
             center: normalised ``(x, y)`` (x right, y down) of the view centre.
             zoom: ``>= 1``; the view spans ``1 / zoom`` of the image width.
             size: ``(w, h)`` output pixels.
+            precise: the caller will stretch the contrast (auto-contrast): a view too flat
+                for float32 to resolve is then rendered again, and returned, in float64.
+                Without stretching such detail is far below one grey level anyway.
         """
         center, zoom, size = check_view(center, zoom, size)
         plan = plan_view(self.grid, self.symmetries, center, zoom, size, self.aspect_fraction, self.dense_max)
-        view = self.render_plan(plan)
-        if len(plan.levels) >= 2 and self.device.type != "mps" and _too_flat(view):
-            # Detail l levels deep has contrast ~s**l (s ~0.3-0.5 along a path): when the
-            # view's range nears float32 resolution (6e-8 at 0.5), climb again in float64
-            # and return float64, for auto-contrast to stretch. MPS has no float64.
+        # Detail l levels deep has contrast ~s**l (s ~0.3-0.5 along a path): when a view's
+        # range nears float32 resolution (6e-8 at 0.5), climb again in float64 and return
+        # float64, for auto-contrast to stretch. MPS has no float64. An animation that
+        # needed it once goes on in float64 as it dives deeper, without the float32 try.
+        can_widen = precise and self.device.type != "mps" and len(plan.levels) >= 2
+        if can_widen and self._wide_from is not None and plan.side >= self._wide_from:
             view = self.render_plan(plan, torch.float64)
             self.stats.wide = True
+            return view
+        view = self.render_plan(plan)
+        if can_widen and _too_flat(view):
+            view = self.render_plan(plan, torch.float64)
+            self.stats.wide = True
+            self._wide_from = plan.side if self._wide_from is None else min(self._wide_from, plan.side)
         return view
 
     def render_plan(self, plan: ViewPlan, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -359,8 +386,8 @@ class ViewRenderer:
         for level in range(len(plan.levels) - 1, -1, -1):
             child = self._climb(plan.levels[level], child, plan, level)
         top = child[plan.window] if plan.levels else dense[:, r0:r1, c0:c1]
-        rows = _area_window(plan.side, h_out, plan.rows[0], plan.rows[1], h_out, r0, r1)
-        cols = _area_window(plan.side, w_out, plan.cols[0], plan.cols[1], w_out, c0, c1)
+        rows = _area_window(plan.side, plan.rows[0], plan.rows[1], h_out, r0, r1)
+        cols = _area_window(plan.side, plan.cols[0], plan.cols[1], w_out, c0, c1)
         rows = rows.to(self.device, top.dtype)
         cols = cols.to(self.device, top.dtype)
         return rows @ top @ cols.T
@@ -393,22 +420,31 @@ class ViewRenderer:
         side = plan.side // self.grid**level
         cs = side // self.grid
         dense_child = len(child) == 1 and next(iter(child)) == (0, cs, 0, cs)
+        domains = None
+        if dense_child:
+            C, N = self.a.shape[0], self.a.shape[-1]
+            if C * N * cs * cs * self.a.element_size() <= DOMAIN_BYTES:
+                # Every symmetric (and style) copy of the whole child, once: the pieces
+                # then read plain crops of it, with no flip per piece.
+                aux = None if self.aux is None else self.aux[None]
+                full = child[(0, cs, 0, cs)][None]
+                domains = collage_domains(full, self.grid, self.symmetries, aux, size=(side, side))[0]  # (C, N, cs, cs)
         out = {}
         for r in windows:
             n_cells = ((r[1] - 1) // cs - r[0] // cs + 1) * ((r[3] - 1) // cs - r[2] // cs + 1)
-            if dense_child and n_cells > BATCHED_PIECES:
-                out[r] = self._batched_window(r, child[(0, cs, 0, cs)], side)
+            if domains is not None and n_cells > BATCHED_PIECES:
+                out[r] = self._batched_window(r, domains, cs)
+            elif domains is not None:
+                out[r] = self._domain_window(r, domains, cs)
             else:
                 out[r] = self._piecewise_window(r, child, cs)
         return out
 
-    def _batched_window(self, r: Rect, full: torch.Tensor, side: int) -> torch.Tensor:
+    def _batched_window(self, r: Rect, domains: torch.Tensor, cs: int) -> torch.Tensor:
         # Small cells: one step over the window's block of cells, then crop.
-        g, cs = self.grid, side // self.grid
+        g = self.grid
         i0, i1 = r[0] // cs, (r[1] - 1) // cs + 1
         j0, j1 = r[2] // cs, (r[3] - 1) // cs + 1
-        aux = None if self.aux is None else self.aux[None]
-        domains = collage_domains(full[None], g, self.symmetries, aux, size=(side, side))[0]  # (C, N, cs, cs)
         ks = (torch.arange(i0, i1)[:, None] * g + torch.arange(j0, j1)[None, :]).flatten().to(self.device)
         a = self.a[:, ks]  # (C, nk, N)
         cells = torch.einsum("ckn,cnhw->ckhw", a, domains) + self.b[:, ks, None, None]
@@ -417,6 +453,22 @@ class ViewRenderer:
             cells.reshape(C, i1 - i0, j1 - j0, cs, cs).permute(0, 1, 3, 2, 4).reshape(C, (i1 - i0) * cs, (j1 - j0) * cs)
         )
         return block[:, r[0] - i0 * cs : r[1] - i0 * cs, r[2] - j0 * cs : r[3] - j0 * cs]
+
+    def _domain_window(self, r: Rect, domains: torch.Tensor, cs: int) -> torch.Tensor:
+        # Large cells from a whole child: each piece is b plus N multiply-adds of crops.
+        C, N = self.a.shape[0], self.a.shape[-1]
+        out = torch.empty(C, r[1] - r[0], r[3] - r[2], device=self.device, dtype=self.a.dtype)
+        for i in range(r[0] // cs, (r[1] - 1) // cs + 1):
+            for j in range(r[2] // cs, (r[3] - 1) // cs + 1):
+                g0, g1 = max(r[0], i * cs), min(r[1], (i + 1) * cs)
+                h0, h1 = max(r[2], j * cs), min(r[3], (j + 1) * cs)
+                k = i * self.grid + j
+                view = out[:, g0 - r[0] : g1 - r[0], h0 - r[2] : h1 - r[2]]
+                view.copy_(self.b[:, k, None, None].expand_as(view))
+                crop = domains[:, :, g0 - i * cs : g1 - i * cs, h0 - j * cs : h1 - j * cs]
+                for n in range(N):
+                    view.addcmul_(self.a[:, k, n, None, None], crop[:, n])
+        return out
 
     def _piecewise_window(self, r: Rect, child: dict[Rect, torch.Tensor], cs: int) -> torch.Tensor:
         C = self.a.shape[0]
@@ -429,25 +481,37 @@ class ViewRenderer:
                 h0, h1 = max(r[2], j * cs), min(r[3], (j + 1) * cs)
                 local = (g0 - i * cs, g1 - i * cs, h0 - j * cs, h1 - j * cs)
                 k = i * self.grid + j
-                acc = self.b[:, k, None, None].expand(C, g1 - g0, h1 - h0).clone()
-                for n, (rot, flip) in enumerate(self.elements):
+                view = out[:, g0 - r[0] : g1 - r[0], h0 - r[2] : h1 - r[2]]
+                view.copy_(self.b[:, k, None, None].expand_as(view))
+                # Terms whose transform ends in a transpose accumulate transposed, so every
+                # term is one flip (or none) plus a contiguous multiply-add.
+                acc_t = None
+                for n, ((rot, flip), (transposed, dims)) in enumerate(zip(self.elements, self.layouts, strict=True)):
                     src = source_rect(local, cs, rot, flip)
                     win = next(key for key in keys if _contains(key, src))
-                    crop = child[win][:, src[0] - win[0] : src[1] - win[0], src[2] - win[2] : src[3] - win[2]]
-                    acc.addcmul_(self.a[:, k, n, None, None], _transform(crop, rot, flip))
+                    crops = [child[win][:, src[0] - win[0] : src[1] - win[0], src[2] - win[2] : src[3] - win[2]]]
+                    weights = [self.a[:, k, n, None, None]]
                     for t in range(n_aux):
-                        img = self._aux_crop(t, cs, src)
-                        weight = self.a[:, k, self.n_self * (1 + t) + n, None, None]
-                        acc.addcmul_(weight, _transform(img, rot, flip))
-                out[:, g0 - r[0] : g1 - r[0], h0 - r[2] : h1 - r[2]] = acc
+                        crops.append(self._aux_crop(t, cs, src))
+                        weights.append(self.a[:, k, self.n_self * (1 + t) + n, None, None])
+                    for crop, weight in zip(crops, weights, strict=True):
+                        term = crop.flip(dims) if dims else crop
+                        if not transposed:
+                            view.addcmul_(weight, term)
+                        elif acc_t is None:
+                            acc_t = term * weight
+                        else:
+                            acc_t.addcmul_(weight, term)
+                if acc_t is not None:
+                    view.add_(acc_t.transpose(-1, -2))
         return out
 
     def _aux_crop(self, t: int, cs: int, src: Rect) -> torch.Tensor:
         """Window ``src`` of auxiliary image ``t`` area-resized to ``cs x cs``: ``(C, h, w)``."""
         img = self.aux[:, t]  # (C, ha, wa)
         ha, wa = img.shape[-2:]
-        rows = _area_window(ha, cs, Fraction(src[0] * ha, cs), Fraction(ha, cs), src[1] - src[0], 0, ha)
-        cols = _area_window(wa, cs, Fraction(src[2] * wa, cs), Fraction(wa, cs), src[3] - src[2], 0, wa)
+        rows = _area_window(ha, Fraction(src[0] * ha, cs), Fraction(ha, cs), src[1] - src[0], 0, ha)
+        cols = _area_window(wa, Fraction(src[2] * wa, cs), Fraction(wa, cs), src[3] - src[2], 0, wa)
         # _area_window divides by the step (input pixels per output pixel) for averaging.
         return rows.to(img) @ img @ cols.to(img).T
 
@@ -501,7 +565,7 @@ def render_view(
     from .autocontrast import autocontrast as stretch
     from .image_io import to_image
 
-    view = ViewRenderer(code, device, **kw).render(center, zoom, size)
+    view = ViewRenderer(code, device, **kw).render(center, zoom, size, precise=autocontrast)
     if autocontrast:
         view = stretch(view)
     return to_image(view.cpu())

@@ -65,7 +65,7 @@ class ZoomPath:
         """Position in ``[0, 1]`` along ``log(zoom)`` of frame ``i`` (0 = start view)."""
         n = self.frames
         if self.loop:
-            t = i / n
+            t = i / n  # any integer i: a loop continues past both ends
         elif self.pingpong:
             t = 1 - abs(1 - 2 * i / n)  # periodic: frame n would be frame 0
             t = EASINGS[self.easing](t)

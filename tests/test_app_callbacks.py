@@ -268,14 +268,24 @@ def test_zoom_target_and_size_parsing():
 
 
 # ----------------------------------------------------------------------------- digits
-class _FakeVAE:
-    """Stands in for the Collage VAE: the same digit-like blob at any magnification."""
+class _FakeDecoder:
+    def sample(self, n, temperature, generator):
+        return torch.full((n,), temperature)
 
-    def sample(self, n, magnify, temperature, seed):
+
+class _FakeLikelihood:
+    def render(self, h, magnify):
         side = 28 * magnify
         y, x = torch.meshgrid(torch.linspace(-1, 1, side), torch.linspace(-1, 1, side), indexing="ij")
-        ring = torch.exp(-(((x**2 + y**2).sqrt() - 0.5) ** 2) / 0.02) * temperature
-        return ring.clamp(0, 1).expand(n, 1, side, side).clone()
+        ring = torch.exp(-(((x**2 + y**2).sqrt() - 0.5) ** 2) / 0.02)
+        return (ring * h[:, None, None, None]).clamp(0, 1)
+
+
+class _FakeVAE:
+    """Stands in for the Collage VAE: latents, then the same ring-shaped digit at any magnification."""
+
+    decoder = _FakeDecoder()
+    likelihood = _FakeLikelihood()
 
 
 def test_sample_digits_with_a_stand_in_model():

@@ -246,6 +246,15 @@ def test_cli_registers_commands_and_reports_bad_checkpoint(tmp_path, capsys):
     bad.write_bytes(b"junk")
     assert main(["eval-vae", "--checkpoint", str(bad)]) == 2
     assert "error:" in capsys.readouterr().err
+    good = tmp_path / "tiny.safetensors"
+    vae.save_checkpoint(good, tiny())
+    png = tmp_path / "s.png"
+    assert main(["sample-vae", "--checkpoint", str(good), "--n", "3", "--magnify", "2", "--out", str(png)]) == 0
+    from PIL import Image
+
+    assert Image.open(png).size == (3 * 56, 56)
+    assert main(["sample-vae", "--checkpoint", str(good), "--magnify", "65", "--out", str(png)]) == 2
+    assert "magnify" in capsys.readouterr().err
 
 
 def test_load_pretrained_offline_and_valid_samples():
@@ -259,3 +268,11 @@ def test_load_pretrained_offline_and_valid_samples():
         assert torch.isfinite(x).all() and x.min() >= 0 and x.max() <= 1
     with pytest.raises(ValueError, match="which"):
         vae.load_pretrained("nope")
+
+
+def test_pixel_head_blocked_probabilities_match_forward():
+    head = tiny().likelihood.head
+    z = torch.randn(2, 2, 30, 30) * 5
+    ref = torch.sigmoid(head(z))
+    assert torch.allclose(head.probabilities(z, block=128), ref, atol=1e-6)
+    assert torch.allclose(head.probabilities(z[..., ::2, ::2]), torch.sigmoid(head(z[..., ::2, ::2])), atol=1e-6)
