@@ -148,8 +148,12 @@ def to_tensor(img: Image.Image) -> torch.Tensor:
 
 def to_image(x: torch.Tensor) -> Image.Image:
     """A PIL image (mode from the channel count) from ``(C, H, W)`` values in [0, 1]."""
-    # Quantise before moving axes: the transpose then copies bytes, not floats.
-    q = (x.detach() * 255 + 0.5).clamp_(0, 255).to(torch.uint8)
-    arr = q.permute(1, 2, 0).contiguous().cpu().numpy()
-    channels = arr.shape[-1]
-    return Image.fromarray(arr[..., 0] if channels == 1 else arr, MODES[channels])
+    C, H, W = x.shape
+    arr = np.empty((H, W, C), dtype=np.uint8)
+    # Quantise in bands of rows: the float temporaries stay small next to a huge render,
+    # and the axis move copies bytes, not floats.
+    band = max(1, (1 << 22) // max(1, C * W))
+    for r0 in range(0, H, band):
+        q = x[:, r0 : r0 + band].detach().cpu().mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8)
+        arr[r0 : r0 + band] = q.permute(1, 2, 0).contiguous().numpy()
+    return Image.fromarray(arr[..., 0] if C == 1 else arr, MODES[C])

@@ -82,15 +82,16 @@ def collage_step(
         raise ValueError(
             f"coefficients a{tuple(a.shape)}, b{tuple(b.shape)} do not fit B={B}, C={C}, K={grid * grid}, N={N}"
         )
-    # The offset rides along as a constant domain, so one batched matmul writes every
-    # cell with no separate broadcast pass over the output.
+    # The offset rides along as a constant domain. Batching the matmul over (gy, h) and
+    # multiplying (gx, n) by (n, w) writes rows straight into image layout, so the
+    # result is (B, C, H, W) as a view, with no copy the size of the output.
     weights = torch.cat([a, b[..., None]], dim=-1)  # (B, C, K, N+1)
     stack = torch.cat([domains, torch.ones_like(domains[:, :, :1])], dim=2)  # (B, C, N+1, h, w)
-    cells = torch.bmm(
-        rearrange(weights, "b c k n -> (b c) k n"),
-        rearrange(stack, "b c n h w -> (b c) n (h w)"),
-    )
-    return rearrange(cells, "(b c) (gy gx) (h w) -> b c (gy h) (gx w)", b=B, gy=grid, h=h)
+    rows = torch.matmul(
+        rearrange(weights, "b c (gy gx) n -> b c gy 1 gx n", gy=grid),
+        rearrange(stack, "b c n h w -> b c 1 h n w"),
+    )  # (B, C, gy, h, gx, w)
+    return rearrange(rows, "b c gy h gx w -> b c (gy h) (gx w)")
 
 
 def contract(a: torch.Tensor, n_self: int, s_max: float, strength: float = 0.0) -> torch.Tensor:
