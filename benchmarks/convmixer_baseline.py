@@ -13,6 +13,11 @@ search the same family of codes:
   fixed point to render at other sizes);
 * offsets: ``tanh`` of the raw outputs, as in the paper.
 
+Setting: DESIGN.md section 6 reads the paper's "5x5" as a 5x5 grid on 375x375, the
+default here. The paper's notebook (``NeuralCollageExperiment.train``) passes range
+patches of 5x5 pixels, i.e. a 75x75 grid, and no augmentations; ``core_fidelity.py
+--also 375:75`` runs that grid (with d4 domains, as everywhere here).
+
 Run: ``python benchmarks/convmixer_baseline.py`` (21 s of CPU time;
 35-50 s wall on the shared 2-core machine it was measured on).
 """

@@ -140,7 +140,7 @@ class FractalCode:
             center: normalised ``(x, y)`` of the view centre (x right, y down).
             zoom: ``1 <= zoom <= 1e15``; the view spans ``1 / zoom`` of the image width
                 (and keeps square pixels on the source's aspect).
-            size: ``(w, h)`` output pixels, each side at most 4096.
+            size: ``(w, h)`` output pixels, each side at most 2048.
             autocontrast: stretch each colour channel between robust percentiles
                 (deep views are otherwise nearly flat, DESIGN.md section 4).
             kw: passed to :class:`~collage_core.viewport.ViewRenderer` (``dense_max``).

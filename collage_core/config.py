@@ -15,7 +15,7 @@ class FractalizeConfig:
     symmetries: str = "d4"  # all 8 rotations and flips: the richest self-copies
     strength: float = 0.0  # floor on self-similarity, 0..s_max: higher shows more fractal detail
     s_max: float = 0.9  # contraction bound: near 1 keeps contrast at depth, but converges slower
-    refine_steps: int = 0  # Adam steps on the attractor error after the closed form
+    refine_steps: int = 0  # L-BFGS evaluations of the attractor error after the closed form
     seed: int = 0
     work_side: int | None = None  # fitting resolution; None picks an exact side near the image
     plant_loop: bool = False  # make the auto loop cell a pure copy, for exactly seamless zoom loops

@@ -49,7 +49,7 @@ def fractalize(
         grid: cells a side; symmetries: ``"none"``, ``"rot"`` or ``"d4"``.
         strength: floor on each cell's self-similarity (``0..s_max``); higher values
             trade fidelity for visible fractal detail.
-        refine_steps: Adam steps on the attractor error after the closed-form fit.
+        refine_steps: L-BFGS evaluations of the attractor error after the closed-form fit.
         style: one or more "style source" images whose copies also build the image.
         config: a :class:`FractalizeConfig` (e.g. a preset); explicit arguments other
             than their defaults, and ``overrides`` (``s_max``, ``work_side``,

@@ -20,8 +20,13 @@ outside the image are black (zero). The view of size ``(w, h)`` at ``zoom`` equa
 
 Sampling. Every pixel of ``A(S)`` is the exact area average of the attractor over that
 pixel; ``S`` is the smallest renderable side with pixels no larger than the output's,
-and the window is area-resampled to the output grid (a factor below ``1 + 1 / m_min``,
-about 1.03). Integer zooms that land on a renderable side are exact crops.
+and the window is area-resampled to the output grid (a factor of at most
+``1 + 1 / m_min``: 33/32 up to grid 32). Integer zooms that land on a renderable side
+are exact crops.
+
+Precision. Detail ``l`` levels deep has contrast ``~s**l``; every window is held as a
+float64 per-channel offset plus a float32 detail image (see :class:`ViewRenderer`), so
+auto-contrast can stretch it at any depth.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from .operator import collage_domains, collage_step, domain_count
 from .symmetry import symmetry_elements
 
 MAX_ZOOM = 1e15
-MAX_VIEW_SIDE = 4096
+MAX_VIEW_SIDE = 2048  # 2048^2 at 1e12x peaks near 1 GB (windows of two levels live at once)
 # Levels whose side is at most this are decoded whole: 1024^2 RGB is 12 MB, and the
 # first sparse level above it then reads at most 8 x window pixels.
 DENSE_MAX = 1024
@@ -49,9 +54,6 @@ MERGE_SLACK = 1.25
 BATCHED_PIECES = 16
 # The first level above the dense one reads precomputed domain copies up to this size.
 DOMAIN_BYTES = 256 * 2**20
-# A view whose colour range is below this fraction of its values is re-rendered in
-# float64: float32 would leave fewer than ~500 distinct levels for auto-contrast.
-FLAT_FRACTION = 5e-5
 DENSE_CACHE_FLOATS = 16 * 2**20  # 64 MB of float32 levels kept between frames
 
 Rect = tuple[int, int, int, int]  # (row0, row1, col0, col1), half-open, Python ints
@@ -304,11 +306,17 @@ class RenderStats:
     window_counts: list[int] = field(default_factory=list)
     pixels: int = 0
     dense_side: int = 0
-    wide: bool = False  # re-rendered in float64 because the view was nearly flat
 
 
 class ViewRenderer:
     """Renders views of one code, keeping its tensors on the device and a small cache.
+
+    Deep windows are nearly constant: their detail, ``l`` levels down, has contrast
+    ``~s**l`` (``s`` about 0.3 to 0.5), far below float32 resolution at 0.5 once
+    ``l >~ 10``. Every computed window is therefore held as a per-channel float64
+    *offset* plus a float32 *detail* image: the constant parts (the offsets ``b`` and the
+    mean of every domain) add up in float64 scalars, and the float32 pixels only carry
+    what varies, to full relative precision at any depth.
 
     Args:
         code: a :class:`~collage_core.code.FractalCode`.
@@ -323,22 +331,23 @@ class ViewRenderer:
         self.aspect = code.source_size[0] / code.source_size[1]
         self.aspect_fraction = Fraction(code.source_size[0], code.source_size[1])
         self.device = pick_device(device)
-        self._code = code
-        self._use(torch.float32)
+        # Offsets are a few numbers per window: on MPS (no float64) they live on the CPU.
+        self.wide = torch.float64
+        self.wide_device = torch.device("cpu") if self.device.type == "mps" else self.device
+        self.a = code.a.to(self.device, torch.float32)  # (C, K, N)
+        self.b = code.b.to(self.device, torch.float32)  # (C, K)
+        self.aux = None if code.aux is None else code.aux.to(self.device, torch.float32)  # (C, A, h, w)
+        self.a_wide = code.a.to(self.wide_device, self.wide)
+        self.b_wide = code.b.to(self.wide_device, self.wide)
         self.elements = symmetry_elements(code.symmetries)
         self.layouts = [_layout(k, flip) for k, flip in self.elements]
         self.n_self, _ = domain_count(code.symmetries, 0 if code.aux is None else code.aux.shape[1])
+        # Sum of each cell's self weights: a constant image c maps to b + c * gain.
+        self.gain_wide = self.a_wide[..., : self.n_self].sum(-1)  # (C, K)
         self.dense_max = dense_max
         self.m_min = _min_mantissa(code.grid, dense_max)
         self.stats = RenderStats()
-        self._wide_from: int | None = None  # smallest side that needed float64 so far
-        self._dense_cache: OrderedDict[tuple[int, torch.dtype], torch.Tensor] = OrderedDict()
-
-    def _use(self, dtype: torch.dtype) -> None:
-        code = self._code
-        self.a = code.a.to(self.device, dtype)  # (C, K, N)
-        self.b = code.b.to(self.device, dtype)  # (C, K)
-        self.aux = None if code.aux is None else code.aux.to(self.device, dtype)  # (C, A, h, w)
+        self._dense_cache: OrderedDict[int, torch.Tensor] = OrderedDict()
 
     # ------------------------------------------------------------------ public
     def render(
@@ -350,55 +359,53 @@ class ViewRenderer:
             center: normalised ``(x, y)`` (x right, y down) of the view centre.
             zoom: ``>= 1``; the view spans ``1 / zoom`` of the image width.
             size: ``(w, h)`` output pixels.
-            precise: the caller will stretch the contrast (auto-contrast): a view too flat
-                for float32 to resolve is then rendered again, and returned, in float64.
-                Without stretching such detail is far below one grey level anyway.
+            precise: return float64 (on the CPU when the device is MPS) so that detail far
+                below float32 resolution survives, for auto-contrast to stretch; otherwise
+                float32 (where such detail is far below one grey level anyway).
         """
         center, zoom, size = check_view(center, zoom, size)
         plan = plan_view(self.grid, self.symmetries, center, zoom, size, self.aspect_fraction, self.dense_max)
-        # Detail l levels deep has contrast ~s**l (s ~0.3-0.5 along a path): when a view's
-        # range nears float32 resolution (6e-8 at 0.5), climb again in float64 and return
-        # float64, for auto-contrast to stretch. MPS has no float64. An animation that
-        # needed it once goes on in float64 as it dives deeper, without the float32 try.
-        can_widen = precise and self.device.type != "mps" and len(plan.levels) >= 2
-        if can_widen and self._wide_from is not None and plan.side >= self._wide_from:
-            view = self.render_plan(plan, torch.float64)
-            self.stats.wide = True
-            return view
-        view = self.render_plan(plan)
-        if can_widen and _too_flat(view):
-            view = self.render_plan(plan, torch.float64)
-            self.stats.wide = True
-            self._wide_from = plan.side if self._wide_from is None else min(self._wide_from, plan.side)
-        return view
+        return self.render_plan(plan, precise)
 
-    def render_plan(self, plan: ViewPlan, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    def render_plan(self, plan: ViewPlan, precise: bool = False) -> torch.Tensor:
+        """Render a :class:`ViewPlan` (see :meth:`render`)."""
         C = self.a.shape[0]
         h_out, w_out = plan.out_size
         self.stats = RenderStats(plan.side, plan.window_counts, plan.pixels, plan.dense_side)
-        if self.a.dtype != dtype:
-            self._use(dtype)
         r0, r1, c0, c1 = plan.window
+        out_dtype, out_device = (self.wide, self.wide_device) if precise else (torch.float32, self.device)
         if r1 <= r0 or c1 <= c0:
-            return torch.zeros(C, h_out, w_out, device=self.device)
+            return torch.zeros(C, h_out, w_out, device=out_device, dtype=out_dtype)
         dense = self._dense(plan.dense_side)  # (C, s, s)
-        child = {(0, plan.dense_side, 0, plan.dense_side): dense}
-        for level in range(len(plan.levels) - 1, -1, -1):
-            child = self._climb(plan.levels[level], child, plan, level)
-        top = child[plan.window] if plan.levels else dense[:, r0:r1, c0:c1]
-        rows = _area_window(plan.side, plan.rows[0], plan.rows[1], h_out, r0, r1)
-        cols = _area_window(plan.side, plan.cols[0], plan.cols[1], w_out, c0, c1)
-        rows = rows.to(self.device, top.dtype)
-        cols = cols.to(self.device, top.dtype)
-        return rows @ top @ cols.T
+        if plan.levels:
+            offset = dense.to(self.wide_device, self.wide).mean(dim=(-2, -1))  # (C,)
+            detail = dense - offset.to(self.device, torch.float32)[:, None, None]
+            child = {(0, plan.dense_side, 0, plan.dense_side): (offset, detail)}
+            for level in range(len(plan.levels) - 1, -1, -1):
+                child = self._climb(plan.levels[level], child, plan, level)
+            offset, top = child[plan.window]
+        else:
+            offset, top = torch.zeros(C, device=self.wide_device, dtype=self.wide), dense[:, r0:r1, c0:c1]
+        (y0, dy), (x0, dx) = plan.rows, plan.cols
+        if dy == dx == 1 and y0 == r0 and x0 == c0 and (r1 - r0, c1 - c0) == (h_out, w_out):
+            detail = top  # pixel-aligned at the output's scale: an exact crop
+        else:
+            rows = _area_window(plan.side, y0, dy, h_out, r0, r1).to(self.device, top.dtype)
+            cols = _area_window(plan.side, x0, dx, w_out, c0, c1).to(self.device, top.dtype)
+            detail = rows @ top @ cols.T
+            # Output pixels partly off the image are partly black: scale the offset alike.
+            coverage = rows.sum(1)[:, None] * cols.sum(1)[None, :]
+            if not bool((coverage > 1 - 1e-6).all()):
+                wide_offset = offset.to(out_device, out_dtype)[:, None, None] * coverage.to(out_device, out_dtype)
+                return detail.to(out_device, out_dtype) + wide_offset
+        return detail.to(out_device, out_dtype) + offset.to(out_device, out_dtype)[:, None, None]
 
     # ---------------------------------------------------------------- internals
     def _dense(self, side: int) -> torch.Tensor:
         """``A(side)`` whole: ``(C, side, side)``, cached; exact when ``side`` climbs from an exact base."""
-        key = (side, self.a.dtype)
-        if key in self._dense_cache:
-            self._dense_cache.move_to_end(key)
-            return self._dense_cache[key]
+        if side in self._dense_cache:
+            self._dense_cache.move_to_end(side)
+            return self._dense_cache[side]
         a, b = self.a[None], self.b[None]
         aux = None if self.aux is None else self.aux[None]
         if side % self.grid == 0:
@@ -410,13 +417,13 @@ class ViewRenderer:
             # A base with no exact decoding: area-resampled from the next exact side,
             # which stays cached while an animation sweeps through bases.
             z = area_resample(self._dense(nearest_exact_side(side, self.grid)), (side, side))
-        self._dense_cache[key] = z
+        self._dense_cache[side] = z
         while sum(t.numel() for t in self._dense_cache.values()) > DENSE_CACHE_FLOATS and len(self._dense_cache) > 1:
             self._dense_cache.popitem(last=False)
         return z
 
-    def _climb(self, windows: list[Rect], child: dict[Rect, torch.Tensor], plan: ViewPlan, level: int):
-        """Compute ``windows`` of level ``level`` from the child level's computed windows."""
+    def _climb(self, windows: list[Rect], child: dict, plan: ViewPlan, level: int) -> dict:
+        """Windows of level ``level`` as ``{rect: (offset, detail)}`` from the child level's."""
         side = plan.side // self.grid**level
         cs = side // self.grid
         dense_child = len(child) == 1 and next(iter(child)) == (0, cs, 0, cs)
@@ -426,9 +433,10 @@ class ViewRenderer:
             if C * N * cs * cs * self.a.element_size() <= DOMAIN_BYTES:
                 # Every symmetric (and style) copy of the whole child, once: the pieces
                 # then read plain crops of it, with no flip per piece.
+                offset, detail = child[(0, cs, 0, cs)]
                 aux = None if self.aux is None else self.aux[None]
-                full = child[(0, cs, 0, cs)][None]
-                domains = collage_domains(full, self.grid, self.symmetries, aux, size=(side, side))[0]  # (C, N, cs, cs)
+                copies = collage_domains(detail[None], self.grid, self.symmetries, aux, size=(side, side))[0]
+                domains = (offset, copies)  # (C,), (C, N, cs, cs)
         out = {}
         for r in windows:
             n_cells = ((r[1] - 1) // cs - r[0] // cs + 1) * ((r[3] - 1) // cs - r[2] // cs + 1)
@@ -440,41 +448,54 @@ class ViewRenderer:
                 out[r] = self._piecewise_window(r, child, cs)
         return out
 
-    def _batched_window(self, r: Rect, domains: torch.Tensor, cs: int) -> torch.Tensor:
+    def _cell_constants(self, ks: torch.Tensor, child_offset: torch.Tensor) -> torch.Tensor:
+        """``b_k + offset * sum_self a_k``: what cells ``ks`` add up to from the child's constant, ``(C, nk)``."""
+        return self.b_wide[:, ks] + child_offset[:, None] * self.gain_wide[:, ks]
+
+    def _batched_window(self, r: Rect, domains, cs: int):
         # Small cells: one step over the window's block of cells, then crop.
+        child_offset, copies = domains
         g = self.grid
         i0, i1 = r[0] // cs, (r[1] - 1) // cs + 1
         j0, j1 = r[2] // cs, (r[3] - 1) // cs + 1
-        ks = (torch.arange(i0, i1)[:, None] * g + torch.arange(j0, j1)[None, :]).flatten().to(self.device)
-        a = self.a[:, ks]  # (C, nk, N)
-        cells = torch.einsum("ckn,cnhw->ckhw", a, domains) + self.b[:, ks, None, None]
+        ks = (torch.arange(i0, i1)[:, None] * g + torch.arange(j0, j1)[None, :]).flatten()
+        consts = self._cell_constants(ks.to(self.wide_device), child_offset)  # (C, nk)
+        offset = consts.mean(1)
+        steps = (consts - offset[:, None]).to(self.device, torch.float32)[..., None, None]
+        ks = ks.to(self.device)
+        cells = torch.einsum("ckn,cnhw->ckhw", self.a[:, ks], copies) + steps
         C = cells.shape[0]
         block = (
             cells.reshape(C, i1 - i0, j1 - j0, cs, cs).permute(0, 1, 3, 2, 4).reshape(C, (i1 - i0) * cs, (j1 - j0) * cs)
         )
-        return block[:, r[0] - i0 * cs : r[1] - i0 * cs, r[2] - j0 * cs : r[3] - j0 * cs]
+        return offset, block[:, r[0] - i0 * cs : r[1] - i0 * cs, r[2] - j0 * cs : r[3] - j0 * cs]
 
-    def _domain_window(self, r: Rect, domains: torch.Tensor, cs: int) -> torch.Tensor:
-        # Large cells from a whole child: each piece is b plus N multiply-adds of crops.
+    def _domain_window(self, r: Rect, domains, cs: int):
+        # Large cells from a whole child: each piece is N multiply-adds of crops.
+        child_offset, copies = domains
         C, N = self.a.shape[0], self.a.shape[-1]
-        out = torch.empty(C, r[1] - r[0], r[3] - r[2], device=self.device, dtype=self.a.dtype)
+        out = torch.empty(C, r[1] - r[0], r[3] - r[2], device=self.device)
+        offset = None
         for i in range(r[0] // cs, (r[1] - 1) // cs + 1):
             for j in range(r[2] // cs, (r[3] - 1) // cs + 1):
                 g0, g1 = max(r[0], i * cs), min(r[1], (i + 1) * cs)
                 h0, h1 = max(r[2], j * cs), min(r[3], (j + 1) * cs)
                 k = i * self.grid + j
+                const = self.b_wide[:, k] + child_offset * self.gain_wide[:, k]
+                offset = const if offset is None else offset
                 view = out[:, g0 - r[0] : g1 - r[0], h0 - r[2] : h1 - r[2]]
-                view.copy_(self.b[:, k, None, None].expand_as(view))
-                crop = domains[:, :, g0 - i * cs : g1 - i * cs, h0 - j * cs : h1 - j * cs]
+                view.copy_((const - offset).to(self.device, torch.float32)[:, None, None].expand_as(view))
+                crop = copies[:, :, g0 - i * cs : g1 - i * cs, h0 - j * cs : h1 - j * cs]
                 for n in range(N):
                     view.addcmul_(self.a[:, k, n, None, None], crop[:, n])
-        return out
+        return offset, out
 
-    def _piecewise_window(self, r: Rect, child: dict[Rect, torch.Tensor], cs: int) -> torch.Tensor:
+    def _piecewise_window(self, r: Rect, child: dict, cs: int):
         C = self.a.shape[0]
-        out = torch.empty(C, r[1] - r[0], r[3] - r[2], device=self.device, dtype=self.a.dtype)
+        out = torch.empty(C, r[1] - r[0], r[3] - r[2], device=self.device)
         keys = list(child)
         n_aux = 0 if self.aux is None else self.aux.shape[1]
+        offset = None
         for i in range(r[0] // cs, (r[1] - 1) // cs + 1):
             for j in range(r[2] // cs, (r[3] - 1) // cs + 1):
                 g0, g1 = max(r[0], i * cs), min(r[1], (i + 1) * cs)
@@ -482,17 +503,24 @@ class ViewRenderer:
                 local = (g0 - i * cs, g1 - i * cs, h0 - j * cs, h1 - j * cs)
                 k = i * self.grid + j
                 view = out[:, g0 - r[0] : g1 - r[0], h0 - r[2] : h1 - r[2]]
-                view.copy_(self.b[:, k, None, None].expand_as(view))
+                view.zero_()
+                const = self.b_wide[:, k].clone()
                 # Terms whose transform ends in a transpose accumulate transposed, so every
                 # term is one flip (or none) plus a contiguous multiply-add.
                 acc_t = None
                 for n, ((rot, flip), (transposed, dims)) in enumerate(zip(self.elements, self.layouts, strict=True)):
                     src = source_rect(local, cs, rot, flip)
                     win = next(key for key in keys if _contains(key, src))
-                    crops = [child[win][:, src[0] - win[0] : src[1] - win[0], src[2] - win[2] : src[3] - win[2]]]
+                    win_offset, win_detail = child[win]
+                    const += self.a_wide[:, k, n] * win_offset
+                    crops = [win_detail[:, src[0] - win[0] : src[1] - win[0], src[2] - win[2] : src[3] - win[2]]]
                     weights = [self.a[:, k, n, None, None]]
                     for t in range(n_aux):
-                        crops.append(self._aux_crop(t, cs, src))
+                        # A style image does not fade with depth: its mean joins the constant.
+                        img = self._aux_crop(t, cs, src)
+                        mean = img.to(self.wide_device, self.wide).mean(dim=(-2, -1))
+                        const += self.a_wide[:, k, self.n_self * (1 + t) + n] * mean
+                        crops.append(img - mean.to(self.device, torch.float32)[:, None, None])
                         weights.append(self.a[:, k, self.n_self * (1 + t) + n, None, None])
                     for crop, weight in zip(crops, weights, strict=True):
                         term = crop.flip(dims) if dims else crop
@@ -504,7 +532,9 @@ class ViewRenderer:
                             acc_t.addcmul_(weight, term)
                 if acc_t is not None:
                     view.add_(acc_t.transpose(-1, -2))
-        return out
+                offset = const if offset is None else offset
+                view.add_((const - offset).to(self.device, torch.float32)[:, None, None])
+        return offset, out
 
     def _aux_crop(self, t: int, cs: int, src: Rect) -> torch.Tensor:
         """Window ``src`` of auxiliary image ``t`` area-resized to ``cs x cs``: ``(C, h, w)``."""
@@ -514,14 +544,6 @@ class ViewRenderer:
         cols = _area_window(wa, Fraction(src[2] * wa, cs), Fraction(wa, cs), src[3] - src[2], 0, wa)
         # _area_window divides by the step (input pixels per output pixel) for averaging.
         return rows.to(img) @ img @ cols.to(img).T
-
-
-def _too_flat(view: torch.Tensor) -> bool:
-    from .autocontrast import colour_channels
-
-    colour = view[: colour_channels(view.shape[0])].flatten(1)
-    spread = (colour.amax(1) - colour.amin(1)).max()
-    return bool(spread < FLAT_FRACTION * colour.abs().max().clamp_min(1e-3))
 
 
 # ---------------------------------------------------------------------------- validation

@@ -215,6 +215,10 @@ def test_converge_frames_end_at_the_attractor(fitted, tmp_path):
     path = callbacks.write_frames(result.frames, tmp_path / "converge.gif", fps=8)
     with Image.open(path) as gif:
         assert gif.n_frames >= 12 and gif.size == (64, 43)
+        gif.seek(gif.n_frames - 1)
+        last = gif.convert("RGB")
+    # What the user sees last is the attractor (up to the GIF's 256-colour palette).
+    assert callbacks.psnr(last, code.render(64 / 96)) > 25
 
 
 def test_write_frames_rejects_unknown_formats(tmp_path):

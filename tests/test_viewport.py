@@ -174,11 +174,11 @@ def test_deepest_zoom_renders_with_detail(code):
     for zoom in (1e6, 1e9, 1e15):
         deep = renderer.render((tx + (0.5 - tx) / zoom, ty + (0.5 - ty) / zoom), zoom, (64, 64), precise=True)
         assert torch.isfinite(deep).all()
-        # Raw contrast fades like s**levels; auto-contrast brings it back to the 1x level
-        # (past float32 resolution the renderer climbs in float64).
+        # Raw contrast fades like s**levels, far below float32 resolution at 1e15; the
+        # renderer keeps constants in float64 offsets, so auto-contrast brings it back.
         assert autocontrast(deep).std() > 0.5 * shallow.std(), zoom
     assert renderer.stats.side > 10**16  # a Python int, far past float precision of pixel indices
-    assert renderer.stats.wide and deep.dtype == torch.float64
+    assert deep.dtype == torch.float64
     # Without stretching, such detail is below one grey level: plain float32 is enough.
     plain = renderer.render((tx + (0.5 - tx) / zoom, ty + (0.5 - ty) / zoom), zoom, (64, 64))
     assert plain.dtype == torch.float32 and (plain - deep).abs().max() < 1e-5
@@ -239,7 +239,7 @@ def test_cuda_matches_cpu(code):
         {"zoom": 1e16},
         {"zoom": "big"},
         {"size": (0, 10)},
-        {"size": (5000, 10)},
+        {"size": (2049, 10)},
         {"size": (10.5, 10)},
         {"size": 10},
         {"center": (math.nan, 0.5)},
