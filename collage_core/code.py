@@ -94,6 +94,7 @@ class FractalCode:
         start: str | ImageLike = "noise",
         seed: int = 0,
         device: str | torch.device | None = None,
+        levels: tuple[float, float] = (1.0, 0.0),
     ) -> torch.Tensor:
         """The attractor (or a partial decode) as ``(C, H, W)`` float values.
 
@@ -102,10 +103,14 @@ class FractalCode:
             iterations: ``None`` renders the exact attractor; an integer applies that
                 many collage steps to ``start`` (the paper's iterative decoder).
             start: ``"noise"``, ``"gray"``, or an image to morph from.
+            levels: ``(scale, offset)``: returns ``scale * z + offset``, computed by
+                decoding the equivalent affine-conjugated code, so a display scaling
+                costs no extra pass over a huge output.
         """
         out_w, out_h = self.output_size(magnify)
         dev = pick_device(device)
-        a, b = self.a[None].to(dev), self.b[None].to(dev)
+        a, b = self._conjugated(*levels)
+        a, b = a[None].to(dev), b[None].to(dev)
         aux = None if self.aux is None else self.aux[None].to(dev)
         if iterations is None:
             z = decode_exact(a, b, self.grid, self.symmetries, (out_h, out_w), aux)
@@ -113,17 +118,29 @@ class FractalCode:
             if not isinstance(iterations, int) or not 0 <= iterations <= 10_000:
                 raise ValueError(f"iterations must be an integer in [0, 10000] or None, got {iterations!r}")
             side = -(-max(out_w, out_h) // self.grid) * self.grid
-            z0 = self._start_image(start, side, seed).to(dev)
+            z0 = self._start_image(start, side, seed).to(dev) * levels[0] + levels[1]
             z = decode_iterative(a, b, self.grid, self.symmetries, z0, iterations, aux)
             z = area_resize(z, (out_h, out_w))
         return z[0]
+
+    def _conjugated(self, scale: float, offset: float) -> tuple[torch.Tensor, torch.Tensor]:
+        # z' = scale * z + offset is the attractor of the same self weights with
+        # b' = scale * b + offset * (1 - sum_self a) and auxiliary weights times scale,
+        # because pooling and symmetries are linear and keep constants.
+        if (scale, offset) == (1.0, 0.0):
+            return self.a, self.b
+        n_self, _ = domain_count(self.symmetries, 0 if self.aux is None else self.aux.shape[1])
+        a = torch.cat([self.a[..., :n_self], self.a[..., n_self:] * scale], dim=-1)
+        b = scale * self.b + offset * (1 - self.a[..., :n_self].sum(-1))
+        return a, b
 
     def render(self, magnify: float = 1.0, **kwargs) -> Image.Image:
         """The attractor as a PIL image of size ``(round(W * magnify), round(H * magnify))``.
 
         Keyword arguments are those of :meth:`render_tensor`. The mode is the input's.
         """
-        return to_image(self.render_tensor(magnify, **kwargs).cpu())
+        # Decode straight into 0..255 (+0.5 for rounding): quantising is then a clamp.
+        return to_image(self.render_tensor(magnify, levels=(255.0, 0.5), **kwargs).cpu(), prescaled=True)
 
     def render_view(
         self,

@@ -146,14 +146,17 @@ def to_tensor(img: Image.Image) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
 
 
-def to_image(x: torch.Tensor) -> Image.Image:
-    """A PIL image (mode from the channel count) from ``(C, H, W)`` values in [0, 1]."""
-    C, H, W = x.shape
-    arr = np.empty((H, W, C), dtype=np.uint8)
-    # Quantise in bands of rows: the float temporaries stay small next to a huge render,
-    # and the axis move copies bytes, not floats.
-    band = max(1, (1 << 22) // max(1, C * W))
-    for r0 in range(0, H, band):
-        q = x[:, r0 : r0 + band].detach().cpu().mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8)
-        arr[r0 : r0 + band] = q.permute(1, 2, 0).contiguous().numpy()
-    return Image.fromarray(arr[..., 0] if C == 1 else arr, MODES[C])
+def to_image(x: torch.Tensor, prescaled: bool = False) -> Image.Image:
+    """A PIL image (mode from the channel count) from ``(C, H, W)`` values in [0, 1].
+
+    Args:
+        prescaled: ``x`` already holds ``255 * value + 0.5``; it is then clamped in
+            place, which saves two passes over a large render.
+    """
+    planes = []
+    # One channel at a time: float temporaries stay a fraction of the image, and PIL
+    # interleaves the planes faster than a strided copy would.
+    for ch in x.detach().cpu():
+        q = ch.clamp_(0, 255) if prescaled else (ch * 255 + 0.5).clamp_(0, 255)
+        planes.append(Image.fromarray(q.to(torch.uint8).numpy(), "L"))
+    return planes[0] if len(planes) == 1 else Image.merge(MODES[len(planes)], planes)
