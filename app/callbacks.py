@@ -68,7 +68,7 @@ def load_photo(source, max_pixels: int = limits.MAX_INPUT_PIXELS, what: str = "p
             f"the studio works on at most {max_pixels / 1e6:.0f} MP."
         )
     name = Path(source).stem if isinstance(source, str | Path) else "photo"
-    return Photo(image=img, name=_safe_stem(name), notes=tuple(notes))
+    return Photo(image=img, name=safe_stem(name), notes=tuple(notes))
 
 
 def _inspect(source) -> list[str]:
@@ -93,7 +93,7 @@ def _inspect(source) -> list[str]:
     return notes
 
 
-def _safe_stem(name: str) -> str:
+def safe_stem(name: str) -> str:
     keep = "".join(c if c.isalnum() or c in "-_" else "-" for c in name)[:40].strip("-")
     return keep or "photo"
 
@@ -460,7 +460,7 @@ def sample_digits(
     if count * side * side > limits.MAX_OUTPUT_PIXELS:
         magnify = max(1, int(math.sqrt(limits.MAX_OUTPUT_PIXELS / count) // 28))
         notes.append(f"Gallery magnification reduced to ×{magnify} to stay within the output limit.")
-    model = model if model is not None else _load_vae()
+    model = model if model is not None else load_vae()
     with torch.no_grad():
         if hasattr(model, "decoder") and hasattr(model, "likelihood"):
             # Draw the latents once and render them twice: digit #1 at 40x is gallery digit #1.
@@ -473,15 +473,16 @@ def sample_digits(
             one40 = model.sample(n=count, magnify=40, temperature=temperature, seed=seed)[:1]
     one = F.avg_pool2d(one40.float(), 40)
     bicubic = F.interpolate(one, scale_factor=40, mode="bicubic", align_corners=False).clamp(0, 1)
-    tiles = [_gray(t) for t in big]
+    tiles = [gray_image(t) for t in big]
     summary = (
         f"{count} samples at ×{magnify} ({28 * magnify}×{28 * magnify} px each), temperature {temperature:g}, "
         f"seed {seed}. Digit #1: 1120×1120 Collage render vs bicubic upscaling of its 28×28 version."
     )
-    return Digits(tiles, _gray(one40[0]), _gray(bicubic[0]), summary, tuple(notes))
+    return Digits(tiles, gray_image(one40[0]), gray_image(bicubic[0]), summary, tuple(notes))
 
 
-def _gray(t) -> Image.Image:
+def gray_image(t) -> Image.Image:
+    """A mode-L image from a ``(1, H, W)`` tensor of values in [0, 1]."""
     arr = (t.detach().float().clamp(0, 1)[0].cpu().numpy() * 255 + 0.5).astype(np.uint8)
     return Image.fromarray(arr, "L")
 
@@ -490,8 +491,12 @@ _VAE_CACHE: dict = {}
 _VAE_LOCK = threading.Lock()
 
 
-def _load_vae():
-    # The weights are read-only after loading: one copy serves every session.
+def load_vae():
+    """The shipped Collage VAE, loaded once (its weights are read-only: one copy serves every session).
+
+    Raises:
+        ValueError: the VAE package or its weights are missing.
+    """
     with _VAE_LOCK:
         if "model" not in _VAE_CACHE:
             try:

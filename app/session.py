@@ -3,7 +3,8 @@
 The studio keeps no module-level results: every session owns a :class:`Session` (held in a
 ``gr.State``), so two users at once never see each other's images. Files handed to Gradio
 are written under a per-process folder, one subfolder per session; a session's folder is
-removed when the session closes and the whole folder when the process exits.
+removed when Gradio drops the session (an hour after its tab closes), folders untouched for
+an hour are swept when new sessions start, and the whole folder goes when the process exits.
 """
 
 from __future__ import annotations
@@ -91,6 +92,14 @@ class Session:
         return Session()
 
 
+_last_sweep = [0.0]
+SWEEP_EVERY_S = 600
+
+
 def new_session() -> Session:
-    """A fresh session (``gr.State`` calls this for every page load)."""
+    """A fresh session (``gr.State`` calls this for every page load); sweeps old folders now and then."""
+    now = time.time()
+    if now - _last_sweep[0] > SWEEP_EVERY_S:
+        _last_sweep[0] = now
+        sweep()
     return Session()

@@ -326,19 +326,35 @@ def apply_preset(preset):
     )
 
 
+def _suffix(fmt: str) -> str:
+    suffix = {"GIF": ".gif", "MP4": ".mp4", "WEBP": ".webp"}.get(str(fmt).upper())
+    if suffix is None:
+        raise ValueError(f"Format must be one of {FORMATS}, got {fmt!r}.")
+    return suffix
+
+
+def _animation_outputs(path: Path):
+    """(image player, video player, download): MP4 plays in the video player, GIF/WebP in the image."""
+    if path.suffix == ".mp4":
+        return gr.update(value=None, visible=False), gr.update(value=str(path), visible=True), str(path)
+    return gr.update(value=str(path), visible=True), gr.update(value=None, visible=False), str(path)
+
+
 @_friendly
 def converge(
     steps: float = 20,
     start: str = "noise",
     start_image: str | None = None,
     fps: float = 6,
+    fmt: str = "GIF",
     session: Session | None = None,
     progress=gr.Progress(),  # noqa: B008
 ):
-    """ "Watch it converge": an animated GIF of the iterations from the start image to the attractor."""
+    """Watch it converge: the iterations from the start image to the attractor, as an animation."""
     if session is None or session.code is None:
         raise ValueError("Fractalize a photo (or load a code file) first.")
     session.cancel.clear()
+    suffix = _suffix(fmt)
     result = callbacks.converge_frames(
         session.code,
         steps=int(steps),
@@ -346,14 +362,11 @@ def converge(
         cancel=session.cancel,
         progress=_progress_fn(progress),
     )
-    path = session.new_path(f"{session.name}-converge", ".gif")
+    path = session.new_path(f"{session.name}-converge", suffix)
     callbacks.write_frames(result.frames, path, fps=float(fps))
     errors = ", ".join(f"{e:.0f}" for e in result.errors[:: max(1, len(result.errors) // 8)])
-    return (
-        str(path),
-        str(path),
-        f"Max difference to the attractor (0–255) along the way: {errors} … {result.errors[-1]:.0f}",
-    )
+    info = f"Max difference to the attractor (0–255) along the way: {errors} … {result.errors[-1]:.0f}"
+    return (*_animation_outputs(path), info)
 
 
 @_friendly
@@ -370,7 +383,7 @@ def load_code_file(
     code = callbacks.load_code(code_file)
     views = callbacks.render_views(code, None, magnify, int(iterations), _start_value(start, start_image))
     _notify(views.notes)
-    name = callbacks._safe_stem(Path(code_file).stem)
+    name = callbacks.safe_stem(Path(code_file).stem)
     attractor_path = _save_png(views.attractor, session, f"{name}")
     zoom_path = attractor_path if views.magnify == 1 else _save_png(code.render(1), session, f"{name}-1x")
     session.code, session.original, session.config, session.name = code, None, None, name
@@ -437,7 +450,7 @@ def _zoom_code(source, preset, loop: bool, session: Session, progress):
         code = session.code
         if loop and "loop_cell" not in code.meta and session.original is not None and session.config is not None:
             progress(0.02, desc="planting a loop cell")
-            code = callbacks.fit(session.original, session.config.override(plant_loop=True))
+            code = callbacks.fit(session.original, session.config.override(plant_loop=True), device=_device())
         return code, session.name
     if source is None:
         raise ValueError("No image to zoom into: fractalize a photo first, or drop one here.")
@@ -447,7 +460,7 @@ def _zoom_code(source, preset, loop: bool, session: Session, progress):
     name = preset if preset not in (None, "", NO_PRESET) else None
     config = callbacks.resolve_config(name, **extra)
     progress(0.02, desc="fitting")
-    return callbacks.fit(loaded, config), loaded.name
+    return callbacks.fit(loaded, config, device=_device()), loaded.name
 
 
 @_friendly
@@ -470,11 +483,9 @@ def zoom(
     session = session if session is not None else Session()
     session.cancel.clear()
     center = parse_target(target)
+    _suffix(fmt)  # fail fast, before any fitting
     code, name = _zoom_code(source, preset, bool(loop), session, progress)
-    suffix = {"GIF": ".gif", "MP4": ".mp4", "WEBP": ".webp"}.get(str(fmt).upper())
-    if suffix is None:
-        raise ValueError(f"Format must be one of {FORMATS}, got {fmt!r}.")
-    path = session.new_path(f"{name}-zoom", suffix)
+    path = session.new_path(f"{name}-zoom", _suffix(fmt))
     callbacks.export_zoom(
         code,
         path,
@@ -490,9 +501,18 @@ def zoom(
         cancel=session.cancel,
         device=_device(),
     )
-    if suffix == ".mp4":
-        return gr.update(value=None, visible=False), gr.update(value=str(path), visible=True), str(path)
-    return gr.update(value=str(path), visible=True), gr.update(value=None, visible=False), str(path)
+    return _animation_outputs(path)
+
+
+@_friendly
+def apply_zoom_look(look):
+    """A look's [zoom] settings move the Zoom tab's controls (settings it lacks stay as they are)."""
+    if look in (None, "", NO_PRESET):
+        return (gr.skip(),) * 6
+    z = load_preset(look).zoom
+    depth = math.log10(z["zoom"]) if "zoom" in z and z["zoom"] > 1 else None
+    values = (depth, z.get("seconds"), z.get("fps"), z.get("easing"), z.get("loop"), z.get("pingpong"))
+    return tuple(gr.skip() if v is None else v for v in values)
 
 
 def cancel(session: Session | None):
@@ -569,7 +589,9 @@ def _fractalize_tab(session, zoom_source, examples, preset_choices):
             symmetries = gr.Radio(["none", "rot", "d4"], value="d4", label="Symmetries", elem_id="symmetries")
             strength = gr.Slider(0.0, 0.95, value=0.0, step=0.05, label="Self-similarity strength", elem_id="strength")
             magnify = gr.Slider(1, limits.MAX_MAGNIFY, value=1, step=0.5, label="Magnification", elem_id="magnify")
-            run = gr.Button("Fractalize", variant="primary", elem_id="fractalize-btn")
+            with gr.Row():
+                run = gr.Button("Fractalize", variant="primary", elem_id="fractalize-btn", scale=3)
+                stop = gr.Button("Cancel", variant="stop", elem_id="fractalize-cancel", scale=1)
             with gr.Accordion("More: style, refinement, iterations", open=False):
                 style = SafeImage(
                     label="Style source (optional)", type="filepath", sources=["upload", "clipboard"], height=160
@@ -609,11 +631,13 @@ def _fractalize_tab(session, zoom_source, examples, preset_choices):
                 with gr.Row():
                     conv_steps = gr.Slider(1, limits.MAX_CONVERGE_FRAMES, value=20, step=1, label="Iterations")
                     conv_fps = gr.Slider(2, 30, value=6, step=1, label="Frames per second")
-                conv_run = gr.Button("Make the animation")
+                conv_fmt = gr.Radio(FORMATS, value="GIF", label="Format")
+                conv_run = gr.Button("Make the animation", elem_id="converge-btn")
                 conv_anim = gr.Image(
                     label="Convergence", type="filepath", format="gif", interactive=False, buttons=VIEW_BUTTONS
                 )
-                conv_file = gr.File(label="Download", interactive=False)
+                conv_video = gr.Video(label="Convergence (MP4)", interactive=False, visible=False)
+                conv_file = gr.File(label="Download", interactive=False, elem_id="converge-file")
                 conv_info = gr.Markdown()
             with gr.Accordion("Load a code file", open=False):
                 load_file = gr.File(label=".collage file", file_types=[".collage"], elem_id="load-code")
@@ -669,10 +693,11 @@ def _fractalize_tab(session, zoom_source, examples, preset_choices):
             show_progress="hidden",
             api_visibility="private",
         )
+    stop.click(cancel, inputs=[session], api_visibility="private", queue=False)
     conv_run.click(
         converge,
-        inputs=[conv_steps, start, start_image, conv_fps, session],
-        outputs=[conv_anim, conv_file, conv_info],
+        inputs=[conv_steps, start, start_image, conv_fps, conv_fmt, session],
+        outputs=[conv_anim, conv_video, conv_file, conv_info],
         api_name="converge",
     )
     load_file.upload(
@@ -713,7 +738,7 @@ def _zoom_tab(session, zoom_source, preset_choices):
                 0.5,
                 math.log10(limits.MAX_ZOOM),
                 value=3,
-                step=0.5,
+                step=0.1,
                 label="Depth (zoom = 10^depth)",
                 elem_id="zoom-depth",
             )
@@ -745,6 +770,13 @@ def _zoom_tab(session, zoom_source, preset_choices):
             download = gr.File(label="Download", interactive=False, elem_id="zoom-file")
 
     zoom_source.select(pick_target, inputs=[zoom_source], outputs=[target], api_visibility="private")
+    look.change(
+        apply_zoom_look,
+        inputs=[look],
+        outputs=[depth, seconds, fps, easing, loop, pingpong],
+        api_visibility="private",
+        queue=False,
+    )
     auto.click(lambda: "", outputs=[target], api_visibility="private", queue=False)
     go.click(
         zoom,

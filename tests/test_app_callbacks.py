@@ -385,3 +385,30 @@ def test_gradio_state_copies_start_fresh():
     s = Session()
     s.name = "mine"
     assert copy.deepcopy(s).name == "collage"
+
+
+# ------------------------------------------------------------------ page-only handlers
+def test_choosing_a_preset_moves_the_controls():
+    grid, symmetries, strength, refine, iterations, start, magnify, _ = ui.apply_preset("snowflake")
+    snow = presets.load_preset("snowflake")
+    assert (grid, symmetries, strength) == (snow.config().grid, "d4", snow.config().strength)
+    assert magnify == snow.render["magnify"] and iterations == 0 and start == "noise"
+    assert ui.apply_preset(ui.NO_PRESET)[:3] == (32, "d4", 0.0)  # back to the defaults
+
+
+def test_a_look_moves_the_zoom_controls():
+    depth, seconds, fps, easing, loop, pingpong = ui.apply_zoom_look("deep-zoom")
+    z = presets.load_preset("deep-zoom").zoom
+    assert abs(10**depth - z["zoom"]) < 1e-6 * z["zoom"] and loop is True and easing == z["easing"]
+    assert pingpong == {"__type__": "update"}  # not set by the look: left as it is
+
+
+def test_saving_the_controls_as_a_preset(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEURAL_COLLAGE_PRESETS", str(tmp_path))
+    update = ui.save_user_preset("My Look", "soft and tiled", 12, "rot", 0.4, 0, 3, "gray", 2)
+    assert update["value"] == "my-look" and "my-look" in update["choices"]
+    saved = presets.load_preset("my-look")
+    assert saved.config().grid == 12 and saved.config().symmetries == "rot"
+    assert saved.render == {"magnify": 2.0, "iterations": 3, "start": "gray"}
+    with pytest.raises(Exception, match="preset name"):
+        ui.save_user_preset("../../etc", "", 12, "rot", 0.4, 0, 0, "noise", 1)

@@ -41,7 +41,7 @@ def photo(tmp_path):
 
 def vae_available() -> bool:
     try:
-        callbacks._load_vae()
+        callbacks.load_vae()
     except ValueError:
         return False
     return True

@@ -6,6 +6,7 @@ import sys
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -126,11 +127,18 @@ def test_two_users_at_once_get_their_own_results(studio, tmp_path):
     assert all(o > x + 5 for o, x in zip(own, other, strict=True)), (own, other)
     # Each session keeps its own collage: "watch it converge" animates the session's own code.
     for i, c in enumerate(clients):
-        gif, _, info = c.predict(steps=3, fps=5, api_name="/converge")
+        _, _, gif, info = c.predict(steps=3, fps=5, api_name="/converge")
         with Image.open(gif) as anim:
             anim.seek(anim.n_frames - 1)
             last = anim.convert("RGB")
         assert callbacks.psnr(last, Image.open(photos[i])) > callbacks.psnr(last, Image.open(photos[1 - i])) + 2
+
+
+def test_converge_as_mp4(client, photo_path):
+    fractalize(client, photo_path, grid=8)
+    anim, video, download, info = client.predict(steps=4, fps=5, fmt="MP4", api_name="/converge")
+    assert download.endswith(".mp4") and b"ftyp" in Path(download).read_bytes()[:12]
+    assert video is not None and "Max difference to the attractor" in info
 
 
 def test_converge_needs_a_collage_first(studio):
@@ -167,6 +175,21 @@ def test_zoom_endpoint_returns_an_animation(client, photo_path):
 
 
 @pytest.mark.skipif(not callbacks.zoom_available(), reason="collage_core.export_zoom is not in this build yet")
+@pytest.mark.parametrize("fmt", ["MP4", "WebP"])
+def test_zoom_as_video_formats(client, photo_path, fmt):
+    anim, video, download = client.predict(
+        handle_file(str(photo_path)), depth=1, seconds=1, fps=4, fmt=fmt, size="128×128", api_name="/zoom"
+    )
+    data = Path(download).read_bytes()[:64]
+    if fmt == "MP4":
+        assert b"ftyp" in data[:12] and video is not None  # plays in the page's video player
+    else:
+        assert data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+        with Image.open(download) as webp:
+            assert webp.n_frames == 4 and webp.size == (128, 128)
+
+
+@pytest.mark.skipif(not callbacks.zoom_available(), reason="collage_core.export_zoom is not in this build yet")
 def test_zoom_limits_are_enforced(client, photo_path):
     with pytest.raises(AppError, match="frames; the limit is"):
         client.predict(handle_file(str(photo_path)), seconds=30, fps=50, api_name="/zoom")
@@ -174,7 +197,7 @@ def test_zoom_limits_are_enforced(client, photo_path):
 
 def test_sample_endpoint(client):
     try:
-        callbacks._load_vae()
+        callbacks.load_vae()
     except ValueError as exc:
         with pytest.raises(AppError, match="weights"):
             client.predict(api_name="/sample")
