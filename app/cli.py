@@ -166,6 +166,10 @@ def _load_input(path_text: str, config, args):
     if not path.exists():
         raise ValueError(f"no such file: {path}")
     if _is_code_file(path):
+        fit_flags = ("grid", "symmetries", "strength", "refine", "style", "preset")
+        ignored = [f"--{name}" for name in fit_flags if getattr(args, name, None) not in (None, False)]
+        if ignored and getattr(args, "func", None) is cmd_fractalize:
+            print(f"note: {', '.join(ignored)} ignored: {path.name} is already a fitted code", file=sys.stderr)
         return callbacks.load_code(path), None, path.stem
     photo = callbacks.load_photo(str(path), max_pixels=cc.image_io.MAX_INPUT_PIXELS)
     for note in photo.notes:
@@ -241,6 +245,8 @@ def cmd_fractalize(args: argparse.Namespace) -> int:
     if m < magnify:
         raise ValueError(f"--magnify {magnify:g} gives more than 100 MP; at most {m:g} for this image")
     image = code.render(m, iterations=iterations, start=start, seed=args.seed, device=args.device)
+    if out.suffix.lower() in (".jpg", ".jpeg", ".bmp") and image.mode in ("RGBA", "LA"):
+        image = image.convert(image.mode[:-1])  # formats without alpha
     image.save(out)
     summary = f"wrote {out} ({image.width}x{image.height})"
     if original is not None:
@@ -275,7 +281,7 @@ def cmd_zoom(args: argparse.Namespace) -> int:
     frames = round(settings["seconds"] * settings["fps"])
     bar = _tqdm_progress("zoom", frames)
     try:
-        _run_export(code, out, size, args.center, settings, bar)
+        _run_export(code, out, size, args.center, settings, bar, args.device)
     finally:
         bar.close()
     print(
@@ -284,7 +290,7 @@ def cmd_zoom(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_export(code, out: Path, size, center, settings: dict, bar) -> None:
+def _run_export(code, out: Path, size, center, settings: dict, bar, device=None) -> None:
     import collage_core as cc
 
     def report(done, total=None, *_):
@@ -302,6 +308,7 @@ def _run_export(code, out: Path, size, center, settings: dict, bar) -> None:
         pingpong=bool(settings["pingpong"]),
         easing=settings["easing"],
         progress=report,
+        device=device,
     )
 
 

@@ -18,7 +18,7 @@ Measures, on the CPU (2 threads), with the astronaut photo fitted at grid 32, d4
 * wall time of ``export_zoom`` for a 10 s, 24 fps, 512x512 GIF zooming 1000x.
 
 The CPU is shared with other jobs (VAE training) while this runs: medians, and the load
-average is printed. Run: ``python benchmarks/zoom_speed.py`` (about 3 minutes);
+average is printed. Run: ``python benchmarks/zoom_speed.py`` (about 2 minutes);
 ``--quick`` skips the export and the memory subprocesses.
 """
 

@@ -6,6 +6,7 @@ under ``artifacts/``; ``UPDATE_DOCS_SCREENSHOT=1`` also refreshes ``docs/app/scr
 """
 
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -96,8 +97,10 @@ def test_upload_and_fractalize(page, example_photo):
     grid.press("Enter")
     # ... and follows the sliders.
     page.wait_for_function(f"document.querySelector('#preview img').src != {before!r}", timeout=30_000)
+    coarse = page.locator("#preview img").get_attribute("src")
     grid.fill("32")
     grid.press("Enter")
+    page.wait_for_function(f"document.querySelector('#preview img').src != {coarse!r}", timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "browser-fractalize.png"), full_page=True)
     # The README's screenshot is refreshed on request only, so test runs leave the tree clean.
     if os.environ.get("UPDATE_DOCS_SCREENSHOT"):
@@ -130,6 +133,10 @@ def test_export_a_zoom_gif_and_download_it(page, tmp_path):
     page.get_by_role("tab", name="Zoom").click()
     source = page.locator("#zoom-source img")
     source.wait_for()
+    page.wait_for_function(
+        "(() => { const i = document.querySelector('#zoom-source img'); "
+        "return i.complete && i.naturalWidth > 0 && i.clientWidth > 0; })()"
+    )
     # Click 30% across and 60% down the picture (the <img> box may letterbox it).
     nw, nh, bw, bh = source.evaluate("i => [i.naturalWidth, i.naturalHeight, i.clientWidth, i.clientHeight]")
     scale = min(bw / nw, bh / nh)
@@ -166,7 +173,7 @@ def test_a_long_export_shows_progress_and_can_be_cancelled(page):
         field.fill(value)
         field.press("Enter")
     page.locator("#zoom-btn").click()
-    page.get_by_text("frame ").first.wait_for(timeout=60_000)  # the progress bar counts frames
+    page.get_by_text(re.compile(r"frame \d+/480")).first.wait_for(timeout=60_000)  # the progress bar counts
     page.screenshot(path=str(ARTIFACTS / "browser-zoom-progress.png"))
     t = time.perf_counter()
     page.locator("#zoom-cancel").click()

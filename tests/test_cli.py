@@ -66,8 +66,11 @@ def test_fractalize_writes_the_attractor_and_the_code(capsys, photo, tmp_path):
 def test_fractalize_a_saved_code_at_any_magnification(capsys, photo, tmp_path):
     code_path = tmp_path / "c.collage"
     assert run(capsys, "fractalize", photo, "-o", tmp_path / "a.png", "--grid", 8, "--code", code_path)[0] == 0
-    status, stdout, _ = run(capsys, "fractalize", code_path, "-o", tmp_path / "big.png", "--magnify", 2.5)
+    status, stdout, err = run(
+        capsys, "fractalize", code_path, "-o", tmp_path / "big.png", "--magnify", 2.5, "--grid", 4
+    )
     assert status == 0 and "wrote" in stdout
+    assert "note: --grid ignored: c.collage is already a fitted code" in err
     big = Image.open(tmp_path / "big.png")
     assert big.size == (300, 200)
     small = np.asarray(Image.open(tmp_path / "a.png"), dtype=np.float64)
