@@ -49,7 +49,7 @@ FORMATS = {".gif": "gif", ".mp4": "mp4", ".webp": "webp"}
 # Levels smoothing in seconds: long enough to hide flicker, short enough to follow the
 # steady loss of contrast with depth.
 SMOOTHING_SECONDS = 0.25
-LOOP_PHASE = 1.5  # loops run between zoom Z**1.5 and Z**2.5 (see zoom_frames)
+LOOP_PHASE = 1.5  # loops start 1.5 cells deep: zoom grid**1.5 * Z**p (see zoom_frames)
 MP4_CRF = 18  # visually lossless H.264
 WEBP_QUALITY = 80
 
@@ -187,6 +187,13 @@ def export_zoom(
         raise ValueError(f"easing must be one of {sorted(EASINGS)}, got {easing!r}")
     if loop and pingpong:
         raise ValueError("loop and pingpong are exclusive: a seamless loop only zooms one way")
+    if loop:
+        loop_zoom = float(code.grid) ** loop_cycles(zoom, code.grid)
+        if _loop_depths(code.grid, loop_zoom, n, fps)[1] > MAX_ZOOM:
+            raise ValueError(
+                f"a seamless loop of grid {code.grid} cannot zoom {zoom:.3g}x: its cross-fade would render "
+                f"past {MAX_ZOOM:.0e}x; choose a smaller zoom"
+            )
     if center is not None:
         try:
             cx, cy = (float(v) for v in center)
@@ -246,6 +253,15 @@ def zoom_path_for(
     return path, cycles, exact
 
 
+def _loop_depths(grid: int, loop_zoom: float, frames: int, fps: float) -> tuple[float, float]:
+    """``(start, deepest)`` zoom of a loop: it starts ``LOOP_PHASE`` cells deep plus the
+    smoothing window's share of a loop, so the frames the levels are smoothed over before
+    the start stay inside the image; the cross-fade reaches one loop past the end."""
+    margin = (SMOOTHING_SECONDS * fps + 1) / frames
+    start = float(grid) ** LOOP_PHASE * loop_zoom**margin
+    return start, start * loop_zoom ** (2 + margin)
+
+
 def zoom_frames(
     code,
     zoom: float,
@@ -274,13 +290,13 @@ def zoom_frames(
         """Raw terms and their mixing weights of frame ``i`` (any integer in loop mode)."""
         if not loop:
             return renderer.render(*path.view(i), size, autocontrast)[None], torch.ones(1)
-        # A loop runs 1.5 cycles deep, zoom Z**(1.5 + p): its frames before the start and
+        # A loop runs 1.5 cells deep, zoom grid**1.5 * Z**p: its frames before the start and
         # past the end are then real views in the same colour space, which is what
         # smoothing the levels across the wrap needs; and the wrap falls half-way between
         # the moments the view lines up with a cell, where slivers of the neighbouring
         # cells leave the frame and the step between frames is largest.
         p = path.progress(i)
-        z = path.zoom ** (LOOP_PHASE + p)
+        z = _loop_depths(code.grid, path.zoom, frames, fps)[0] * path.zoom**p
         if not blend:
             return renderer.render(*path.view(i, z), size, autocontrast)[None], torch.ones(1)
         # Cross-fade with the same view one loop deeper; the deeper one's weight goes
@@ -417,7 +433,8 @@ class _GifWriter:
         palette = img.quantize(256, method=Image.Quantize.FASTOCTREE)
         img = img.quantize(palette=palette, dither=self.dither) if self.dither else palette
         buf = io.BytesIO()
-        img.save(buf, format="GIF", optimize=False)
+        # Pillow interlaces by default; the descriptor written below declares no interlace.
+        img.save(buf, format="GIF", optimize=False, interlace=False)
         table, data = _split_gif(buf.getvalue())
         # Cumulative rounding: frame i lasts round(100 (i+1) / fps) - round(100 i / fps) cs.
         delay = round(100 * (self.index + 1) / self.fps) - round(100 * self.index / self.fps)

@@ -253,3 +253,21 @@ def test_unknown_format_and_frame_limit(code, tmp_path):
     with pytest.raises(ValueError, match="limit"):
         export_frames([np.zeros((16, 16, 3), np.uint8)] * (MAX_FRAMES + 1), tmp_path / "long.gif", fps=24)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_deep_loops_render_or_refuse_clearly(code, tmp_path):
+    # A loop of a million times starts rendering (the levels smoothed before its first
+    # frame stay inside the image); one too deep for float64 is refused up front.
+    stop = threading.Event()
+    seen = []
+
+    def progress(i, n):
+        seen.append(i)
+        stop.set()
+
+    with pytest.raises(cc.Cancelled):
+        cc.export_zoom(code, tmp_path / "deep.gif", zoom=1e6, seconds=10, fps=12, size=(32, 32), loop=True,
+                       progress=progress, cancel=stop)
+    assert seen and not list(tmp_path.iterdir())
+    with pytest.raises(ValueError, match="seamless loop"):
+        cc.export_zoom(code, tmp_path / "deeper.gif", zoom=1e12, seconds=2, fps=12, size=(32, 32), loop=True)
