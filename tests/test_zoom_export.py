@@ -266,8 +266,17 @@ def test_deep_loops_render_or_refuse_clearly(code, tmp_path):
         stop.set()
 
     with pytest.raises(cc.Cancelled):
-        cc.export_zoom(code, tmp_path / "deep.gif", zoom=1e6, seconds=10, fps=12, size=(32, 32), loop=True,
-                       progress=progress, cancel=stop)
+        cc.export_zoom(
+            code,
+            tmp_path / "deep.gif",
+            zoom=1e6,
+            seconds=10,
+            fps=12,
+            size=(32, 32),
+            loop=True,
+            progress=progress,
+            cancel=stop,
+        )
     assert seen and not list(tmp_path.iterdir())
     with pytest.raises(ValueError, match="seamless loop"):
         cc.export_zoom(code, tmp_path / "deeper.gif", zoom=1e12, seconds=2, fps=12, size=(32, 32), loop=True)
