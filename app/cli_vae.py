@@ -18,7 +18,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     model_config = None
-    if args.resume is None:
+    if args.resume is None and args.init_from is None:
         likelihood = {"collage": "collage", "baseline": "conv"}[args.model]
         model_config = vae.VAEConfig(likelihood=likelihood)
     train_config = vae.TrainConfig(
@@ -28,12 +28,19 @@ def _train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         lr=args.lr,
         free_bits=args.free_bits,
+        lr_warmup_steps=args.lr_warmup_steps,
         kl_warmup_epochs=args.kl_warmup,
         time_limit_s=args.time_limit,
     )
-    out = args.out or f"runs/vae_{args.model}_beta{args.beta:g}.safetensors"
+    out = args.out or f"runs/{args.model}_beta{args.beta:g}.safetensors"
     result = vae.train(
-        model_config, train_config, out, data_dir=args.data_dir, resume=args.resume, progress=not args.no_progress
+        model_config,
+        train_config,
+        out,
+        data_dir=args.data_dir,
+        resume=args.resume,
+        init_from=args.init_from,
+        progress=not args.no_progress,
     )
     if result["epochs"]:
         print(json.dumps(result["epochs"][-1]))
@@ -111,6 +118,8 @@ def add_vae_commands(subparsers) -> None:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", default=None, help="checkpoint path (.safetensors), written every epoch")
     t.add_argument("--resume", default=None, help="continue from this checkpoint")
+    t.add_argument("--init-from", default=None, help="warm start from this checkpoint's weights (fresh optimizer)")
+    t.add_argument("--lr-warmup-steps", type=int, default=200)
     t.add_argument("--data-dir", default=None, help="MNIST cache folder (default ~/.cache/neural-collage)")
     t.add_argument("--time-limit", type=_positive_float, default=None, help="wall-clock budget in seconds")
     t.add_argument("--batch-size", type=int, default=64)

@@ -28,7 +28,7 @@ from PIL import Image
 from .autocontrast import levels, smooth_stream
 from .fit import Cancelled
 from .image_io import to_image
-from .viewport import MAX_ZOOM, ViewRenderer
+from .viewport import MAX_ZOOM, ViewRenderer, check_size
 from .zoom_path import (
     EASINGS,
     ZoomPath,
@@ -359,15 +359,7 @@ def _check_frames(seconds, fps: float) -> int:
 
 
 def _check_size(size) -> tuple[int, int]:
-    try:
-        w, h = size
-    except (TypeError, ValueError):
-        raise ValueError(f"size must be (width, height), got {size!r}") from None
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (w, h)):
-        raise ValueError(f"size must be two integers, got {size!r}")
-    if not (MIN_SIDE <= w <= MAX_SIDE and MIN_SIDE <= h <= MAX_SIDE):
-        raise ValueError(f"size {w}x{h} is out of range: each side must be {MIN_SIDE}..{MAX_SIDE} pixels")
-    return w, h
+    return check_size(size, MIN_SIDE, MAX_SIDE)
 
 
 def _to_rgb(frame: FrameLike) -> np.ndarray:

@@ -563,15 +563,20 @@ def check_view(center, zoom, size, max_side: int = MAX_VIEW_SIDE):
         raise ValueError(f"zoom must be a number, got {zoom!r}") from None
     if not (math.isfinite(zoom) and 1.0 <= zoom <= MAX_ZOOM):
         raise ValueError(f"zoom must be a finite number in [1, {MAX_ZOOM:.0e}], got {zoom!r}")
+    return (cx, cy), zoom, check_size(size, 1, max_side)
+
+
+def check_size(size, lo: int, hi: int) -> tuple[int, int]:
+    """``(w, h)`` as two integers in ``[lo, hi]``, or a ``ValueError`` saying what is wrong."""
     try:
         w, h = size
     except (TypeError, ValueError):
         raise ValueError(f"size must be (width, height), got {size!r}") from None
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (w, h)):
         raise ValueError(f"size must be two integers, got {size!r}")
-    if not (1 <= w <= max_side and 1 <= h <= max_side):
-        raise ValueError(f"size {w}x{h} is out of range: each side must be 1..{max_side} pixels")
-    return (cx, cy), zoom, (w, h)
+    if not (lo <= w <= hi and lo <= h <= hi):
+        raise ValueError(f"size {w}x{h} is out of range: each side must be {lo}..{hi} pixels")
+    return w, h
 
 
 def render_view(

