@@ -94,19 +94,22 @@ def main(argv: list[str] | None = None) -> int:
                     rate=res["rate"],
                     distortion=res["distortion"],
                     epochs=state.get("epoch"),
+                    warm_start=state.get("init_from"),
                     kl_layers=res["kl_layers"],
                 )
             results.append(row)
-    print("| beta | model | epochs | test -ELBO | rate | distortion |")
+    print("| beta | model | training | test -ELBO | rate | distortion |")
     print("|---|---|---|---|---|---|")
     for r in results:
         if "rate" in r:
+            how = f"{r['epochs']} epochs"
+            if r.get("warm_start"):
+                how = f"warm start from {Path(r['warm_start']).name}, +{r['epochs']} epochs"
             print(
-                f"| {r['beta']:g} | {r['model']} | {r['epochs']} | {r['neg_elbo']:.2f} | {r['rate']:.2f} "
-                f"| {r['distortion']:.2f} |"
+                f"| {r['beta']:g} | {r['model']} | {how} | {r['neg_elbo']:.2f} | {r['rate']:.2f} | {r['distortion']:.2f} |"
             )
         else:
-            print(f"| {r['beta']:g} | {r['model']} | - | not yet run | - | - |")
+            print(f"| {r['beta']:g} | {r['model']} | not yet run | - | - | - |")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "rd_results.json").write_text(json.dumps(results, indent=1))
     plot(results, args.out / "rate_distortion.png")

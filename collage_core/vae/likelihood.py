@@ -52,8 +52,9 @@ class PixelHead(nn.Module):
 class CollageLikelihood(nn.Module):
     """Features -> collage parameters -> multi-channel attractor -> per-pixel logits.
 
-    The parameter layer reads the features pooled to a 7x7 map (flattened) and emits ``a: (B, C, K, N)`` (contracted by L1
-    rescaling, DESIGN.md 7) and an unbounded ``b: (B, C, K)``.
+    The parameter layer reads the decoder features pooled to a 7x7 map (flattened) and
+    emits ``a: (B, C, K, N)``, contracted by L1 rescaling (DESIGN.md 7), and an unbounded
+    ``b: (B, C, K)`` (logits reach +-100).
     """
 
     def __init__(
@@ -96,7 +97,7 @@ class CollageLikelihood(nn.Module):
         return self.head(self.attractor(h, self.image_side))
 
     @torch.no_grad()
-    def render(self, h: torch.Tensor, magnify: int, chunk: int = 8) -> torch.Tensor:
+    def render(self, h: torch.Tensor, magnify: int, chunk: int = 1) -> torch.Tensor:
         """Probabilities ``(B, 1, S*m, S*m)``, decoded exactly at the magnified side."""
         side = self.image_side * magnify
         a, b = self.collage_params(h)
@@ -126,7 +127,7 @@ class ConvLikelihood(nn.Module):
         return logits
 
     @torch.no_grad()
-    def render(self, h: torch.Tensor, magnify: int, chunk: int = 8) -> torch.Tensor:
+    def render(self, h: torch.Tensor, magnify: int, chunk: int = 2) -> torch.Tensor:
         """Probabilities at the training side, bicubically upscaled by ``magnify``."""
         p = torch.sigmoid(self.forward(h))
         if magnify == 1:
