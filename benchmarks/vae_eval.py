@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     for beta in BETAS:
         for model in MODELS:
             path = args.runs_dir / f"{model}_beta{beta:g}.safetensors"
-            row = {"model": model, "beta": beta, "checkpoint": str(path)}
+            row = {"model": model, "beta": beta, "checkpoint": path.name}
             if path.is_file():
                 net, _, state = vae.load_checkpoint(path)
                 res = vae.evaluate(net, test, seed=0, beta=beta)
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
                     rate=res["rate"],
                     distortion=res["distortion"],
                     epochs=state.get("epoch"),
-                    warm_start=state.get("init_from"),
+                    warm_start=Path(state["init_from"]).name if state.get("init_from") else None,
                     kl_layers=res["kl_layers"],
                 )
             results.append(row)

@@ -141,7 +141,7 @@ def _iterated_base(a, b, grid, symmetries, c, aux):
     # Start from the finest cheap exact side resampled to c, then iterate at side c*grid
     # (pooled back to c) until the change is below tolerance: a contraction converges.
     p = grid
-    while p < 4 * c:
+    while p < c:
         p *= grid
     z = area_resize(_attractor(a, b, grid, symmetries, p, aux), (c, c))
     for _ in range(BASE_MAX_ITERATIONS):
