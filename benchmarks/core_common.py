@@ -18,6 +18,20 @@ ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = ROOT / "assets" / "photos"
 THREADS = 2  # issue 2's figures are for 2 CPU cores
 
+# The start of the child scripts that measure peak RSS in a fresh process: they reset
+# the high-water mark through /proc/self/clear_refs and read VmHWM with status().
+PEAK_RSS_CHILD = """
+import json, sys, torch
+torch.set_num_threads(2)
+import collage_core as cc
+
+def status(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(field)
+"""
+
 
 def setup(threads: int = THREADS) -> None:
     """Re-run this script with passive OpenMP waiting, then pin torch to ``threads`` threads.

@@ -22,23 +22,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-from core_common import PHOTOS, setup
+from core_common import PEAK_RSS_CHILD, PHOTOS, setup
 
 PHOTO = PHOTOS / "astronaut.jpg"
 MAGNIFICATIONS = (1, 2, 4, 8, 16)
 TARGET = 3.0
 
-CHILD = """
-import json, sys, torch
-torch.set_num_threads(2)
-import collage_core as cc
-
-def status(field):
-    for line in open("/proc/self/status"):
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(field)
-
+CHILD = (
+    PEAK_RSS_CHILD
+    + """
 code = cc.FractalCode.load(sys.argv[1])
 kind, m = sys.argv[2], int(sys.argv[3])
 code.render(1)  # warm-up: allocator, caches, lazy imports
@@ -48,6 +40,7 @@ before = status("VmRSS")
 out = code.render_tensor(m) if kind == "tensor" else code.render(m)
 print(json.dumps({"before": before, "peak": status("VmHWM")}))
 """
+)
 
 
 def measure(code_path: Path, kind: str, m: int) -> int:

@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from core_common import PHOTOS, ROOT, setup
+from core_common import PEAK_RSS_CHILD, PHOTOS, ROOT, setup
 
 ZOOMS = (1e3, 1e6, 1e9, 1e12, 1e15)
 TARGETS = {1e3: 0.25, 1e6: 0.5, 1e12: 1.0}
@@ -44,17 +44,9 @@ CENTER = (0.4137, 0.3561)
 # The naive comparison uses the centre, where both routes crop whole pixels: the same view.
 NAIVE_CENTER = (0.5, 0.5)
 
-CHILD = """
-import json, sys, torch
-torch.set_num_threads(2)
-import collage_core as cc
-from collage_core.viewport import ViewRenderer
-
-def status(field):
-    for line in open("/proc/self/status"):
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(field)
+CHILD = (
+    PEAK_RSS_CHILD
+    + """from collage_core.viewport import ViewRenderer
 
 code = cc.FractalCode.load(sys.argv[1])
 zoom = float(sys.argv[2])
@@ -65,6 +57,7 @@ before = status("VmRSS")
 view = code.render_view(center=(0.4137, 0.3561), zoom=zoom, size=(512, 512))
 print(json.dumps({"peak_extra": status("VmHWM") - before}))
 """
+)
 
 
 def median_time(fn, runs: int) -> float:
