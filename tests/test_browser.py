@@ -126,6 +126,8 @@ def test_bad_upload_shows_a_clear_message(page, bad_uploads, example_photo):
     _upload(page, example_photo)
     page.locator("#fractalize-btn").click()
     page.wait_for_function("document.querySelector('#readout').innerText.includes('PSNR')")
+    assert page.get_by_text("both sides must be at least 8 px").count() >= 2
+    assert "PSNR" in page.locator("#readout").inner_text()
 
 
 @pytest.mark.skipif(not callbacks.zoom_available(), reason="collage_core.export_zoom is not in this build yet")
@@ -190,6 +192,8 @@ def test_sample_digits(page):
     page.wait_for_function("document.querySelectorAll('#digits-gallery img').length >= 4", timeout=120_000)
     page.wait_for_selector("#digits-collage40 img")
     page.screenshot(path=str(ARTIFACTS / "browser-digits.png"), full_page=True)
+    assert page.locator("#digits-gallery img").count() >= 4
+    assert page.locator("#digits-collage40 img").first.evaluate("i => i.naturalWidth") >= 1120
 
 
 def test_page_made_no_requests_outside_this_machine(page):
