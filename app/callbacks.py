@@ -324,39 +324,10 @@ def write_frames(frames: list[Image.Image], path: str | Path, fps: float = 8.0) 
     suffix = path.suffix.lower()
     if suffix not in (".gif", ".webp", ".mp4"):
         raise ValueError(f"Animations are written as .gif, .webp or .mp4, not {suffix or 'no suffix'}.")
-    helper = _export_helper()
-    if helper is not None:
-        helper(frames, path, fps=fps)
-        return path
-    rgb = [f.convert("RGB") for f in frames]
-    duration = round(1000 / fps)
-    if suffix == ".mp4":
-        import imageio.v2 as iio2
-
-        # H.264 wants sides divisible by 16: crop the few extra pixels.
-        w, h = (d - d % 16 for d in rgb[0].size)
-        arrays = [np.asarray(f.crop((0, 0, w, h))) for f in rgb]
-        iio2.mimwrite(path, arrays, fps=fps, codec="libx264", pixelformat="yuv420p", macro_block_size=16)
-    else:
-        rgb[0].save(path, save_all=True, append_images=rgb[1:], loop=0, duration=duration)
-    return path
-
-
-def _export_helper():
-    """The zoom engine's frame writer, when collage_core.export provides one."""
-    try:
-        from collage_core import export
-    except ImportError:
-        return None
-    return getattr(export, "write_frames", None) or getattr(export, "save_frames", None)
+    return cc.export_frames(frames, path, fps=fps)
 
 
 # ------------------------------------------------------------------------------ zoom
-def zoom_available() -> bool:
-    """Whether the zoom renderer (``cc.export_zoom``) is part of this build."""
-    return callable(getattr(cc, "export_zoom", None))
-
-
 def check_animation(seconds: float, fps: float, size: tuple[int, int], zoom: float) -> int:
     """Validate an animation request against the per-request limits; returns the frame count."""
     if not (math.isfinite(zoom) and 1.0 < zoom <= limits.MAX_ZOOM):
@@ -395,8 +366,6 @@ def export_zoom(
     Args:
         center: normalised ``(x, y)`` target, or ``None`` for the auto loop point.
     """
-    if not zoom_available():
-        raise ValueError("The zoom renderer is not available in this build.")
     frames = check_animation(seconds, fps, size, zoom)
     report = None
     if progress is not None:
@@ -499,10 +468,8 @@ def load_vae():
     """
     with _VAE_LOCK:
         if "model" not in _VAE_CACHE:
-            try:
-                from collage_core import vae
-            except ImportError:
-                raise ValueError("The Collage VAE is not part of this build.") from None
+            from collage_core import vae
+
             try:
                 model = vae.load_pretrained()
             except (FileNotFoundError, OSError) as exc:

@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 from . import __main__ as launcher
+from .cli_vae import add_vae_commands
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -135,12 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     launcher.add_serve_arguments(v)
     v.set_defaults(func=cmd_serve)
 
-    try:
-        from .cli_vae import add_vae_commands
-    except ImportError:  # built in parallel; present in releases
-        add_vae_commands = None
-    if add_vae_commands is not None:
-        add_vae_commands(sub)
+    add_vae_commands(sub)
     return parser
 
 
@@ -265,8 +261,6 @@ def cmd_zoom(args: argparse.Namespace) -> int:
     from . import callbacks
 
     out = _check_output(args.output, (".gif", ".mp4", ".webp"))
-    if not callbacks.zoom_available():
-        raise ValueError("the zoom renderer (collage_core.export) is not installed in this build")
     settings = {"zoom": 1000.0, "seconds": 10.0, "fps": 24, "loop": False, "pingpong": False, "easing": "ease-in-out"}
     if args.preset:  # a named look brings its zoom settings; flags still win
         settings.update({k: v for k, v in load_preset(args.preset).zoom.items() if k in settings})

@@ -715,13 +715,11 @@ def _fractalize_tab(session, zoom_source, examples, preset_choices):
 
 
 def _zoom_tab(session, zoom_source, preset_choices):
-    available = callbacks.zoom_available()
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
             gr.Markdown(
                 "Zooms into the collage from the **Fractalize** tab (or a photo dropped here). "
                 "Click the image to pick the target, or leave the target empty for the auto loop point."
-                + ("" if available else "\n\n**The zoom renderer is not installed in this build.**")
             )
             zoom_source.render()
             with gr.Row():
@@ -755,7 +753,7 @@ def _zoom_tab(session, zoom_source, preset_choices):
                 fmt = gr.Radio(FORMATS, value="GIF", label="Format", elem_id="zoom-format")
                 size = gr.Dropdown(SIZES, value="256×256", label="Size", elem_id="zoom-size")
             with gr.Row():
-                go = gr.Button("Export zoom", variant="primary", elem_id="zoom-btn", interactive=available)
+                go = gr.Button("Export zoom", variant="primary", elem_id="zoom-btn")
                 stop = gr.Button("Cancel", variant="stop", elem_id="zoom-cancel")
         with gr.Column(scale=1):
             anim = gr.Image(

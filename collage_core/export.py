@@ -125,10 +125,6 @@ def export_frames(
     return path
 
 
-# Name the studio app looks for.
-write_frames = export_frames
-
-
 def export_zoom(
     code,
     path: str | os.PathLike,

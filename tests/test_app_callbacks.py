@@ -237,7 +237,6 @@ def test_animation_limits():
         callbacks.check_animation(1, 4, (64, 64), 0.5)
 
 
-@pytest.mark.skipif(not callbacks.zoom_available(), reason="collage_core.export_zoom is not in this build yet")
 def test_export_zoom_writes_a_gif_and_reports_progress(fitted, tmp_path):
     _, code = fitted
     seen = []
@@ -249,7 +248,6 @@ def test_export_zoom_writes_a_gif_and_reports_progress(fitted, tmp_path):
     assert seen[-1] == pytest.approx(1.0)
 
 
-@pytest.mark.skipif(not callbacks.zoom_available(), reason="collage_core.export_zoom is not in this build yet")
 def test_export_zoom_cancel_leaves_no_file(fitted, tmp_path):
     _, code = fitted
     stop = __import__("threading").Event()

@@ -17,8 +17,6 @@ from conftest import REPO
 from PIL import Image
 from studio_server import running_studio
 
-from app import callbacks
-
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 ARGS = [
     "--headless",
@@ -130,7 +128,6 @@ def test_bad_upload_shows_a_clear_message(page, bad_uploads, example_photo):
     assert "PSNR" in page.locator("#readout").inner_text()
 
 
-@pytest.mark.skipif(not callbacks.zoom_available(), reason="collage_core.export_zoom is not in this build yet")
 def test_export_a_zoom_gif_and_download_it(page, tmp_path):
     page.get_by_role("tab", name="Zoom").click()
     source = page.locator("#zoom-source img")
@@ -168,7 +165,6 @@ def test_export_a_zoom_gif_and_download_it(page, tmp_path):
     page.screenshot(path=str(ARTIFACTS / "browser-zoom.png"), full_page=True)
 
 
-@pytest.mark.skipif(not callbacks.zoom_available(), reason="collage_core.export_zoom is not in this build yet")
 def test_a_long_export_shows_progress_and_can_be_cancelled(page):
     for elem, value in (("#zoom-seconds", "20"), ("#zoom-fps", "24")):
         field = page.locator(f"{elem} input[type=number]")

@@ -39,14 +39,6 @@ def photo(tmp_path):
     return path
 
 
-def vae_available() -> bool:
-    try:
-        callbacks.load_vae()
-    except ValueError:
-        return False
-    return True
-
-
 # ------------------------------------------------------------------------- fractalize
 def test_fractalize_writes_the_attractor_and_the_code(capsys, photo, tmp_path):
     out, code_path = tmp_path / "out.png", tmp_path / "out.collage"
@@ -141,7 +133,6 @@ def test_usage_errors_exit_2_with_one_line(capsys, argv, message):
 
 
 # ------------------------------------------------------------------------------- zoom
-@pytest.mark.skipif(not callbacks.zoom_available(), reason="collage_core.export_zoom is not in this build yet")
 def test_zoom_writes_an_animated_gif(capsys, photo, tmp_path):
     out = tmp_path / "zoom.gif"
     status, stdout, err = run(
@@ -171,7 +162,6 @@ def test_zoom_writes_an_animated_gif(capsys, photo, tmp_path):
     assert "3 frames" in stdout and "48x32" in stdout
 
 
-@pytest.mark.skipif(not callbacks.zoom_available(), reason="collage_core.export_zoom is not in this build yet")
 def test_zoom_errors(capsys, photo, tmp_path):
     status, _, err = run(capsys, "zoom", photo, "-o", tmp_path / "z.avi")
     assert status == 1 and "must end in .gif or .mp4 or .webp" in one_error_line(err)
@@ -181,7 +171,6 @@ def test_zoom_errors(capsys, photo, tmp_path):
 
 
 # ----------------------------------------------------------------------------- sample
-@pytest.mark.skipif(not vae_available(), reason="Collage VAE weights (assets/vae) are not in this checkout yet")
 def test_sample_writes_a_sheet_of_digits(capsys, tmp_path):
     out = tmp_path / "digits.png"
     status, stdout, err = run(capsys, "sample", "-o", out, "--n", 4, "--magnify", 2, "--seed", 3)

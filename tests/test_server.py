@@ -157,7 +157,6 @@ def test_load_code_file_back(client, tmp_path, photo_path):
     assert callbacks.psnr(Image.open(attractor), code.render(1)) > 45
 
 
-@pytest.mark.skipif(not callbacks.zoom_available(), reason="collage_core.export_zoom is not in this build yet")
 def test_zoom_endpoint_returns_an_animation(client, photo_path):
     anim, video, download = client.predict(
         handle_file(str(photo_path)),
@@ -174,7 +173,6 @@ def test_zoom_endpoint_returns_an_animation(client, photo_path):
         assert gif.format == "GIF" and gif.n_frames == 3 and gif.size == (128, 128)
 
 
-@pytest.mark.skipif(not callbacks.zoom_available(), reason="collage_core.export_zoom is not in this build yet")
 @pytest.mark.parametrize("fmt", ["MP4", "WebP"])
 def test_zoom_as_video_formats(client, photo_path, fmt):
     anim, video, download = client.predict(
@@ -189,7 +187,6 @@ def test_zoom_as_video_formats(client, photo_path, fmt):
             assert webp.n_frames == 4 and webp.size == (128, 128)
 
 
-@pytest.mark.skipif(not callbacks.zoom_available(), reason="collage_core.export_zoom is not in this build yet")
 def test_zoom_limits_are_enforced(client, photo_path):
     with pytest.raises(AppError, match="frames; the limit is"):
         client.predict(handle_file(str(photo_path)), seconds=30, fps=50, api_name="/zoom")
