@@ -53,10 +53,6 @@ class TopDownDecoder(nn.Module):
         self.start = nn.Parameter(torch.zeros(width, 1, 1))
         self.layers = nn.ModuleList(LatentBlock(width, bottleneck, z_dim) for _ in self.plan)
 
-    @property
-    def out_resolution(self) -> int:
-        return self.plan[-1]
-
     def _resize(self, h: torch.Tensor, res: int) -> torch.Tensor:
         return h if h.shape[-1] == res else F.interpolate(h, size=(res, res), mode="nearest")
 
