@@ -27,6 +27,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from collage_core.resources import example_photo
+
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 _TMP = Path(tempfile.mkdtemp(prefix="collage-bench-"))
 os.environ.setdefault("GRADIO_TEMP_DIR", str(_TMP / "gradio"))
@@ -34,7 +36,7 @@ os.environ.setdefault("NEURAL_COLLAGE_PRESETS", str(_TMP / "presets"))
 os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(_TMP / "examples"))
 
 REPO = Path(__file__).resolve().parent.parent
-PHOTO = REPO / "assets" / "photos" / "astronaut.jpg"  # 512x512
+PHOTO = example_photo("astronaut.jpg")  # 512x512
 
 
 def free_port() -> int:
