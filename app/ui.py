@@ -22,14 +22,13 @@ from PIL import Image  # noqa: E402
 import collage_core as cc  # noqa: E402
 from collage_core.copies import parse_copies  # noqa: E402
 from collage_core.presets import Preset, list_presets, load_preset, save_preset, user_dir  # noqa: E402
+from collage_core.resources import example_photos  # noqa: E402
 
 from . import callbacks, limits  # noqa: E402
 from .session import Session, new_session, sweep  # noqa: E402
 
 log = logging.getLogger("neural_collage.app")
 
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLES_DIR = REPO / "assets" / "photos"
 NO_PRESET = "(none)"
 SIZES = ["128×128", "256×256", "384×384", "512×512", "640×360", "768×768", "1024×1024"]
 FORMATS = ["GIF", "MP4", "WebP"]
@@ -596,7 +595,7 @@ def build_demo(device: str | None = None) -> gr.Blocks:
         cc.pick_device(device)  # raises ValueError for an unavailable device
         os.environ["NEURAL_COLLAGE_DEVICE"] = device
     sweep()
-    examples = sorted(str(p) for p in EXAMPLES_DIR.glob("*.jpg"))
+    examples = [str(p) for p in example_photos()]
     preset_choices = [NO_PRESET, *[p.name for p in list_presets()]]
     with gr.Blocks(title="Neural Collage Studio", delete_cache=(1800, limits.TEMP_MAX_AGE_S)) as demo:
         session = gr.State(new_session, delete_callback=lambda s: s.close() if isinstance(s, Session) else None)
