@@ -37,9 +37,6 @@ VIEW_BUTTONS = ["download", "fullscreen"]  # no "share": nothing leaves this mac
 EASINGS = ["ease-in-out", "linear", "ease-in", "ease-out", "sine"]
 # Copies per cell: sharp keeps the photo recognisable inside itself at every depth.
 COPIES = [("1 · sharp", "1"), ("2", "2"), ("3", "3"), ("soft · all 8", "soft")]
-# Deepest loop the studio offers: an exact loop renders up to ~grid^1.5 x one loop past
-# the slider's zoom, which must stay within the renderer's 1e15.
-MAX_LOOP_DEPTH = 12.0
 CSS = """
 #readout {min-height: 2.2em}
 footer {display: none !important}
@@ -512,8 +509,6 @@ def zoom(
     session.cancel.clear()
     center = parse_target(target)
     _suffix(fmt)  # fail fast, before any fitting
-    if loop and float(depth) > MAX_LOOP_DEPTH:
-        raise ValueError(f"A seamless loop goes at most 10^{MAX_LOOP_DEPTH:g} deep; lower the depth.")
     code, name = _zoom_code(source, preset, bool(loop), session, progress)
     path = session.new_path(f"{name}-zoom", _suffix(fmt))
     callbacks.export_zoom(
@@ -546,13 +541,6 @@ def mark_target(source, target_text):
         return callbacks.mark_point(source, center)
     except ValueError:
         return gr.skip()
-
-
-def loop_depth(loop: bool, depth: float):
-    """A seamless loop offers only the depths it can render: the slider's range follows the checkbox."""
-    if loop:
-        return gr.update(maximum=MAX_LOOP_DEPTH, value=min(float(depth), MAX_LOOP_DEPTH))
-    return gr.update(maximum=math.log10(limits.MAX_ZOOM))
 
 
 @_friendly
@@ -838,7 +826,6 @@ def _zoom_tab(session, zoom_source, preset_choices):
     zoom_source.select(pick_target, inputs=[zoom_source], outputs=[target], api_visibility="private")
     target.change(mark_target, inputs=[zoom_source, target], outputs=[target_mark], api_visibility="private")
     zoom_source.change(mark_target, inputs=[zoom_source, target], outputs=[target_mark], api_visibility="private")
-    loop.change(loop_depth, inputs=[loop, depth], outputs=[depth], api_visibility="private", queue=False)
     look.change(
         apply_zoom_look,
         inputs=[look],

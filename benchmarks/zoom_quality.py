@@ -152,7 +152,9 @@ def main() -> None:
         print(f"  {name}: done", flush=True)
 
     print(f"\n{len(photos)} held-out photos, {targets} targets each, grid 32 d4 (zoom look: deep-zoom preset)\n")
-    print("| look | cell-view NCC median (>= 0.9) | a*b* distance median / p90 (<= 6 / 15) | flat frames (<= 1%) | 1x PSNR median |")
+    print(
+        "| look | cell-view NCC median (>= 0.9) | a*b* distance median / p90 (<= 6 / 15) | flat frames (<= 1%) | 1x PSNR median |"
+    )
     print("|---|---|---|---|---|")
     soft_psnr = rows["soft (before)"]["psnr"]
     for look, r in rows.items():

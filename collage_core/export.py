@@ -195,8 +195,9 @@ def export_zoom(
         loop_zoom = float(code.grid) ** loop_cycles(zoom, code.grid)
         cell = auto_cell(code) if center is None else cell_at(center, code.grid)
         exact = is_pure_copy(code, cell)
-        # An exact loop renders one loop deep; a cross-fade also the same view one loop deeper.
-        deepest = _loop_depths(code.grid, loop_zoom, n, fps)[1] / (1.0 if not exact else loop_zoom)
+        # An exact loop renders one loop deep from grid**1.5; a cross-fade also the same view
+        # one loop deeper, and frames past either end for the smoothing.
+        deepest = float(code.grid) ** LOOP_PHASE * loop_zoom if exact else _loop_depths(code.grid, loop_zoom, n, fps)[1]
         if deepest > MAX_ZOOM:
             why = "it" if exact else "its cross-fade"
             raise ValueError(
@@ -286,6 +287,10 @@ def zoom_frames(
     path, cycles, exact = zoom_path_for(code, zoom, frames, size, center, loop, easing, pingpong, reverse)
     renderer = renderer or ViewRenderer(code, device)
     blend = loop and not exact
+    start = float(code.grid) ** LOOP_PHASE if loop and exact else _loop_depths(code.grid, path.zoom, frames, fps)[0]
+    if loop and exact:
+        cell = auto_cell(code) if center is None else cell_at(center, code.grid)
+        gain, offset = code.a[:, cell, 0].double(), code.b[:, cell].double()  # the loop cell: x -> gain x + offset
 
     def raw(i: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Raw terms and their mixing weights of frame ``i`` (any integer in loop mode)."""
@@ -297,7 +302,7 @@ def zoom_frames(
         # the moments the view lines up with a cell, where slivers of the neighbouring
         # cells leave the frame and the step between frames is largest.
         p = path.progress(i)
-        z = _loop_depths(code.grid, path.zoom, frames, fps)[0] * path.zoom**p
+        z = start * path.zoom**p
         if not blend:
             return renderer.render(*path.view(i, z), size, autocontrast)[None], torch.ones(1)
         # Cross-fade with the same view one loop deeper; the deeper one's weight goes
@@ -315,6 +320,18 @@ def zoom_frames(
         return
 
     def outside(j: int) -> torch.Tensor:
+        if loop and exact:
+            # One loop deeper is the same view recoloured by the loop cell's map applied
+            # ``cycles`` times (a pure copy): exact, and no deeper than the loop itself.
+            terms, _ = raw(j % frames)
+            terms = terms.double()
+            loops = round(path.progress(j) - path.progress(j % frames))  # + deeper, - shallower
+            for _ in range(cycles * abs(loops)):
+                if loops > 0:
+                    terms = gain[:, None, None] * terms + offset[:, None, None]
+                else:
+                    terms = (terms - offset[:, None, None]) / gain[:, None, None]
+            return torch.stack([levels(t) for t in terms])
         terms, _ = raw(j % frames if pingpong else j)
         return torch.stack([levels(t) for t in terms])
 

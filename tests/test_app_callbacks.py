@@ -441,25 +441,8 @@ def test_the_dive_target_is_marked(photo_path):
     assert ui.mark_target(str(photo_path), "") is None
 
 
-def test_loops_offer_only_the_depths_they_can_render():
-    assert ui.loop_depth(True, 14.0)["maximum"] == ui.MAX_LOOP_DEPTH
-    assert ui.loop_depth(True, 14.0)["value"] == ui.MAX_LOOP_DEPTH
-    assert ui.loop_depth(False, 3.0)["maximum"] == 15
-
-
-def test_a_look_moves_the_zoom_controls():
-    depth, seconds, fps, easing, loop, pingpong = ui.apply_zoom_look("deep-zoom")
-    z = presets.load_preset("deep-zoom").zoom
-    assert abs(10**depth - z["zoom"]) < 1e-6 * z["zoom"] and loop is True and easing == z["easing"]
-    assert pingpong == {"__type__": "update"}  # not set by the look: left as it is
-
-
-def test_saving_the_controls_as_a_preset(tmp_path, monkeypatch):
-    monkeypatch.setenv("NEURAL_COLLAGE_PRESETS", str(tmp_path))
-    update = ui.save_user_preset("My Look", "soft and tiled", 12, "rot", 0.4, 0, 3, "gray", 2)
-    assert update["value"] == "my-look" and "my-look" in update["choices"]
-    saved = presets.load_preset("my-look")
-    assert saved.config().grid == 12 and saved.config().symmetries == "rot"
-    assert saved.render == {"magnify": 2.0, "iterations": 3, "start": "gray"}
-    with pytest.raises(Exception, match="preset name"):
-        ui.save_user_preset("../../etc", "", 12, "rot", 0.4, 0, 0, "noise", 1)
+def test_a_studio_loop_works_at_the_deepest_depth_its_slider_offers(photo_path):
+    # The loop cell is planted as a pure copy, so the loop is exact: no cross-fade to render deeper.
+    depth = ui.math.log10(limits.MAX_ZOOM)
+    out = ui.zoom(str(photo_path), preset="deep-zoom", depth=depth, loop=True, seconds=1, fps=4, size="128×128")
+    assert len(_frames(out[-1])) == 4
