@@ -170,7 +170,8 @@ def measure(args) -> int:
     model_over, _ = vae.RECIPES["default"]
     configs = {
         "collage": vae.VAEConfig(likelihood="collage", **model_over),
-        "collage (v1 mlp head)": vae.VAEConfig(likelihood="collage", head="mlp"),
+        "collage (supersample 1)": vae.VAEConfig(likelihood="collage", **{**model_over, "supersample": 1}),
+        "collage (v1: mlp head, supersample 1)": vae.VAEConfig(likelihood="collage", **vae.RECIPES["v1"][0]),
         "baseline": vae.VAEConfig(likelihood="conv"),
     }
     for name, cfg in configs.items():

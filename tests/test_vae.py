@@ -341,21 +341,52 @@ def test_mlp_head_logits_do_not_pool_exactly():
 
 def test_seeded_sampling_gives_the_same_digits_at_every_magnification():
     model = _strong(tiny())
+    k = model.config.supersample
+    assert k > 1
     one = model.sample(n=3, magnify=1, seed=11)
     assert torch.equal(one, model.sample(n=3, magnify=1, seed=11))
     assert torch.equal(one, model.sample(n=3, magnify=1, generator=torch.Generator().manual_seed(11)))
+    # The 1x probability is the mean of the sub-pixel probabilities (the training likelihood).
+    sub = torch.sigmoid(model.sample_logits(n=3, magnify=k, seed=11))
+    assert torch.allclose(F.avg_pool2d(sub, k), one, atol=1e-6)
     logit1 = model.sample_logits(n=3, magnify=1, seed=11)
-    assert torch.allclose(torch.sigmoid(logit1), one, atol=1e-6)
-    for m in (3, 8):
+    for m in (k, 2 * k):
         big = model.sample(n=3, magnify=m, seed=11)
-        # The same digit: its logits pool back exactly; its probabilities average to the
-        # 1x ones up to the sigmoid's curvature inside a 1x pixel.
         logits = model.sample_logits(n=3, magnify=m, seed=11)
+        # The same digit: its logits pool back exactly, and its probabilities to the 1x ones
+        # up to the sigmoid's curvature inside a sub-pixel.
         assert torch.allclose(F.avg_pool2d(logits, m), logit1, atol=1e-4 * (1 + logit1.abs().max().item()))
         assert torch.allclose(torch.sigmoid(logits), big, atol=1e-6)
-        assert (F.avg_pool2d(big, m) - one).abs().mean() < 0.05
+        gap = (F.avg_pool2d(big, m) - one).abs()
+        assert gap.mean() < 0.01 and torch.quantile(gap.flatten(), 0.99) < 0.1
     other = model.sample(n=3, magnify=1, seed=12)
     assert (other - one).abs().max() > 1e-3
+
+
+def test_pooled_probability_logits_match_a_naive_reference():
+    from collage_core.vae.likelihood import pooled_probability_logits
+
+    logits = torch.randn(2, 1, 12, 12, dtype=torch.float64) * 8
+    logits[0, 0, :4, :4] = 100.0  # saturated: the naive form would give inf
+    p = F.avg_pool2d(torch.sigmoid(logits), 4)
+    out = pooled_probability_logits(logits, 4)
+    assert torch.isfinite(out).all()
+    ok = (p > 1e-12) & (p < 1 - 1e-12)
+    assert torch.allclose(out[ok], torch.logit(p)[ok], rtol=1e-9, atol=1e-9)
+    assert torch.allclose(pooled_probability_logits(logits, 1), logits)
+
+
+def test_supersampling_makes_magnified_probabilities_average_back():
+    # The same weights with and without sub-pixel averaging: only the averaging differs.
+    plain = _strong(tiny(supersample=1))
+    fine = tiny(supersample=4)
+    fine.load_state_dict(plain.state_dict())
+    gaps = {}
+    for name, model in (("plain", plain), ("fine", fine)):
+        big = model.sample(n=3, magnify=8, seed=5)
+        gaps[name] = (F.avg_pool2d(big, 8) - model.sample(n=3, magnify=1, seed=5)).abs()
+    assert gaps["fine"].mean() < 0.5 * gaps["plain"].mean()
+    assert gaps["fine"].max() < gaps["plain"].max()
 
 
 def test_legacy_config_json_reads_as_the_mlp_grid_model():

@@ -25,7 +25,9 @@ class CollageLikelihood(nn.Module):
     emits ``a: (B, C, K, N)``, contracted by L1 rescaling (DESIGN.md 7), and an unbounded
     ``b: (B, C, K)`` (logits reach +-100). ``layout`` is what the engine decodes with (the
     hard grid's size today, a layout object for blended cells: ``cell_layout.py``);
-    ``head`` maps one pixel's attractor channels to its logit (``heads.py``).
+    ``head`` maps one pixel's attractor channels to its logit (``heads.py``). With
+    ``supersample = k`` a pixel's probability is the mean of ``sigmoid(logit)`` over its
+    ``k x k`` sub-pixels, so magnified renders average back to it closely.
     """
 
     def __init__(
@@ -39,9 +41,11 @@ class CollageLikelihood(nn.Module):
         param_features: int,
         image_side: int,
         feature_side: int = 7,
+        supersample: int = 1,
     ):
         super().__init__()
         self.channels, self.layout, self.symmetries, self.s_max = channels, layout, symmetries, s_max
+        self.supersample = supersample
         self.image_side, self.feature_side = image_side, feature_side
         self.n_self, self.n_domains = domain_count(symmetries)
         self.cells = layout_cells(layout)
@@ -63,25 +67,45 @@ class CollageLikelihood(nn.Module):
         return decode_exact(a, b, self.layout, self.symmetries, side)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        """Logits ``(B, 1, S, S)`` at the training side."""
-        return self.head(self.attractor(h, self.image_side))
+        """Logits ``(B, 1, S, S)`` of the training side's Bernoulli probabilities."""
+        k = self.supersample
+        logits = self.head(self.attractor(h, self.image_side * k))
+        return logits if k == 1 else pooled_probability_logits(logits, k)
 
     @torch.no_grad()
     def logits(self, h: torch.Tensor, magnify: int) -> torch.Tensor:
-        """Logits ``(B, 1, S*m, S*m)`` decoded at the magnified side (linear head: they
-        area-pool back to the 1x logits exactly)."""
+        """The head's per-pixel logits ``(B, 1, S*m, S*m)`` at the magnified side, before any
+        supersampling (linear head: they area-pool back to the 1x ones exactly)."""
         return self.head(self.attractor(h, self.image_side * magnify))
 
     @torch.no_grad()
     def render(self, h: torch.Tensor, magnify: int, chunk: int = 1) -> torch.Tensor:
-        """Probabilities ``(B, 1, S*m, S*m)``, decoded exactly at the magnified side."""
+        """Probabilities ``(B, 1, S*m, S*m)``, decoded exactly at the magnified side.
+
+        Below ``m = supersample`` each pixel averages ``ceil(k / m)``-fold sub-pixels, so
+        ``m = 1`` gives the training likelihood's probabilities exactly; from ``m >= k`` on a
+        pixel is already finer than the likelihood's sub-pixels and is rendered directly.
+        """
+        sub = -(-self.supersample // magnify)
         side = self.image_side * magnify
         a, b = self.collage_params(h)
         out = torch.empty(h.shape[0], 1, side, side, dtype=h.dtype, device=h.device)
         for i in range(0, h.shape[0], chunk):
-            z = decode_exact(a[i : i + chunk], b[i : i + chunk], self.layout, self.symmetries, side)
-            out[i : i + chunk] = self.head.probabilities(z)
+            z = decode_exact(a[i : i + chunk], b[i : i + chunk], self.layout, self.symmetries, side * sub)
+            p = self.head.probabilities(z)
+            out[i : i + chunk] = p if sub == 1 else F.avg_pool2d(p, sub)
         return out
+
+
+def pooled_probability_logits(logits: torch.Tensor, k: int) -> torch.Tensor:
+    """``logit(avg_pool(sigmoid(logits), k))``, computed in log space (finite for logits of +-100).
+
+    ``(B, 1, H*k, W*k) -> (B, 1, H, W)``.
+    """
+    blocks = "b c (h k1) (w k2) -> b c h w (k1 k2)"
+    log_p = rearrange(F.logsigmoid(logits), blocks, k1=k, k2=k).logsumexp(-1)
+    log_q = rearrange(F.logsigmoid(-logits), blocks, k1=k, k2=k).logsumexp(-1)
+    return log_p - log_q  # the log(k*k) of both means cancels
 
 
 class ConvLikelihood(nn.Module):

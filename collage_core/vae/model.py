@@ -107,7 +107,11 @@ class HierarchicalVAE(nn.Module):
         seed: int | None = None,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """The Bernoulli logits of :meth:`sample`'s digits: ``(n, 1, 28*magnify, 28*magnify)``."""
+        """The head's per-pixel logits of :meth:`sample`'s digits: ``(n, 1, 28*magnify, 28*magnify)``.
+
+        For a supersampled Collage likelihood (``config.supersample > 1``) these are the
+        sub-pixel logits at that side, before averaging probabilities.
+        """
         _check_magnify(magnify)
         return self.likelihood.logits(self._features(n, temperature, seed, generator), magnify)
 
@@ -136,6 +140,7 @@ def build_collage_vae(config: VAEConfig) -> HierarchicalVAE:
         build_head(config.head, config.collage_channels, config.head_hidden),
         config.param_features,
         config.image_side,
+        supersample=config.supersample,
     )
     return HierarchicalVAE(config, encoder, decoder, likelihood)
 
