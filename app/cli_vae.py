@@ -16,7 +16,7 @@ def _given(args: argparse.Namespace, names: dict[str, str]) -> dict:
 
 
 # argparse dest -> config field; every default lives in the config dataclasses.
-_MODEL_OPTIONS = {"head": "head", "layout": "layout"}
+_MODEL_OPTIONS = {"head": "head", "layout": "layout", "supersample": "supersample"}
 _TRAIN_OPTIONS = {
     "epochs": "epochs",
     "batch_size": "batch_size",
@@ -153,6 +153,9 @@ def add_vae_commands(subparsers) -> None:
     )
     t.add_argument("--head", choices=["linear", "mlp"], default=None, help="Collage per-pixel head (default linear)")
     t.add_argument("--layout", choices=["grid", "blend"], default=None, help="Collage cell layout (default grid)")
+    t.add_argument(
+        "--supersample", type=int, default=None, help="Collage: k x k sub-pixels per pixel probability (default 4)"
+    )
     t.add_argument("--lr-warmup-steps", type=int, default=None, help="default 200")
     t.add_argument("--data-dir", default=None, help="MNIST cache folder (default ~/.cache/neural-collage)")
     t.add_argument("--time-limit", type=_positive_float, default=None, help="wall-clock budget in seconds")

@@ -523,10 +523,12 @@ def test_cli_recipes_and_options_reach_the_configs():
     model_cfg, train_cfg = train_configs(parser.parse_args(["train-vae"]))
     assert model_cfg == vae.VAEConfig() and train_cfg == vae.TrainConfig()
     model_cfg, train_cfg = train_configs(parser.parse_args(["train-vae", "--recipe", "v1", "--beta", "0.7"]))
-    assert model_cfg.head == "mlp" and train_cfg.kl_warmup_epochs == 2.0 and train_cfg.free_bits == 0.5
+    assert model_cfg.head == "mlp" and model_cfg.supersample == 1
+    assert train_cfg.kl_warmup_epochs == 2.0 and train_cfg.free_bits == 0.5
     assert not train_cfg.kl_balance and train_cfg.beta == 0.7
     args = ["train-vae", "--recipe", "v1", "--head", "linear", "--no-kl-balance", "--ema", "0.999", "--free-bits", "2"]
     model_cfg, train_cfg = train_configs(parser.parse_args(args))
     assert model_cfg.head == "linear" and train_cfg.ema_decay == 0.999 and train_cfg.free_bits == 2.0
-    _, train_cfg = train_configs(parser.parse_args(["train-vae", "--kl-balance", "--skip-grad-norm", "500"]))
-    assert train_cfg.kl_balance and train_cfg.skip_grad_norm == 500
+    args = ["train-vae", "--kl-balance", "--skip-grad-norm", "500", "--supersample", "2"]
+    model_cfg, train_cfg = train_configs(parser.parse_args(args))
+    assert train_cfg.kl_balance and train_cfg.skip_grad_norm == 500 and model_cfg.supersample == 2
