@@ -403,10 +403,11 @@ def test_a_look_moves_the_zoom_controls():
 
 def test_saving_the_controls_as_a_preset(tmp_path, monkeypatch):
     monkeypatch.setenv("NEURAL_COLLAGE_PRESETS", str(tmp_path))
-    update = ui.save_user_preset("My Look", "soft and tiled", 12, "rot", 0.4, 0, 3, "gray", 2)
+    session = Session()
+    update, _ = ui.save_user_preset("My Look", "soft and tiled", 12, "rot", 0.4, 0, 3, "gray", 2, session)
     assert update["value"] == "my-look" and "my-look" in update["choices"]
-    saved = presets.load_preset("my-look")
+    saved = session.presets["my-look"]
     assert saved.config().grid == 12 and saved.config().symmetries == "rot"
     assert saved.render == {"magnify": 2.0, "iterations": 3, "start": "gray"}
     with pytest.raises(Exception, match="preset name"):
-        ui.save_user_preset("../../etc", "", 12, "rot", 0.4, 0, 0, "noise", 1)
+        ui.save_user_preset("../../etc", "", 12, "rot", 0.4, 0, 0, "noise", 1, session)
