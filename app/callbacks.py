@@ -129,7 +129,7 @@ def resolve_config(preset: str | Preset | None = None, clamp_strength: bool = Fa
     if "seed" in changes:
         changes["seed"] = inputs.seed(changes["seed"])
     if "strength" in changes:
-        changes["strength"] = inputs.number(changes["strength"], "Strength", 0.0, 1.0)
+        changes["strength"] = inputs.number(changes["strength"], "Strength", -math.inf, math.inf)
     strength = changes.get("strength")
     s_max = changes.get("s_max", base.s_max)
     if clamp_strength and strength is not None and strength > s_max:

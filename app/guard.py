@@ -61,7 +61,7 @@ def friendly(fn):
                 return fn(*args, **kwargs)
         except cc.Cancelled:
             log.info("%s: cancelled", fn.__name__)
-            gr.Info("Cancelled. The previous result is unchanged.")
+            gr.Info("Cancelled: nothing was written; the previous result stays.")
             return gr.skip()
         except gr.Error as exc:
             log.info("%s: %s", fn.__name__, exc.message)

@@ -177,6 +177,8 @@ def test_a_long_export_shows_progress_and_can_be_cancelled(page):
     page.locator("#zoom-cancel").click()
     page.get_by_text("Cancelled: nothing was written").first.wait_for(timeout=30_000)
     assert time.perf_counter() - t < 10
+    # Calm: no red "Error" badge on the outputs or in a toast.
+    assert page.get_by_text("Error", exact=True).count() == 0
 
 
 def test_sample_digits(page):
