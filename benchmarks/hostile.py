@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from studio_server import REPO, Studio, load_note
+from studio_server import REPO, Studio, extract, load_note
 
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
@@ -105,13 +104,6 @@ def measure(repo: Path, cap: int | None, title: str) -> dict:
         flush=True,
     )
     return {"title": title, "rows": rows, "peak_rss_gb": studio.peak_rss / 1e9, "tracebacks": tracebacks}
-
-
-def extract(rev: str) -> Path:
-    target = Path(tempfile.mkdtemp(prefix=f"baseline-{rev[:8]}-"))
-    archive = subprocess.run(["git", "archive", rev], cwd=REPO, capture_output=True, check=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
-    return target
 
 
 def main() -> int:

@@ -8,7 +8,10 @@ Checks, on a real ``python -m app`` server:
 Prints the p50 / p95 latency of the fractalize calls (queueing included), the zoom
 export's time and the server's peak resident memory.
 
-    python benchmarks/load.py [--users 8] [--calls 5] [--json out.json]
+    python benchmarks/load.py [--users 8] [--calls 5] [--baseline REV] [--json out.json]
+
+``--baseline REV`` runs the same load against another revision first (side by side, same
+machine, same minutes), e.g. the commit before issue 11.
 
 Numbers depend on the machine's load (printed); on the shared 2-core machine other
 engineers' jobs run beside it.
@@ -27,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from studio_server import REPO, Studio, load_note
+from studio_server import REPO, Studio, extract, load_note
 
 sys.path.insert(0, str(REPO))
 
@@ -73,16 +76,10 @@ class Tracker:
         self._thread.join()
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=8)
-    parser.add_argument("--calls", type=int, default=5)
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="load-"))
-    photos = [user_photo(folder, u) for u in range(args.users)]
-    print(f"{args.users} users x {args.calls} fractalize calls + 1 zoom export  ({load_note()})", flush=True)
-    studio = Studio()
+def measure(repo: Path, photos: list[Path], calls: int, title: str) -> dict:
+    users = len(photos)
+    print(f"\n{title}: {users} users x {calls} fractalize calls + 1 zoom export  ({load_note()})", flush=True)
+    studio = Studio(repo)
     tracker = Tracker()
     latencies: list[float] = []
     errors: list[str] = []
@@ -91,7 +88,7 @@ def main() -> int:
 
     def user(u: int) -> None:
         client = Client(studio.url, verbose=False)
-        for call in range(args.calls):
+        for call in range(calls):
             t = time.perf_counter()
             job = client.submit(handle_file(str(photos[u])), seed=call, api_name="/fractalize")
             tracker.jobs.append(job)
@@ -118,7 +115,7 @@ def main() -> int:
             errors.append(f"zoom: {exc}")
 
     t0 = time.perf_counter()
-    threads = [threading.Thread(target=user, args=(u,)) for u in range(args.users)]
+    threads = [threading.Thread(target=user, args=(u,)) for u in range(users)]
     threads.append(threading.Thread(target=zoomer))
     for thread in threads:
         thread.start()
@@ -129,8 +126,9 @@ def main() -> int:
     studio.stop()
     q = statistics.quantiles(latencies, n=20) if len(latencies) >= 2 else [float("nan")] * 19
     result = {
-        "users": args.users,
-        "calls": args.calls,
+        "title": title,
+        "users": users,
+        "calls": calls,
         "errors": errors,
         "mixups": mixups,
         "p50_s": round(statistics.median(latencies), 2) if latencies else None,
@@ -145,14 +143,39 @@ def main() -> int:
     print(
         f"fractalize latency p50 {result['p50_s']} s, p95 {result['p95_s']} s ({len(latencies)} calls); "
         f"zoom export {result['zoom_s']} s; all done in {result['wall_s']} s\n"
-        f"at most {tracker.peak} heavy jobs at once (limit 2); peak RSS {result['peak_rss_gb']} GB; "
-        f"errors {len(errors)}; results mixed up {len(mixups)}; tracebacks in the log {result['tracebacks']}"
+        f"at most {tracker.peak} heavy jobs at once; peak RSS {result['peak_rss_gb']} GB; "
+        f"errors {len(errors)}; results mixed up {len(mixups)}; tracebacks in the log {result['tracebacks']}",
+        flush=True,
     )
     for line in errors + mixups:
         print("  " + line)
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=8)
+    parser.add_argument("--calls", type=int, default=5)
+    parser.add_argument("--baseline", metavar="REV", help="run this revision first, side by side")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="load-"))
+    photos = [user_photo(folder, u) for u in range(args.users)]
+    results = []
+    if args.baseline:
+        results.append(measure(extract(args.baseline), photos, args.calls, f"baseline {args.baseline}"))
+    results.append(measure(REPO, photos, args.calls, "this tree"))
+    if args.baseline:
+        base, now = results
+        print(
+            f"\nthis tree / baseline: p50 x{now['p50_s'] / base['p50_s']:.2f}, p95 x{now['p95_s'] / base['p95_s']:.2f}, "
+            f"peak RSS x{now['peak_rss_gb'] / base['peak_rss_gb']:.2f}, "
+            f"heavy jobs at once {now['peak_heavy_jobs']} vs {base['peak_heavy_jobs']}"
+        )
     if args.json:
-        args.json.write_text(json.dumps(result, indent=1))
-    ok = not errors and not mixups and tracker.peak <= 2
+        args.json.write_text(json.dumps(results, indent=1))
+    now = results[-1]
+    ok = not now["errors"] and not now["mixups"] and now["peak_heavy_jobs"] <= 2
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

@@ -119,6 +119,14 @@ class Studio:
         self.log = self.log_path.read_text()
 
 
+def extract(rev: str) -> Path:
+    """Another revision of this repository in a temporary folder (``git archive``), for a baseline."""
+    target = Path(tempfile.mkdtemp(prefix=f"baseline-{rev[:8]}-"))
+    archive = subprocess.run(["git", "archive", rev], cwd=REPO, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
 def load_note() -> str:
     load = os.getloadavg()
     return f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} cores"
