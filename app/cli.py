@@ -173,7 +173,7 @@ def _load_input(path_text: str, config, args):
         if ignored and getattr(args, "func", None) is cmd_fractalize:
             print(f"note: {', '.join(ignored)} ignored: {path.name} is already a fitted code", file=sys.stderr)
         return callbacks.load_code(path), None, path.stem
-    photo = callbacks.load_photo(str(path), max_pixels=cc.image_io.MAX_INPUT_PIXELS)
+    photo = callbacks.load_photo(str(path), max_pixels=cc.image_io.MAX_INPUT_PIXELS, max_side=None)
     for note in photo.notes:
         print(f"note: {note}", file=sys.stderr)
     progress = _tqdm_progress("refining", config.refine_steps) if config.refine_steps else None

@@ -10,6 +10,7 @@ The public API::
     cc.export_zoom(code, "zoom.gif", zoom=1000.0, seconds=10.0, fps=24)
 """
 
+from .cancel import cancel_scope
 from .code import FractalCode
 from .config import FractalizeConfig
 from .decode import decode_exact, decode_iterative
@@ -33,6 +34,7 @@ __all__ = [
     "FractalCode",
     "FractalizeConfig",
     "area_resize",
+    "cancel_scope",
     "collage_step",
     "contract",
     "decode_exact",

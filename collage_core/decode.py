@@ -13,6 +13,7 @@ import math
 
 import torch
 
+from .cancel import check_cancelled
 from .operator import collage_step, domain_count
 from .resample import area_resize
 
@@ -45,6 +46,7 @@ def decode_iterative(
     """
     z = start
     for _ in range(steps):
+        check_cancelled()
         z = collage_step(z, a, b, grid, symmetries, aux)
     return z
 
@@ -132,6 +134,7 @@ def _attractor(a, b, grid, symmetries, side, aux):
     else:
         z = _iterated_base(a, b, grid, symmetries, c, aux)
     for _ in range(levels):
+        check_cancelled()
         side = z.shape[-1] * grid
         z = collage_step(z, a, b, grid, symmetries, aux, size=(side, side))
     return z
@@ -145,6 +148,7 @@ def _iterated_base(a, b, grid, symmetries, c, aux):
         p *= grid
     z = area_resize(_attractor(a, b, grid, symmetries, p, aux), (c, c))
     for _ in range(BASE_MAX_ITERATIONS):
+        check_cancelled()
         full = collage_step(z, a, b, grid, symmetries, aux, size=(c * grid, c * grid))
         new = area_resize(full, (c, c))
         delta = (new - z).abs().max()
