@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
+from .layout import WINDOWS, BlendedLayout, GridLayout, Layout
 from .symmetry import SYMMETRIES
 
 MIN_GRID, MAX_GRID = 2, 128
@@ -19,6 +20,10 @@ class FractalizeConfig:
     seed: int = 0
     work_side: int | None = None  # fitting resolution; None picks an exact side near the image
     plant_loop: bool = False  # make the auto loop cell a pure copy, for exactly seamless zoom loops
+    # Blended cells (no seams at any depth): None blends wherever it can (even grids >= 4
+    # without a planted loop), True insists, False keeps today's hard grid.
+    blend: bool | None = None
+    window: str = "cosine"  # blend window: "cosine" (smooth) or "tent"
 
     def __post_init__(self) -> None:
         if not isinstance(self.grid, int) or not MIN_GRID <= self.grid <= MAX_GRID:
@@ -29,8 +34,22 @@ class FractalizeConfig:
             raise ValueError(f"s_max must lie in (0, 1), got {self.s_max}")
         if not 0.0 <= self.strength <= self.s_max:
             raise ValueError(f"strength must lie in [0, {self.s_max}], got {self.strength}")
+        if self.blend not in (None, True, False):
+            raise ValueError(f"blend must be True, False or None (automatic), got {self.blend!r}")
+        if self.window not in WINDOWS:
+            raise ValueError(f"window must be one of {WINDOWS}, got {self.window!r}")
+        if self.blend and self.plant_loop:
+            raise ValueError("a planted loop cell needs hard cells: use blend=False with plant_loop")
+        if self.blend:
+            BlendedLayout(self.grid, self.window)  # raises for grids that cannot blend
         if not isinstance(self.refine_steps, int) or not 0 <= self.refine_steps <= 5000:
             raise ValueError(f"refine_steps must be an integer in [0, 5000], got {self.refine_steps!r}")
+
+    def layout(self) -> Layout:
+        """The cell layout these settings fit."""
+        if self.blend is False or (self.blend is None and (self.grid % 2 or self.grid < 4 or self.plant_loop)):
+            return GridLayout(self.grid)
+        return BlendedLayout(self.grid, self.window)
 
     def override(self, **changes) -> FractalizeConfig:
         """A copy with some fields changed; unknown names raise ``ValueError``."""

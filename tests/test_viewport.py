@@ -77,7 +77,7 @@ def test_area_window_rows_average_and_clip_outside():
 def _reference(code, plan):
     """The same view from a full decode of A(S) with the same area weights (a naive route)."""
     aux = None if code.aux is None else code.aux[None]
-    full = cc.decode_exact(code.a[None], code.b[None], code.grid, code.symmetries, plan.side, aux)[0]
+    full = cc.decode_exact(code.a[None], code.b[None], code.layout, code.symmetries, plan.side, aux)[0]
     r0, r1, c0, c1 = plan.window
     h, w = plan.out_size
     rows = _area_window(plan.side, plan.rows[0], plan.rows[1], h, r0, r1).float()
@@ -85,25 +85,29 @@ def _reference(code, plan):
     return rows @ full[:, r0:r1, c0:c1] @ cols.T
 
 
+@pytest.mark.parametrize("blend", [False, True])
 @pytest.mark.parametrize("dense_max", [16, 64])
 @pytest.mark.parametrize("symmetries", ["d4", "rot", "none"])
-def test_window_recursion_equals_the_full_decode(symmetries, dense_max):
-    code = cc.fractalize(synthetic_photo(64, 64, seed=2), grid=8, symmetries=symmetries)
+def test_window_recursion_equals_the_full_decode(symmetries, dense_max, blend):
+    code = cc.fractalize(synthetic_photo(64, 64, seed=2), grid=8, symmetries=symmetries, blend=blend)
     # A low dense_max forces 1-3 sparse levels on a tiny code; 64 makes cells larger than
     # the window at the first sparse level (pieces read precomputed domain copies).
     renderer = ViewRenderer(code, dense_max=dense_max)
     for center, zoom in [((0.5, 0.5), 3.0), ((0.31, 0.72), 37.3), ((0.95, 0.02), 11.0), ((0.2, 0.6), 1.7)]:
-        plan = plan_view(8, symmetries, center, zoom, (48, 40), 1, dense_max)
+        plan = plan_view(code.layout, symmetries, center, zoom, (48, 40), 1, dense_max)
         view = renderer.render_plan(plan)
         assert torch.allclose(view, _reference(code, plan), atol=1e-5), (center, zoom)
     assert len(renderer.stats.window_counts) >= 1
 
 
-def test_window_recursion_with_style_images_and_a_wide_source(wide_code):
+@pytest.mark.parametrize("blend", [False, True])
+def test_window_recursion_with_style_images_and_a_wide_source(blend):
+    style = Image.fromarray(synthetic_photo(32, 32, seed=3))
+    wide_code = cc.fractalize(synthetic_photo(64, 48, seed=1), grid=8, style=style, blend=blend)
     for dense_max in (16, 64):
         renderer = ViewRenderer(wide_code, dense_max=dense_max)
         for center, zoom in [((0.5, 0.5), 5.0), ((0.1, 0.9), 29.0)]:
-            plan = plan_view(8, "d4", center, zoom, (40, 30), renderer.aspect_fraction, dense_max)
+            plan = plan_view(wide_code.layout, "d4", center, zoom, (40, 30), renderer.aspect_fraction, dense_max)
             assert torch.allclose(renderer.render_plan(plan), _reference(wide_code, plan), atol=1e-5)
 
 
