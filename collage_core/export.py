@@ -36,7 +36,6 @@ from .zoom_path import (
     cell_at,
     cover_zoom,
     is_pure_copy,
-    loop_center,
     loop_cycles,
 )
 
@@ -184,8 +183,8 @@ def export_zoom(
     if loop and pingpong:
         raise ValueError("loop and pingpong are exclusive: a seamless loop only zooms one way")
     if loop:
-        loop_zoom = float(code.grid) ** loop_cycles(zoom, code.grid)
-        if _loop_depths(code.grid, loop_zoom, n, fps)[1] > MAX_ZOOM:
+        loop_zoom = float(code.layout.factor) ** loop_cycles(zoom, code.layout.factor)
+        if _loop_depths(code.layout.factor, loop_zoom, n, fps)[1] > MAX_ZOOM:
             raise ValueError(
                 f"a seamless loop of grid {code.grid} cannot zoom {zoom:.3g}x: its cross-fade would render "
                 f"past {MAX_ZOOM:.0e}x; choose a smaller zoom"
@@ -230,12 +229,12 @@ def zoom_path_for(
     cycles, exact = 0, True
     if loop:
         cell = auto_cell(code) if center is None else cell_at(center, code.grid)
-        target = loop_center(cell, code.grid)
-        cycles = loop_cycles(zoom, code.grid)
-        zoom = float(code.grid) ** cycles
+        target = code.layout.loop_center(cell)
+        cycles = loop_cycles(zoom, code.layout.factor)
+        zoom = float(code.layout.factor) ** cycles
         exact = is_pure_copy(code, cell)
     else:
-        target = center if center is not None else loop_center(auto_cell(code), code.grid)
+        target = center if center is not None else code.layout.loop_center(auto_cell(code))
     path = ZoomPath(
         target=target,
         zoom=zoom,
@@ -292,7 +291,7 @@ def zoom_frames(
         # the moments the view lines up with a cell, where slivers of the neighbouring
         # cells leave the frame and the step between frames is largest.
         p = path.progress(i)
-        z = _loop_depths(code.grid, path.zoom, frames, fps)[0] * path.zoom**p
+        z = _loop_depths(code.layout.factor, path.zoom, frames, fps)[0] * path.zoom**p
         if not blend:
             return renderer.render(*path.view(i, z), size, autocontrast)[None], torch.ones(1)
         # Cross-fade with the same view one loop deeper; the deeper one's weight goes

@@ -151,6 +151,12 @@ class GridLayout:
         """``(rows, cols)`` float64 window weights of a piece, or ``None`` (weight 1)."""
         return None
 
+    def loop_center(self, cell: int) -> tuple[float, float]:
+        """Normalised ``(x, y)`` fixed point of cell ``cell``'s map: zooming into it by
+        :attr:`factor` maps the view of the whole image onto the cell (DESIGN.md section 5)."""
+        i, j = divmod(cell, self.grid)
+        return (j / (self.grid - 1), i / (self.grid - 1))
+
     def to_meta(self) -> dict:
         return {"kind": self.kind, "grid": self.grid}
 
@@ -298,6 +304,15 @@ class BlendedLayout:
         rows = _weights_at(self.grid, self.window, c, i, piece.local[0], piece.local[1])
         cols = _weights_at(self.grid, self.window, c, j, piece.local[2], piece.local[3])
         return rows, cols
+
+    def loop_center(self, cell: int) -> tuple[float, float]:
+        """Fixed point of ``p -> ((i - 1/2) + 2 p) / grid``, the map onto cell ``(i, j)``'s frame.
+
+        Border frames reach outside the image, and so would their fixed points: the
+        nearest interior cell's is used instead.
+        """
+        i, j = (min(max(v, 1), self.grid - 2) for v in divmod(cell, self.grid))
+        return ((j - 0.5) / (self.grid - 2), (i - 0.5) / (self.grid - 2))
 
     def to_meta(self) -> dict:
         return {"kind": self.kind, "grid": self.grid, "window": self.window}
