@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 from einops import rearrange
 
+from .copies import select_copies
 from .layout import BlendedLayout
 from .operator import contract, domain_count
 
@@ -31,6 +32,7 @@ def fit_blended(
     s_max: float = 0.9,
     strength: float = 0.0,
     aux: torch.Tensor | None = None,
+    copies: int | None = None,
     mask: torch.Tensor | None = None,
     sweeps: int = SWEEPS,
     coupled_self: bool = True,
@@ -39,8 +41,10 @@ def fit_blended(
 
     Args:
         x: ``(B, C, S, S)`` target, ``S`` divisible by ``2 * grid``.
-        mask: ``(B, K, N)`` bool, the domains each cell may use (shared by channels;
-            e.g. one orientation per cell), or ``None`` for all.
+        copies: at most this many domains per cell, chosen per cell by least squares on
+            its window-weighted frame and shared by the channels
+            (:func:`~collage_core.copies.select_copies`); ``None`` mixes them all.
+        mask: ``(B, K, N)`` bool, the domains each cell may use, instead of ``copies``.
         sweeps: Gauss-Seidel sweeps over the four colours, before and after the
             projection into the contraction bound.
     Returns:
@@ -53,9 +57,11 @@ def fit_blended(
     design = rearrange(torch.cat([design, torch.ones_like(design[:, :, :1])], dim=2), "b c n h w -> b c n (h w)")
     w = rearrange(layout.frame_weights(S, x.dtype, x.device), "k h w -> k (h w)")  # (K, P)
     keep = torch.ones(B, K, N + 1, dtype=torch.bool, device=x.device)
+    solver = _Solver(layout, design, w, x, keep)
+    if mask is None and copies is not None:
+        mask = select_copies(*solver.centered_stats(), copies, n_self, s_max, strength)
     if mask is not None:
         keep[..., :N] = mask
-    solver = _Solver(layout, design, w, x, keep)
     theta = solver.independent()
     if coupled_self:
         theta = solver.sweep(theta, sweeps)
@@ -116,6 +122,23 @@ class _Solver:
         pair = (free[:, None, :, :, None] & free[:, None, :, None, :]).to(gram.dtype)
         # Fixed unknowns get an identity row: their update is zero.
         return gram * pair + (ridge[..., None] + (~free[:, None, :, :, None]).to(gram.dtype)) * eye
+
+    def centered_stats(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Window-weighted :func:`~collage_core.copies.centered_stats`: ``G`` ``(B, N, N)``, ``r`` ``(B, K, N)``.
+
+        Centred on the interior window's weighted means (offsets are free per channel),
+        summed over channels; ``G`` is the interior cells' (border cells differ slightly).
+        """
+        w = self.w9[4]  # an interior cell's window
+        d = self.design[:, :, :-1]
+        d = d - (d * w).sum(-1, keepdim=True) / w.sum()
+        G = torch.einsum("bcnp,p,bcmp->bnm", d, w, d)
+        r = self.x.new_zeros(self.x.shape[0], self.layout.cells, d.shape[2])
+        for (p, q), ks, wk in self.colours:
+            cells = self._cut(self.x, p, q)
+            cells = cells - (cells * wk).sum(-1, keepdim=True) / wk.sum(-1, keepdim=True)
+            r[:, ks] = torch.einsum("bckp,bcnp->bkn", wk * cells, d)
+        return G, r
 
     def independent(self) -> torch.Tensor:
         """Each frame fitted alone, weighted by its window: ``(B, C, K, N + 1)``."""

@@ -182,13 +182,6 @@ def export_zoom(
         raise ValueError(f"easing must be one of {sorted(EASINGS)}, got {easing!r}")
     if loop and pingpong:
         raise ValueError("loop and pingpong are exclusive: a seamless loop only zooms one way")
-    if loop:
-        loop_zoom = float(code.layout.factor) ** loop_cycles(zoom, code.layout.factor)
-        if _loop_depths(code.layout.factor, loop_zoom, n, fps)[1] > MAX_ZOOM:
-            raise ValueError(
-                f"a seamless loop of grid {code.grid} cannot zoom {zoom:.3g}x: its cross-fade would render "
-                f"past {MAX_ZOOM:.0e}x; choose a smaller zoom"
-            )
     if center is not None:
         try:
             cx, cy = (float(v) for v in center)
@@ -197,6 +190,20 @@ def export_zoom(
         if not (0.0 <= cx <= 1.0 and 0.0 <= cy <= 1.0):
             raise ValueError(f"center must lie in the image, (x, y) in [0, 1], got {center!r}")
         center = (cx, cy)
+    if loop:
+        loop_zoom = float(code.layout.factor) ** loop_cycles(zoom, code.layout.factor)
+        cell = auto_cell(code) if center is None else cell_at(center, code.grid)
+        exact = is_pure_copy(code, cell)
+        # An exact loop renders one loop deep from grid**1.5; a cross-fade also the same view
+        # one loop deeper, and frames past either end for the smoothing.
+        f = code.layout.factor
+        deepest = float(f) ** LOOP_PHASE * loop_zoom if exact else _loop_depths(f, loop_zoom, n, fps)[1]
+        if deepest > MAX_ZOOM:
+            why = "it" if exact else "its cross-fade"
+            raise ValueError(
+                f"a seamless loop of grid {code.grid} cannot zoom {zoom:.3g}x: {why} would render "
+                f"past {MAX_ZOOM:.0e}x; choose a smaller zoom"
+            )
     frames = zoom_frames(
         code,
         zoom=zoom,
@@ -280,6 +287,11 @@ def zoom_frames(
     path, cycles, exact = zoom_path_for(code, zoom, frames, size, center, loop, easing, pingpong, reverse)
     renderer = renderer or ViewRenderer(code, device)
     blend = loop and not exact
+    f = code.layout.factor
+    start = float(f) ** LOOP_PHASE if loop and exact else _loop_depths(f, path.zoom, frames, fps)[0]
+    if loop and exact:
+        cell = auto_cell(code) if center is None else cell_at(center, code.grid)
+        gain, offset = code.a[:, cell, 0].double(), code.b[:, cell].double()  # the loop cell: x -> gain x + offset
 
     def raw(i: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Raw terms and their mixing weights of frame ``i`` (any integer in loop mode)."""
@@ -291,7 +303,7 @@ def zoom_frames(
         # the moments the view lines up with a cell, where slivers of the neighbouring
         # cells leave the frame and the step between frames is largest.
         p = path.progress(i)
-        z = _loop_depths(code.layout.factor, path.zoom, frames, fps)[0] * path.zoom**p
+        z = start * path.zoom**p
         if not blend:
             return renderer.render(*path.view(i, z), size, autocontrast)[None], torch.ones(1)
         # Cross-fade with the same view one loop deeper; the deeper one's weight goes
@@ -309,6 +321,18 @@ def zoom_frames(
         return
 
     def outside(j: int) -> torch.Tensor:
+        if loop and exact:
+            # One loop deeper is the same view recoloured by the loop cell's map applied
+            # ``cycles`` times (a pure copy): exact, and no deeper than the loop itself.
+            terms, _ = raw(j % frames)
+            terms = terms.double()
+            loops = round(path.progress(j) - path.progress(j % frames))  # + deeper, - shallower
+            for _ in range(cycles * abs(loops)):
+                if loops > 0:
+                    terms = gain[:, None, None] * terms + offset[:, None, None]
+                else:
+                    terms = (terms - offset[:, None, None]) / gain[:, None, None]
+            return torch.stack([levels(t) for t in terms])
         terms, _ = raw(j % frames if pingpong else j)
         return torch.stack([levels(t) for t in terms])
 

@@ -178,8 +178,10 @@ def test_deepest_zoom_renders_with_detail(code):
     assert plain.dtype == torch.float32 and (plain - deep).abs().max() < 1e-5
 
 
-def test_deep_frame_has_pixel_scale_structure_not_blocks():
-    code = cc.fractalize(synthetic_photo(128, 128, seed=5), grid=16, symmetries="d4")
+@pytest.mark.parametrize("blend,within", [(False, 3), (True, 4)])
+def test_deep_frame_has_pixel_scale_structure_not_blocks(blend, within):
+    # Blended cells have no seams to add gradient at depth: a looser bound.
+    code = cc.fractalize(synthetic_photo(128, 128, seed=5), grid=16, symmetries="d4", blend=blend)
     renderer = ViewRenderer(code)
     top = autocontrast(renderer.render((0.5, 0.5), 1.0, (128, 128)))
     deep = autocontrast(renderer.render((0.4137, 0.3561), 1e6, (128, 128), precise=True))
@@ -189,8 +191,8 @@ def test_deep_frame_has_pixel_scale_structure_not_blocks():
 
     # A blurred or blocky upsample would repeat pixels: most neighbour differences zero.
     assert (dx(deep) > 1e-3).float().mean() > 0.5
-    # Structure at pixel scale comparable to the 1x view (mean gradient within 3x).
-    assert dx(deep).mean() > dx(top).mean() / 3
+    # Structure at pixel scale comparable to the 1x view.
+    assert dx(deep).mean() > dx(top).mean() / within
 
 
 # --------------------------------------------------------------------------- behaviour

@@ -10,10 +10,9 @@ Usage::
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 
+from ..resources import vae_weights
 from .blocks import gaussian_kl, gaussian_sample
 from .checkpoint import export_weights, load_checkpoint, read_checkpoint, save_checkpoint
 from .config import TrainConfig, VAEConfig
@@ -28,22 +27,18 @@ from .train import train
 CollageVAE = HierarchicalVAE  # a HierarchicalVAE built with a CollageLikelihood
 BaselineVAE = HierarchicalVAE  # the same class with a ConvLikelihood
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets" / "vae"
 PRETRAINED = {"collage": "collage_vae_beta1.safetensors", "baseline": "baseline_vae_beta1.safetensors"}
 
 
 def load_pretrained(which: str = "collage", device: str | torch.device = "cpu") -> HierarchicalVAE:
-    """The shipped beta=1 model from ``assets/vae`` (no network), in eval mode.
+    """The shipped beta=1 model (``assets/vae`` in the repository; no network), in eval mode.
 
     Args:
         which: ``"collage"`` (default) or ``"baseline"``.
     """
     if which not in PRETRAINED:
         raise ValueError(f"which must be one of {sorted(PRETRAINED)}, got {which!r}")
-    path = ASSETS / PRETRAINED[which]
-    if not path.is_file():
-        raise ValueError(f"shipped weights {path} are missing from this checkout")
-    model, _, _ = load_checkpoint(path, device=device)
+    model, _, _ = load_checkpoint(vae_weights(PRETRAINED[which]), device=device)
     return model
 
 
