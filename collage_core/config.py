@@ -27,6 +27,8 @@ class FractalizeConfig:
     # without a planted loop), True insists, False keeps today's hard grid.
     blend: bool | None = None
     window: str = "cosine"  # blend window: "cosine" (smooth) or "tent"
+    band: float = 0.125  # blend band half-width in cells for large cells (deep views), [1/64, 1/2]
+    ramp: int = 64  # ...and at least this many pixels: cells up to 2 * ramp px blend fully
     # Domains per cell: 1 keeps every cell a sharp, colour-true copy of the whole image at
     # any depth (about 1 dB below the soft mix at 1x); None mixes all 8 copies in every
     # cell (soft: most faithful at 1x, mush at depth).
@@ -45,10 +47,12 @@ class FractalizeConfig:
             raise ValueError(f"blend must be True, False or None (automatic), got {self.blend!r}")
         if self.window not in WINDOWS:
             raise ValueError(f"window must be one of {WINDOWS}, got {self.window!r}")
+        if not (isinstance(self.band, int | float) and 1 / 64 <= self.band <= 0.5):
+            raise ValueError(f"band must be a number in [1/64, 1/2], got {self.band!r}")
         if self.blend and self.plant_loop:
             raise ValueError("a planted loop cell needs hard cells: use blend=False with plant_loop")
         if self.blend:
-            BlendedLayout(self.grid, self.window)  # raises for grids that cannot blend
+            BlendedLayout(self.grid, self.window, self.band, self.ramp)  # raises for grids that cannot blend
         object.__setattr__(self, "copies", parse_copies(self.copies))
         if not isinstance(self.refine_steps, int) or not 0 <= self.refine_steps <= 5000:
             raise ValueError(f"refine_steps must be an integer in [0, 5000], got {self.refine_steps!r}")
@@ -57,7 +61,7 @@ class FractalizeConfig:
         """The cell layout these settings fit."""
         if self.blend is False or (self.blend is None and (self.grid % 2 or self.grid < 4 or self.plant_loop)):
             return GridLayout(self.grid)
-        return BlendedLayout(self.grid, self.window)
+        return BlendedLayout(self.grid, self.window, self.band, self.ramp)
 
     def override(self, **changes) -> FractalizeConfig:
         """A copy with some fields changed; unknown names raise ``ValueError``."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 import torch
 import torch.nn.functional as F
@@ -162,10 +163,12 @@ class GridLayout:
 
 
 # ----------------------------------------------------------------------------- blended
-def _profile(t: torch.Tensor, window: str) -> torch.Tensor:
-    # Both sum to 1 over neighbours one cell apart: phi(t) + phi(t - 1) = 1 on [0, 1].
-    t = t.abs().clamp(max=1)
-    return torch.cos(t * (math.pi / 2)) ** 2 if window == "cosine" else 1 - t
+def _profile(t: torch.Tensor, window: str, band: float) -> torch.Tensor:
+    # 1 on the cell's plateau |t| <= 1/2 - band, a ramp across the band around each
+    # boundary, 0 beyond; the ramp r(u) satisfies r(u) + r(1 - u) = 1, so phi(t) +
+    # phi(t - 1) = 1 on [0, 1]: a partition of unity. band = 1/2 is the full tent/cosine.
+    u = ((t.abs() - (0.5 - band)) / (2 * band)).clamp(0, 1)
+    return torch.cos(u * (math.pi / 2)) ** 2 if window == "cosine" else 1 - u
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,13 @@ class BlendedLayout:
 
     grid: int
     window: str = "cosine"
+    # Half-width of the blend band around each cell boundary, in cells (0 < band <= 1/2):
+    # the floor used by large cells. Narrow bands let deep views read fewer frames (a
+    # window away from a band needs one cell, not four: 0.3 s at 1e12 for 1/8, 13 s for 1/2).
+    band: float = 0.125
+    # ...but at least this many pixels of the level (up to half a cell): small cells, as
+    # seen at 1x and in every view, blend fully, large ones over a ramp >= 2 * ramp px.
+    ramp: int = 64
     kind = "blend"
 
     def __post_init__(self) -> None:
@@ -192,6 +202,10 @@ class BlendedLayout:
             raise ValueError(f"blended cells need an even grid of at least 4, got {self.grid!r}; use blend=False")
         if self.window not in WINDOWS:
             raise ValueError(f"window must be one of {WINDOWS}, got {self.window!r}")
+        if not (isinstance(self.band, int | float) and 1 / 64 <= self.band <= 0.5):
+            raise ValueError(f"band must be a number in [1/64, 1/2], got {self.band!r}")
+        if not (isinstance(self.ramp, int) and not isinstance(self.ramp, bool) and 0 <= self.ramp <= 4096):
+            raise ValueError(f"ramp must be an integer number of pixels in [0, 4096], got {self.ramp!r}")
 
     @property
     def cells(self) -> int:
@@ -257,7 +271,12 @@ class BlendedLayout:
 
     def axis_weights(self, side: int) -> torch.Tensor:
         """``w_i`` along one axis of every cell's frame: ``(grid, d)`` float64."""
-        return _axis_weights(self.grid, self.window, side)
+        return _axis_weights(self.grid, self.window, float(self.band_at(side // self.grid)), side)
+
+    def band_at(self, c: int) -> Fraction:
+        """The band (in cells) of a level whose cells are ``c`` pixels wide: exact."""
+        floor = Fraction(self.band).limit_denominator(1 << 20)
+        return max(floor, min(Fraction(1, 2), Fraction(self.ramp, max(c, 1))))
 
     def cells_block(self, a, consts, copies, rect: Rect, side: int) -> torch.Tensor:
         """Window ``rect`` of a level from the frames of every cell touching it (see GridLayout)."""
@@ -281,10 +300,19 @@ class BlendedLayout:
         return (i1 - i0) * (j1 - j0)
 
     def _axis_spans(self, lo: int, hi: int, c: int):
-        # Cells i whose frame [(i - 1/2) c, (i + 3/2) c) meets [lo, hi), with the overlap.
+        # Cells i whose window is nonzero somewhere in [lo, hi), with that part; f0 is
+        # where the cell's frame [(i - 1/2) c, (i + 3/2) c) starts.
+        reach = self._reach(c)
         for i in range(*self._cell_range(lo, hi, c)):
             f0 = i * c - c // 2
-            yield i, max(lo, f0), min(hi, f0 + 2 * c), f0
+            s0, s1 = max(lo, f0, i * c - reach), min(hi, f0 + 2 * c, (i + 1) * c + reach)
+            if s1 > s0:
+                yield i, s0, s1, f0
+
+    def _reach(self, c: int) -> int:
+        # Pixels past a boundary where the cell's weight is still nonzero: pixel centres
+        # with offset < band * c (exact for Python ints of any size).
+        return max(0, math.ceil(self.band_at(c) * c - Fraction(1, 2)))
 
     def _cell_range(self, lo: int, hi: int, c: int) -> tuple[int, int]:
         return max(0, (lo - c // 2) // c), min(self.grid, (hi + c // 2 - 1) // c + 1)
@@ -301,8 +329,9 @@ class BlendedLayout:
     def piece_weight(self, piece: Piece, side: int):
         i, j = divmod(piece.cell, self.grid)
         c = side // self.grid
-        rows = _weights_at(self.grid, self.window, c, i, piece.local[0], piece.local[1])
-        cols = _weights_at(self.grid, self.window, c, j, piece.local[2], piece.local[3])
+        band = float(self.band_at(c))
+        rows = _weights_at(self.grid, self.window, band, c, i, piece.local[0], piece.local[1])
+        cols = _weights_at(self.grid, self.window, band, c, j, piece.local[2], piece.local[3])
         return rows, cols
 
     def loop_center(self, cell: int) -> tuple[float, float]:
@@ -315,13 +344,13 @@ class BlendedLayout:
         return ((j - 0.5) / (self.grid - 2), (i - 0.5) / (self.grid - 2))
 
     def to_meta(self) -> dict:
-        return {"kind": self.kind, "grid": self.grid, "window": self.window}
+        return {"kind": self.kind, "grid": self.grid, "window": self.window, "band": self.band, "ramp": self.ramp}
 
 
-def _weights_at(grid: int, window: str, c: int, i: int, u0: int, u1: int) -> torch.Tensor:
+def _weights_at(grid: int, window: str, band: float, c: int, i: int, u0: int, u1: int) -> torch.Tensor:
     """``w_i`` at frame positions ``u0..u1`` (float64); exact for any ``c`` (Python ints)."""
     u = torch.arange(u1 - u0, dtype=torch.float64) + (u0 - c)  # pixel offset from the frame's centre
-    w = _profile((u + 0.5) / c, window)
+    w = _profile((u + 0.5) / c, window, band)
     # Border cells have no outer neighbour: their weight is 1 on the outer half cell,
     # and 0 on the half of the frame that lies outside the image.
     if i == 0:
@@ -332,9 +361,9 @@ def _weights_at(grid: int, window: str, c: int, i: int, u0: int, u1: int) -> tor
 
 
 @functools.lru_cache(maxsize=32)
-def _axis_weights(grid: int, window: str, side: int) -> torch.Tensor:
+def _axis_weights(grid: int, window: str, band: float, side: int) -> torch.Tensor:
     c = side // grid
-    return torch.stack([_weights_at(grid, window, c, i, 0, 2 * c) for i in range(grid)])
+    return torch.stack([_weights_at(grid, window, band, c, i, 0, 2 * c) for i in range(grid)])
 
 
 Layout = GridLayout | BlendedLayout
@@ -359,5 +388,8 @@ def layout_from_meta(meta: dict) -> Layout:
     if kind == "grid":
         return GridLayout(grid)
     if kind == "blend":
-        return BlendedLayout(grid, meta.get("window", "cosine"))
+        band, ramp = meta.get("band", 0.5), meta.get("ramp", 0)
+        if not isinstance(band, int | float) or isinstance(band, bool):
+            raise ValueError(f"layout band must be a number, got {band!r}")
+        return BlendedLayout(grid, meta.get("window", "cosine"), float(band), ramp)
     raise ValueError(f"unknown cell layout {kind!r}")

@@ -258,11 +258,13 @@ def plan_view(
     size: tuple[int, int],
     aspect: float = 1.0,
     dense_max: int = DENSE_MAX,
+    used: list[tuple[int, ...]] | None = None,
 ) -> ViewPlan:
     """Plan a view: pure integer geometry, no pixels (also what the cost tests count).
 
     Args:
         grid: the hard grid's size, or a cell layout.
+        used: per cell, the self domains it uses (sharp copies use one); ``None``: all.
         center: normalised ``(x, y)`` of the view centre.
         zoom: the view spans ``1 / zoom`` of the image width.
         size: output ``(w, h)`` in pixels.
@@ -294,7 +296,10 @@ def plan_view(
             break
         # Every piece of every window needs, per symmetry, the matching child window.
         requests = [
-            source_rect(p.local, cs, k, f) for r in windows for p in layout.pieces(r, side) for k, f in elements
+            source_rect(p.local, cs, *elements[n])
+            for r in windows
+            for p in layout.pieces(r, side)
+            for n in (range(len(elements)) if used is None else used[p.cell])
         ]
         side, windows = cs, merge_windows(requests)
     if side > dense_max:
@@ -356,6 +361,10 @@ class ViewRenderer:
         self.elements = symmetry_elements(code.symmetries)
         self.flips = _flips(code.symmetries)
         self.n_self, _ = domain_count(code.symmetries, 0 if code.aux is None else code.aux.shape[1])
+        # The domains each cell uses (one with sharp copies): only those are read.
+        nonzero = (code.a != 0).any(0)  # (K, N)
+        self.used = [tuple(torch.nonzero(row[: self.n_self]).flatten().tolist()) for row in nonzero]
+        self.used_any = [tuple(torch.nonzero(row).flatten().tolist()) for row in nonzero]
         # Sum of each cell's self weights: a constant image c maps to b + c * gain.
         self.gain_wide = self.a_wide[..., : self.n_self].sum(-1)  # (C, K)
         self.dense_max = dense_max
@@ -378,7 +387,9 @@ class ViewRenderer:
                 float32 (where such detail is far below one grey level anyway).
         """
         center, zoom, size = check_view(center, zoom, size)
-        plan = plan_view(self.layout, self.symmetries, center, zoom, size, self.aspect_fraction, self.dense_max)
+        plan = plan_view(
+            self.layout, self.symmetries, center, zoom, size, self.aspect_fraction, self.dense_max, self.used
+        )
         return self.render_plan(plan, precise)
 
     def render_plan(self, plan: ViewPlan, precise: bool = False) -> torch.Tensor:
@@ -486,7 +497,7 @@ class ViewRenderer:
                 child_offset, domains = copies
                 const = self.b_wide[:, k] + child_offset * self.gain_wide[:, k]
                 crop = domains[:, :, local[0] : local[1], local[2] : local[3]]
-                for n in range(crop.shape[1]):
+                for n in self.used_any[k]:
                     term.addcmul_(self.a[:, k, n, None, None], crop[:, n])
             else:
                 const = self._child_terms(term, k, local, child, keys, cs, n_aux)
@@ -507,14 +518,19 @@ class ViewRenderer:
         # Terms whose transform ends in a transpose accumulate transposed, so every
         # term is one flip (or none) plus a contiguous multiply-add.
         acc_t = None
+        used = set(self.used_any[k])
         for n, ((rot, flip), (transposed, dims)) in enumerate(zip(self.elements, self.flips, strict=True)):
             src = source_rect(local, cs, rot, flip)
-            win = next(key for key in keys if _contains(key, src))
-            win_offset, win_detail = child[win]
-            const += self.a_wide[:, k, n] * win_offset
-            crops = [win_detail[:, src[0] - win[0] : src[1] - win[0], src[2] - win[2] : src[3] - win[2]]]
-            weights = [self.a[:, k, n, None, None]]
+            crops, weights = [], []
+            if n in used:
+                win = next(key for key in keys if _contains(key, src))
+                win_offset, win_detail = child[win]
+                const += self.a_wide[:, k, n] * win_offset
+                crops.append(win_detail[:, src[0] - win[0] : src[1] - win[0], src[2] - win[2] : src[3] - win[2]])
+                weights.append(self.a[:, k, n, None, None])
             for t in range(n_aux):
+                if self.n_self * (1 + t) + n not in used:
+                    continue
                 # A style image does not fade with depth: its mean joins the constant.
                 img = self._aux_crop(t, cs, src)
                 mean = img.to(self.wide_device, self.wide).mean(dim=(-2, -1))
