@@ -135,7 +135,7 @@ class _Solver:
         d = d - (d * w).sum(-1, keepdim=True) / w.sum()
         G = torch.einsum("bcnp,p,bcmp->bnm", d, w, d)
         r = self.x.new_zeros(self.x.shape[0], self.layout.cells, d.shape[2])
-        for ((p, q), ks, wk), cells in zip(self.colours, self.x_frames, strict=True):
+        for (_, ks, wk), cells in zip(self.colours, self.x_frames, strict=True):
             cells = cells - (cells * wk).sum(-1, keepdim=True) / wk.sum(-1, keepdim=True)
             r[:, ks] = torch.einsum("bckp,bcnp->bkn", wk * cells, d)
         return G, r

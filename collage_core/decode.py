@@ -171,16 +171,13 @@ def _blended_base(a, b, layout, symmetries, aux):
     # p = area_resize(A(2g), 4) solves p = L p + v, L p + v = pool(step(p)) at side 2g.
     B, C = b.shape[:2]
     u, n = 2 * layout.grid, 16
-    basis = torch.eye(n, dtype=a.dtype, device=a.device).reshape(n, 1, 4, 4)
-    zero_b = torch.zeros_like(b)
     own = a[..., : domain_count(symmetries)[0]]  # style images are constants here
-    cols = []
-    for i in range(n):  # 16 small steps: the linear part applied to each basis image
-        e = basis[i].expand(B, C, 4, 4)
-        cols.append(
-            area_resize(collage_step(e, own, zero_b, layout, symmetries, None, (u, u)), (4, 4)).reshape(B, C, n)
-        )
-    lin = torch.stack(cols, dim=-1)  # (B, C, out, in)
+    # The linear part applied to the 16 basis images, as one batch of steps.
+    basis = torch.eye(n, dtype=a.dtype, device=a.device).reshape(1, n, 1, 4, 4).expand(B, n, C, 4, 4)
+    own16 = own[:, None].expand(B, n, *own.shape[1:]).reshape(B * n, *own.shape[1:])
+    zero_b = torch.zeros(B * n, *b.shape[1:], dtype=b.dtype, device=b.device)
+    steps = collage_step(basis.reshape(B * n, C, 4, 4), own16, zero_b, layout, symmetries, None, (u, u))
+    lin = area_resize(steps, (4, 4)).reshape(B, n, C, n).permute(0, 2, 3, 1)  # (B, C, out, in)
     zero = torch.zeros(B, C, 4, 4, dtype=a.dtype, device=a.device)
     v = area_resize(collage_step(zero, a, b, layout, symmetries, aux, (u, u)), (4, 4)).reshape(B, C, n, 1)
     eye = torch.eye(n, dtype=a.dtype, device=a.device)

@@ -265,9 +265,9 @@ class BlendedLayout:
         return rearrange(torch.cat(rows, dim=-2), "b c i j h w -> b c (i j) h w")
 
     def frame_weights(self, side: int, dtype=torch.float32, device=None) -> torch.Tensor:
-        """``w_k`` over each frame: ``(K, d, d)``, zero outside the image."""
-        rows = self.axis_weights(side).to(device=device, dtype=dtype)  # (g, d)
-        return rearrange(rows[:, None, :, None] * rows[None, :, None, :], "i j h w -> (i j) h w")
+        """``w_k`` over each frame: ``(K, d, d)``, zero outside the image (cached for small sides)."""
+        fn = _frame_weights if side <= 1024 else _frame_weights.__wrapped__  # 4 * side^2 floats
+        return fn(self, side, dtype, torch.device(device or "cpu"))
 
     def axis_weights(self, side: int) -> torch.Tensor:
         """``w_i`` along one axis of every cell's frame: ``(grid, d)`` float64."""
@@ -358,6 +358,12 @@ def _weights_at(grid: int, window: str, band: float, c: int, i: int, u0: int, u1
     if i == grid - 1:
         w = torch.where(u >= c // 2, 0.0, torch.where(u >= 0, 1.0, w))
     return w
+
+
+@functools.lru_cache(maxsize=8)
+def _frame_weights(layout: BlendedLayout, side: int, dtype, device) -> torch.Tensor:
+    rows = layout.axis_weights(side).to(device=device, dtype=dtype)  # (g, d)
+    return rearrange(rows[:, None, :, None] * rows[None, :, None, :], "i j h w -> (i j) h w")
 
 
 @functools.lru_cache(maxsize=32)
