@@ -28,7 +28,7 @@ class FractalizeConfig:
     blend: bool | None = None
     window: str = "cosine"  # blend window: "cosine" (smooth) or "tent"
     band: float = 0.125  # blend band half-width in cells for large cells (deep views), [1/64, 1/2]
-    ramp: int = 64  # ...and at least this many pixels: cells up to 2 * ramp px blend fully
+    ramp: int = 32  # ...and at least this many pixels: cells up to 2 * ramp px blend fully
     # Domains per cell: 1 keeps every cell a sharp, colour-true copy of the whole image at
     # any depth (about 1 dB below the soft mix at 1x); None mixes all 8 copies in every
     # cell (soft: most faithful at 1x, mush at depth).

@@ -194,7 +194,7 @@ class BlendedLayout:
     band: float = 0.125
     # ...but at least this many pixels of the level (up to half a cell): small cells, as
     # seen at 1x and in every view, blend fully, large ones over a ramp >= 2 * ramp px.
-    ramp: int = 64
+    ramp: int = 32
     kind = "blend"
 
     def __post_init__(self) -> None:
