@@ -8,7 +8,9 @@ fixed images, sampled directly). The renderer plans those windows level by level
 merges the ones that overlap, stops at the first level small enough to decode whole
 (``dense_max``), and then climbs back up computing only the planned windows. The cost
 grows with ``log(zoom)``; memory does not depend on the zoom. Indices are Python
-integers, so depth is limited only by the zoom bound.
+integers, so depth is limited only by the zoom bound. The partition is the code's cell
+layout (:mod:`~collage_core.layout`): blended cells read the level of side ``2 S / grid``,
+and a window's pieces then come from the 1 to 4 cells whose blend windows cover it.
 
 Geometry. The attractor lives on the unit square; normalised image coordinates
 ``(x, y)`` (x right, y down) are the same on the source image and on the square, and
