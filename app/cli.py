@@ -1,7 +1,7 @@
 """The ``collage`` command: the studio's features from a terminal.
 
     collage fractalize IN -o OUT.png [--grid N] [--symmetries none|rot|d4] [--strength S]
-                      [--copies 1|2|3|soft]
+                      [--copies 1|2|3|soft] [--blend | --no-blend] [--band B]
                       [--refine N] [--iterations N] [--start noise|gray|IMAGE] [--magnify M]
                       [--preset NAME] [--code OUT.collage] [--style IMAGE] [--seed S]
     collage zoom IN -o OUT.(gif|mp4|webp) [--zoom Z] [--seconds S] [--fps F] [--size WxH]
@@ -96,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--symmetries", choices=["none", "rot", "d4"], help="copies under rotations/flips (default d4)")
     f.add_argument("--strength", type=float, help="self-similarity floor, 0..0.9 (default 0.2)")
     f.add_argument("--copies", metavar="1|2|3|soft", help=COPIES_HELP)
+    f.add_argument(
+        "--blend",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="blended, seamless cells (default where the grid is even) or --no-blend for hard square cells",
+    )
+    f.add_argument("--band", type=float, help="blend band half-width in cells, 1/64..1/2 (default 0.25)")
     f.add_argument("--refine", type=_non_negative_int, help="refinement steps after the closed-form fit (default 0)")
     f.add_argument("--style", metavar="IMAGE", help="a style source image whose copies also build the picture")
     f.add_argument("--iterations", type=_non_negative_int, help="collage steps from --start (default: exact attractor)")
@@ -168,7 +175,7 @@ def _load_input(path_text: str, config, args):
     if not path.exists():
         raise ValueError(f"no such file: {path}")
     if _is_code_file(path):
-        fit_flags = ("grid", "symmetries", "strength", "copies", "refine", "style", "preset")
+        fit_flags = ("grid", "symmetries", "strength", "copies", "refine", "style", "preset", "blend", "band")
         ignored = [f"--{name}" for name in fit_flags if getattr(args, name, None) not in (None, False)]
         if ignored and getattr(args, "func", None) is cmd_fractalize:
             print(f"note: {', '.join(ignored)} ignored: {path.name} is already a fitted code", file=sys.stderr)
@@ -233,6 +240,8 @@ def cmd_fractalize(args: argparse.Namespace) -> int:
         copies=args.copies,
         refine_steps=args.refine,
         seed=args.seed,
+        blend=args.blend,
+        band=args.band,
     )
     render = preset.render if preset else {}
     magnify = args.magnify if args.magnify is not None else render.get("magnify", 1)
@@ -257,7 +266,9 @@ def cmd_fractalize(args: argparse.Namespace) -> int:
         summary += f", PSNR {callbacks.psnr(at_one, original):.2f} dB at 1x"
     if args.code:
         code.save(args.code)
-        summary += f"; code {args.code} ({code.nbytes / 1024:.1f} KB, grid {code.grid}, {code.symmetries})"
+        summary += (
+            f"; code {args.code} ({code.nbytes / 1024:.1f} KB, grid {code.grid} {code.layout.kind}, {code.symmetries})"
+        )
     print(summary)
     return 0
 

@@ -5,7 +5,10 @@ JSON header, raw little-endian tensors; no pickle). Tensors: ``a`` float32
 ``(C, K, N)``, ``b`` float32 ``(C, K)``, optional ``aux`` uint8 ``(C, A, h, w)``.
 The header's ``__metadata__`` holds ``format`` = ``"neural-collage-code"``,
 ``version``, ``grid``, ``symmetries``, ``source_size`` ("W,H"), ``mode``,
-``work_side`` and ``s_max``. Loading validates all of it, including contractivity.
+``work_side`` and ``s_max``; version 2 adds ``layout``, the cell layout as JSON
+(``{"kind": "grid" | "blend", "grid": g, "window": ...}``). Version 1 files (no
+layout) are hard grids and load and render exactly as before. Loading validates all
+of it, including contractivity.
 """
 
 from __future__ import annotations
@@ -26,12 +29,13 @@ from .config import MAX_GRID, MIN_GRID
 from .decode import decode_exact, decode_iterative, nearest_exact_side
 from .device import pick_device
 from .image_io import MAX_ASPECT, MODES, ImageLike, open_image, to_image, to_tensor
+from .layout import BlendedLayout, GridLayout, Layout, layout_from_meta
 from .operator import domain_count
 from .resample import area_resize
 from .symmetry import SYMMETRIES
 
 FORMAT_NAME = "neural-collage-code"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_HEADER_BYTES = 64 * 1024
 # The longest side of a 50 MP input at the 16:1 aspect limit is 28284 px.
@@ -60,6 +64,8 @@ class FractalCode:
         aux: ``(C, A, h, w)`` auxiliary "style source" images in [0, 1], or ``None``.
         source_size: ``(W, H)`` of the image it was fitted to; renders keep this aspect.
         work_side: the square side the fit ran at.
+        layout: the cell layout (:mod:`~collage_core.layout`); ``None`` means the hard
+            grid of ``grid`` cells a side.
     """
 
     a: torch.Tensor
@@ -73,8 +79,11 @@ class FractalCode:
     aux: torch.Tensor | None = None
     version: int = FORMAT_VERSION
     meta: dict = field(default_factory=dict)
+    layout: Layout | None = None
 
     def __post_init__(self) -> None:
+        if self.layout is None:
+            object.__setattr__(self, "layout", GridLayout(self.grid))
         _validate(self)
 
     # ----------------------------------------------------------------- rendering
@@ -126,13 +135,14 @@ class FractalCode:
         a, b = a[None].to(dev), b[None].to(dev)
         aux = None if self.aux is None else self.aux[None].to(dev)
         if iterations is None:
-            z = decode_exact(a, b, self.grid, self.symmetries, (out_h, out_w), aux)
+            z = decode_exact(a, b, self.layout, self.symmetries, (out_h, out_w), aux)
         else:
             if not isinstance(iterations, int) or not 0 <= iterations <= 10_000:
                 raise ValueError(f"iterations must be an integer in [0, 10000] or None, got {iterations!r}")
-            side = -(-max(out_w, out_h) // self.grid) * self.grid
+            unit = 2 * self.grid if isinstance(self.layout, BlendedLayout) else self.grid
+            side = -(-max(out_w, out_h) // unit) * unit
             z0 = self._start_image(start, side, seed).to(dev) * levels[0] + levels[1]
-            z = decode_iterative(a, b, self.grid, self.symmetries, z0, iterations, aux)
+            z = decode_iterative(a, b, self.layout, self.symmetries, z0, iterations, aux)
             z = area_resize(z, (out_h, out_w))
         return z[0]
 
@@ -209,6 +219,8 @@ class FractalCode:
             "s_max": repr(float(self.s_max)),
             "extra": json.dumps(self.meta, sort_keys=True, separators=(",", ":")),
         }
+        if self.version >= 2:
+            meta["layout"] = json.dumps(self.layout.to_meta(), sort_keys=True, separators=(",", ":"))
         return _canonical(st_save(tensors, metadata=meta))
 
     @property
@@ -259,6 +271,7 @@ class FractalCode:
                 raise ValueError(f"{name}: format version {version} is not supported (this reads {FORMAT_VERSION})")
             w, h = (int(v) for v in meta["source_size"].split(","))
             extra = _read_extra(meta.get("extra", "{}"))
+            layout = layout_from_meta(_read_extra(meta["layout"])) if version >= 2 else None
             return cls(
                 a=tensors["a"],
                 b=tensors["b"],
@@ -271,6 +284,7 @@ class FractalCode:
                 aux=aux,
                 version=version,
                 meta=extra if isinstance(extra, dict) else {},
+                layout=layout,
             )
         except KeyError as exc:
             raise ValueError(f"{name}: metadata field {exc} is missing") from None
@@ -333,6 +347,8 @@ def _canonical(data: bytes) -> bytes:
 def _validate(code: FractalCode) -> None:
     if not isinstance(code.grid, int) or not MIN_GRID <= code.grid <= MAX_GRID:
         raise ValueError(f"grid must be an integer in [{MIN_GRID}, {MAX_GRID}], got {code.grid!r}")
+    if not isinstance(code.layout, GridLayout | BlendedLayout) or code.layout.grid != code.grid:
+        raise ValueError(f"layout {code.layout!r} does not match the grid {code.grid}")
     if code.symmetries not in SYMMETRIES:
         raise ValueError(f"unknown symmetries {code.symmetries!r}")
     if code.mode not in MODES.values():

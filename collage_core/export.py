@@ -36,7 +36,6 @@ from .zoom_path import (
     cell_at,
     cover_zoom,
     is_pure_copy,
-    loop_center,
     loop_cycles,
 )
 
@@ -192,12 +191,13 @@ def export_zoom(
             raise ValueError(f"center must lie in the image, (x, y) in [0, 1], got {center!r}")
         center = (cx, cy)
     if loop:
-        loop_zoom = float(code.grid) ** loop_cycles(zoom, code.grid)
+        loop_zoom = float(code.layout.factor) ** loop_cycles(zoom, code.layout.factor)
         cell = auto_cell(code) if center is None else cell_at(center, code.grid)
         exact = is_pure_copy(code, cell)
         # An exact loop renders one loop deep from grid**1.5; a cross-fade also the same view
         # one loop deeper, and frames past either end for the smoothing.
-        deepest = float(code.grid) ** LOOP_PHASE * loop_zoom if exact else _loop_depths(code.grid, loop_zoom, n, fps)[1]
+        f = code.layout.factor
+        deepest = float(f) ** LOOP_PHASE * loop_zoom if exact else _loop_depths(f, loop_zoom, n, fps)[1]
         if deepest > MAX_ZOOM:
             why = "it" if exact else "its cross-fade"
             raise ValueError(
@@ -236,12 +236,12 @@ def zoom_path_for(
     cycles, exact = 0, True
     if loop:
         cell = auto_cell(code) if center is None else cell_at(center, code.grid)
-        target = loop_center(cell, code.grid)
-        cycles = loop_cycles(zoom, code.grid)
-        zoom = float(code.grid) ** cycles
+        target = code.layout.loop_center(cell)
+        cycles = loop_cycles(zoom, code.layout.factor)
+        zoom = float(code.layout.factor) ** cycles
         exact = is_pure_copy(code, cell)
     else:
-        target = center if center is not None else loop_center(auto_cell(code), code.grid)
+        target = center if center is not None else code.layout.loop_center(auto_cell(code))
     path = ZoomPath(
         target=target,
         zoom=zoom,
@@ -287,7 +287,8 @@ def zoom_frames(
     path, cycles, exact = zoom_path_for(code, zoom, frames, size, center, loop, easing, pingpong, reverse)
     renderer = renderer or ViewRenderer(code, device)
     blend = loop and not exact
-    start = float(code.grid) ** LOOP_PHASE if loop and exact else _loop_depths(code.grid, path.zoom, frames, fps)[0]
+    f = code.layout.factor
+    start = float(f) ** LOOP_PHASE if loop and exact else _loop_depths(f, path.zoom, frames, fps)[0]
     if loop and exact:
         cell = auto_cell(code) if center is None else cell_at(center, code.grid)
         gain, offset = code.a[:, cell, 0].double(), code.b[:, cell].double()  # the loop cell: x -> gain x + offset

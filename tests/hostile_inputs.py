@@ -39,9 +39,9 @@ def png(folder: Path, name: str, size: tuple[int, int], mode: str = "RGB") -> Pa
     return path
 
 
-def small_code() -> cc.FractalCode:
+def small_code(**settings) -> cc.FractalCode:
     """A real 64x64 code to edit."""
-    return cc.fractalize(Image.open(png_bytes_source()), grid=8)
+    return cc.fractalize(Image.open(png_bytes_source()), grid=8, **settings)
 
 
 def png_bytes_source():

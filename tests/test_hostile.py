@@ -368,8 +368,11 @@ def test_value_helpers():
 
 
 # ------------------------------------------------------------------ 6. Cancel stops renders
-def test_cancel_stops_a_render_at_the_next_level(monkeypatch):
-    code = small_code()
+@pytest.mark.parametrize("blend", [False, True])
+def test_cancel_stops_a_render_at_the_next_level(monkeypatch, blend):
+    code = small_code(blend=blend)
+    # The blended base is a 4x4 fixed point read through two small steps, then its first level.
+    first_level = 3 if blend else 1
     event, calls = threading.Event(), [0]
     real_step = cc.decode.collage_step
 
@@ -380,8 +383,8 @@ def test_cancel_stops_a_render_at_the_next_level(monkeypatch):
 
     monkeypatch.setattr(cc.decode, "collage_step", step)
     with pytest.raises(cc.Cancelled), cc.cancel_scope(event):
-        code.render(64)  # 4096 px: six levels above the base
-    assert calls[0] == 1
+        code.render(64)  # 4096 px: several levels above the base
+    assert calls[0] == first_level
     calls[0] = 0
     event.clear()
     with pytest.raises(cc.Cancelled), cc.cancel_scope(event):
