@@ -23,6 +23,7 @@ import collage_core as cc  # noqa: E402
 from collage_core.presets import Preset, list_presets, load_preset, save_preset, user_dir  # noqa: E402
 
 from . import callbacks, limits  # noqa: E402
+from .explore_server import routes as explore_routes  # noqa: E402
 from .session import Session, new_session, sweep  # noqa: E402
 
 log = logging.getLogger("neural_collage.app")
@@ -567,6 +568,10 @@ def build_demo(device: str | None = None) -> gr.Blocks:
                 _fractalize_tab(session, zoom_source, examples, preset_choices)
             with gr.Tab("Zoom", id="zoom"):
                 _zoom_tab(session, zoom_source, preset_choices)
+            with gr.Tab("Explore", id="explore") as explore_tab:
+                from .tabs import explore  # imports this module: only once it is complete
+
+                explore.build(session, explore_tab)
             with gr.Tab("Digits", id="digits"):
                 _digits_tab()
     return demo
@@ -835,6 +840,7 @@ def launch_kwargs() -> dict:
         "max_file_size": limits.MAX_UPLOAD_BYTES,
         "show_error": True,
         "footer_links": [],
+        "app_kwargs": {"routes": explore_routes()},  # the Explore map's tiles (app/explore_server.py)
     }
 
 
