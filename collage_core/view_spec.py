@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from fractions import Fraction
 
+import torch
+
 from .autocontrast import HIGH, LOW
 from .viewport import MAX_ZOOM
 
@@ -24,8 +26,32 @@ MAX_TEXT = 4096  # a view is a few hundred characters; refuse pasted novels earl
 
 
 def code_hash(code) -> str:
-    """SHA-256 (hex) of a code's saved bytes: the same file gives the same hash anywhere."""
-    return hashlib.sha256(code.to_bytes()).hexdigest()
+    """SHA-256 (hex) of what a code file stores, in a canonical order.
+
+    Not of the file's bytes: safetensors writes its metadata in hash-map order, so
+    saving the same code twice can give different bytes. The coefficients as saved
+    (float32; style images as 8-bit) and the sorted metadata give the same hash for a
+    code and for the file it was saved to and loaded from, on any machine.
+    """
+    h = hashlib.sha256()
+    fields = {
+        "grid": code.grid,
+        "symmetries": code.symmetries,
+        "source_size": list(code.source_size),
+        "mode": code.mode,
+        "work_side": code.work_side,
+        "s_max": float(code.s_max),
+        "version": code.version,
+        "meta": code.meta,
+    }
+    h.update(json.dumps(fields, sort_keys=True, default=str).encode())
+    for t in (code.a, code.b):
+        t = t.detach().cpu().float().contiguous()
+        h.update(str(tuple(t.shape)).encode() + t.numpy().tobytes())
+    if code.aux is not None:
+        aux = (code.aux.detach().cpu() * 255).round().clamp(0, 255).to(torch.uint8).contiguous()
+        h.update(str(tuple(aux.shape)).encode() + aux.numpy().tobytes())
+    return h.hexdigest()
 
 
 def _default_tone() -> dict:
