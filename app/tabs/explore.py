@@ -152,7 +152,9 @@ def export_dive(
         raise ValueError("A dive needs at least two keyframes: move the map and press Add keyframe twice.")
     session.cancel.clear()
     suffix = studio._suffix(fmt)
-    frames = callbacks.check_animation(float(seconds), float(fps), studio.parse_size(size), 1.0)
+    # The per-request limits on time and size; depth costs only log(zoom), so keyframes
+    # may go to the engine's 1e15 (the zoom argument here is a placeholder that passes).
+    frames = callbacks.check_animation(float(seconds), float(fps), studio.parse_size(size), 2.0)
     path = session.new_path(f"{exp.name}-dive", suffix)
 
     def report(done: int, total: int) -> None:
