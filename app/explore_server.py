@@ -110,8 +110,10 @@ class Exploration:
             root = tiles.root_for(center, zoom, self.aspect)
             fu, fv = root.to_viewer(center[0], center[1], self.aspect)
             view = {"u": float(fu), "v": float(fv), "rel": float(zoom / root.zoom)}
+        home = self.add_root(tiles.home_root(self.aspect))
         rid = self.add_root(root)
         return {
+            "home": self.root_info(home),
             "token": self.token,
             "hash": self.hash,
             "name": self.name,

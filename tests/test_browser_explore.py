@@ -7,6 +7,7 @@ pans; two keyframes give a playable dive; nothing is fetched from outside this m
 """
 
 import time
+from fractions import Fraction
 from urllib.parse import urlparse
 
 import pytest
@@ -168,5 +169,26 @@ def test_the_map_works_on_a_phone(studio, code_file):
     _wait_ready(page)
     assert float(_data(page, "zoom")) > 3 and int(_data(page, "tiles")) > tiles_before
     page.screenshot(path=str(ARTIFACTS / "explore-phone.png"))
+    # A shared view at 1e15x opens the map there: the deepest the map goes, in a browser.
+    code = cc.FractalCode.load(code_file)
+    center = (Fraction(41370001, 10**8) + Fraction(1, 3 * 10**15), Fraction(3561, 10**4))
+    spec = cc.ViewSpec(code=cc.code_hash(code), center=center, zoom=Fraction(10**15))
+    page.locator("#explore-restore-text textarea").fill(spec.to_fragment())
+    page.locator("#explore-restore").click()
+    page.wait_for_function("Number(document.querySelector('#explore-root').dataset.zoom) > 0.99e15")
+    time.sleep(0.5)
+    _wait_ready(page)
+    assert "10^15" in page.inner_text("#explore-depth") or "10^14" in page.inner_text("#explore-depth")
+    page.locator("#explore-root").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "explore-phone-1e15.png"))
+    # ... and sharing it gives the same view back (the page posts where it settled).
+    page.locator("#explore-share").click()
+    page.wait_for_function(
+        "document.querySelector('#explore-share-link input, #explore-share-link textarea').value.includes('#view=')"
+    )
+    link = page.locator("#explore-share-link input, #explore-share-link textarea").first.input_value()
+    shared = cc.ViewSpec.parse(link)
+    assert shared.code == spec.code and abs(shared.zoom / spec.zoom - 1) < 1e-6
+    assert all(abs(a - b) * spec.zoom < 1e-6 for a, b in zip(shared.center, spec.center, strict=True))
     assert page.outside == []
     context.close()

@@ -108,7 +108,7 @@
       v.addHandler("animation-finish", () => this.settled());
       p.hud.querySelector(".ce-in").onclick = () => { v.viewport.zoomBy(2); v.viewport.applyConstraints(); };
       p.hud.querySelector(".ce-out").onclick = () => { v.viewport.zoomBy(0.5); v.viewport.applyConstraints(); };
-      p.hud.querySelector(".ce-home").onclick = () => this.open(this.config.home || this.config.root, this.config.homeView || null, true);
+      p.hud.querySelector(".ce-home").onclick = () => this.open(this.config.home, null, true);
     }
 
     tileSource(root) {
@@ -134,11 +134,7 @@
 
     open(root, view, fromHome) {
       const v = this.viewer;
-      if (!this.config.root0zoom) {
-        this.config.root0zoom = root.zoom;
-        this.config.home = root;
-        this.config.homeView = view;
-      }
+      this.config.root0zoom = this.config.home.zoom;
       if (fromHome) {
         root = this.config.home;
         view = null;
