@@ -40,9 +40,11 @@ def test_adjacent_tiles_are_crops_of_one_exact_view(code):
         for dx in range(2):
             t = tiles.render_tile(renderer, root, level, x0 + dx, y0 + dy)
             quad[:, dy * tiles.TILE : (dy + 1) * tiles.TILE, dx * tiles.TILE : (dx + 1) * tiles.TILE] = t
-    # The same area as one view: centre at the shared corner, half the zoom.
-    (cx, cy), z = tiles.tile_view(root, aspect, level, x0, y0)
-    corner = (cx + 1 / (2 * z), cy + aspect / (2 * z))
+    # The same area as one view, placed independently: the root square's corner plus
+    # (x0 + 1, y0 + 1) tiles of width 1 / (zoom 2**level), at half the tiles' zoom.
+    z = root.zoom * 2**level
+    left, top = root.cx - 1 / (2 * root.zoom), root.cy - aspect / (2 * root.zoom)
+    corner = (left + (x0 + 1) / z, top + (y0 + 1) * aspect / z)
     whole = tiles.render_exact(renderer, corner, z / 2, (2 * tiles.TILE, 2 * tiles.TILE))
     assert quad.std() > 0  # a real picture, not black
     assert torch.allclose(quad, whole, atol=1e-12, rtol=0)
