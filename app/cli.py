@@ -6,6 +6,8 @@
                       [--preset NAME] [--code OUT.collage] [--style IMAGE] [--seed S]
     collage zoom IN -o OUT.(gif|mp4|webp) [--zoom Z] [--seconds S] [--fps F] [--size WxH]
                  [--center X,Y] [--loop] [--pingpong] [--easing E] [--preset NAME]
+    collage poster IN -o OUT.png [--size WxH] [--center X,Y] [--zoom Z] [--view VIEW.json]
+    collage zoom IN -o OUT.gif --keyframes FILE.(json|toml)   (a dive through recorded views)
     collage sample -o OUT.png [--n N] [--magnify M] [--temperature T] [--seed S]
     collage presets
     collage serve [--host H] [--port P] [--device D]      (= python -m app)
@@ -23,6 +25,7 @@ import sys
 from pathlib import Path
 
 from . import __main__ as launcher
+from .cli_explore import add_explore_commands
 from .cli_vae import add_vae_commands
 
 EXIT_ERROR = 1
@@ -129,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("--easing", choices=["ease-in-out", "linear", "ease-in", "ease-out", "sine"], default=None)
     z.add_argument("--copies", metavar="1|2|3|soft", help=COPIES_HELP + "; overrides the look's")
     z.add_argument("--device", default=None, help="torch device: auto (default), cpu, cuda, mps")
+    z.add_argument("--keyframes", metavar="FILE", help="dive through these views (JSON or TOML, from the Explore tab)")
     z.set_defaults(func=cmd_zoom)
 
     s = sub.add_parser("sample", help="sample MNIST digits from the Collage VAE at any magnification")
@@ -147,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.set_defaults(func=cmd_serve)
 
     add_vae_commands(sub)
+    add_explore_commands(sub)
     return parser
 
 
@@ -287,6 +292,10 @@ def cmd_zoom(args: argparse.Namespace) -> int:
         if value is not None:
             settings[key] = value
     size = args.size or (512, 512)
+    if args.keyframes:
+        from collage_core.keyframes import load_keyframes
+
+        settings["keyframes"] = load_keyframes(args.keyframes)
     extra = {"plant_loop": True} if settings["loop"] else {}
     config = callbacks.resolve_config(args.preset or "deep-zoom", copies=args.copies, **extra)
     code, _, _ = _load_input(args.input, config, args)
@@ -297,7 +306,9 @@ def cmd_zoom(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     print(
-        f"wrote {out} ({frames} frames, {size[0]}x{size[1]}, zoom {settings['zoom']:g}, {out.stat().st_size / 1024:.0f} KB)"
+        f"wrote {out} ({frames} frames, {size[0]}x{size[1]}, "
+        + (f"{len(keys)} keyframes" if (keys := settings.get("keyframes")) else f"zoom {settings['zoom']:g}")
+        + f", {out.stat().st_size / 1024:.0f} KB)"
     )
     return 0
 
@@ -321,6 +332,7 @@ def _run_export(code, out: Path, size, center, settings: dict, bar, device=None)
         easing=settings["easing"],
         progress=report,
         device=device,
+        keyframes=settings.get("keyframes"),
     )
 
 
@@ -374,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``collage`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.func in (cmd_fractalize, cmd_zoom, cmd_sample):
+    if args.func in (cmd_fractalize, cmd_zoom, cmd_sample) or args.command == "poster":
         _set_threads()
     try:
         return int(args.func(args) or 0)

@@ -84,6 +84,8 @@ class Session:
     cancel: threading.Event = field(default_factory=threading.Event)
     folder: Path | None = None
     presets: dict[str, Preset] = field(default_factory=dict)
+    exploration: object | None = None  # the Explore tab's map (app.explore_server.Exploration)
+    keyframes: list = field(default_factory=list)  # the Explore tab's recorded views
 
     def new_path(self, stem: str, suffix: str) -> Path:
         """A fresh file path in this session's folder (files of earlier requests stay until the session ends)."""

@@ -23,6 +23,7 @@ from collage_core.presets import Preset, user_dir  # noqa: E402
 from collage_core.resources import example_photos  # noqa: E402
 
 from . import callbacks, inputs, limits, user_presets  # noqa: E402
+from .explore_server import routes as explore_routes  # noqa: E402
 from .guard import (  # noqa: E402, F401 - re-exported
     ERROR_SECONDS,
     SafeImage,
@@ -595,6 +596,10 @@ def build_demo(device: str | None = None, host: str | None = None) -> gr.Blocks:
                 preset, preset_save, save_inputs = _fractalize_tab(session, zoom_source, examples, preset_choices)
             with gr.Tab("Zoom", id="zoom"):
                 look = _zoom_tab(session, zoom_source, preset_choices)
+            with gr.Tab("Explore", id="explore") as explore_tab:
+                from .tabs import explore  # imports this module: only once it is complete
+
+                explore.build(session, explore_tab)
             with gr.Tab("Digits", id="digits"):
                 _digits_tab()
         # Wired here: a saved preset is offered at once in both tabs' dropdowns.
@@ -916,6 +921,7 @@ def launch_kwargs() -> dict:
         "max_file_size": limits.MAX_UPLOAD_BYTES,
         "show_error": True,
         "footer_links": [],
+        "app_kwargs": {"routes": explore_routes()},  # the Explore map's tiles (app/explore_server.py)
     }
 
 

@@ -142,6 +142,7 @@ def export_zoom(
     dither: bool = False,
     cancel: threading.Event | None = None,
     device: str | torch.device | None = None,
+    keyframes=None,
 ) -> Path:
     """Render a zoom animation of ``code`` into ``path`` (.gif, .mp4 or .webp).
 
@@ -166,9 +167,18 @@ def export_zoom(
         dither: GIF dithering. cancel: a ``threading.Event``; setting it stops the
             export, raises :class:`Cancelled` and leaves no file.
         device: where to render (``None``: CUDA, then MPS, then CPU).
+        keyframes: ``[((x, y), zoom), ...]``: dive through these views instead (see
+            :mod:`collage_core.keyframes`); ``zoom``, ``center``, ``loop``, ``pingpong``
+            and ``reverse`` then do not apply. The last frame is the last keyframe's view.
     Returns:
         the path written.
     """
+    if keyframes is not None:
+        from .keyframes import export_keyframes
+
+        return export_keyframes(
+            code, path, keyframes, seconds, fps, size, easing, autocontrast, progress, dither, cancel, device
+        )
     path = Path(path)
     fmt = _format(path)
     fps = _check_fps(fps, fmt)
