@@ -4,7 +4,8 @@
                       [--refine N] [--iterations N] [--start noise|gray|IMAGE] [--magnify M]
                       [--preset NAME] [--code OUT.collage] [--style IMAGE] [--seed S]
     collage zoom IN -o OUT.(gif|mp4|webp) [--zoom Z] [--seconds S] [--fps F] [--size WxH]
-                 [--center X,Y] [--loop] [--pingpong] [--easing E] [--preset NAME]
+                 [--center X,Y] [--loop] [--pingpong] [--easing E] [--colour true|vivid|off]
+                 [--preset NAME]
     collage sample -o OUT.png [--n N] [--magnify M] [--temperature T] [--seed S]
     collage presets
     collage serve [--host H] [--port P] [--device D]      (= python -m app)
@@ -118,6 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("--loop", action="store_true", default=None, help="seamless loop (plants a loop cell)")
     z.add_argument("--pingpong", action="store_true", default=None, help="zoom in, then back out")
     z.add_argument("--easing", choices=["ease-in-out", "linear", "ease-in", "ease-out", "sine"], default=None)
+    z.add_argument(
+        "--colour",
+        "--color",
+        dest="colour",
+        choices=["true", "vivid", "off"],
+        default=None,
+        help="tone of deep frames: true (default: levels on luma, the photo's colours), vivid (per channel), off",
+    )
     z.add_argument("--device", default=None, help="torch device: auto (default), cpu, cuda, mps")
     z.set_defaults(func=cmd_zoom)
 
@@ -262,12 +271,15 @@ def cmd_zoom(args: argparse.Namespace) -> int:
 
     out = _check_output(args.output, (".gif", ".mp4", ".webp"))
     settings = {"zoom": 1000.0, "seconds": 10.0, "fps": 24, "loop": False, "pingpong": False, "easing": "ease-in-out"}
+    settings["autocontrast"] = True
     if args.preset:  # a named look brings its zoom settings; flags still win
         settings.update({k: v for k, v in load_preset(args.preset).zoom.items() if k in settings})
     for key in settings:
         value = getattr(args, key, None)
         if value is not None:
             settings[key] = value
+    if args.colour is not None:
+        settings["autocontrast"] = args.colour
     size = args.size or (512, 512)
     extra = {"plant_loop": True} if settings["loop"] else {}
     config = callbacks.resolve_config(args.preset or "deep-zoom", **extra)
@@ -301,6 +313,7 @@ def _run_export(code, out: Path, size, center, settings: dict, bar, device=None)
         loop=bool(settings["loop"]),
         pingpong=bool(settings["pingpong"]),
         easing=settings["easing"],
+        autocontrast=settings["autocontrast"],
         progress=report,
         device=device,
     )

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .config import FractalizeConfig
+from .tone import check_look
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "presets"
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -46,7 +47,7 @@ _ZOOM_KEYS: dict[str, tuple[type, ...]] = {
     "pingpong": (bool,),
     "size": (int, str),
     "format": (str,),
-    "autocontrast": (bool,),
+    "autocontrast": (bool, str),  # true/false or a look: "colour", "vivid", "off"
 }
 
 
@@ -77,6 +78,11 @@ class Preset:
         self.config()  # FractalizeConfig validates the values
         _check_section(self.name, "render", self.render, _RENDER_KEYS)
         _check_section(self.name, "zoom", self.zoom, _ZOOM_KEYS)
+        if "autocontrast" in self.zoom:
+            try:
+                check_look(self.zoom["autocontrast"])
+            except ValueError as exc:
+                raise ValueError(f"preset {self.name}: [zoom] {exc}") from None
         start = self.render.get("start", "noise")
         if start not in ("noise", "gray"):
             raise ValueError(f"preset {self.name}: [render] start must be 'noise' or 'gray', got {start!r}")

@@ -23,6 +23,7 @@ in time (:func:`~collage_core.autocontrast.smooth_stream`); alpha is never touch
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass, replace
 
 import torch
@@ -138,9 +139,10 @@ def colour_map(x: torch.Tensor, anchor: Anchor | None = None) -> torch.Tensor:
     """Colour-true levels of ``x`` ``(C, H, W)`` as an affine colour map ``(n, n + 1)``, float64.
 
     Luma ``Y = w @ x`` goes to ``g (Y - lo)`` (robust percentiles ``lo, hi``, gain
-    ``g = 1 / (hi - lo)``); the chroma of the detail, ``x - mean - w @ (x - mean)``, is
-    scaled by ``min(g, anchor.spread / frame chroma)``; the mean chroma moves from the
-    frame's own to ``anchor.chroma`` by ``anchor.pull`` (without an anchor it is kept).
+    ``g = 1 / (hi - lo)``); chroma ``x - Y`` is scaled by ``g_c = min(g, spread /
+    frame's RMS chroma)``, ``spread`` the anchor's (without an anchor, the frame's own:
+    ``g_c = min(g, 1)``). So without pull every pixel keeps its hue; with
+    ``anchor.pull = 1`` the frame's mean chroma is replaced by ``anchor.chroma``.
     """
     xs = _sample(x)
     n = xs.shape[0]
@@ -153,12 +155,18 @@ def colour_map(x: torch.Tensor, anchor: Anchor | None = None) -> torch.Tensor:
     mean = xs.mean(1)
     chroma = xs - w @ xs
     own = chroma.mean(1)
-    if anchor is None:
-        gain_c, target = g, own
+    spread = float(chroma.pow(2).sum(0).mean().sqrt())
+    # Chroma gets the luma's gain, but no more than makes the frame as colourful as the
+    # anchor (without one: as the frame already is), so a faint tint is not blown up.
+    limit = anchor.spread if anchor is not None else spread
+    gain_c = min(g, limit / spread) if spread > 0 else g
+    # pull 0: chroma(out) = gain_c * chroma(x), every pixel keeps its hue exactly.
+    pull = anchor.pull if anchor is not None else 0.0
+    if pull:
+        anchor_chroma = anchor.chroma.to(torch.float64)
+        target = (1 - pull) * gain_c * own + pull * (anchor_chroma - w @ anchor_chroma)
     else:
-        spread = float(chroma.pow(2).sum(0).mean().sqrt())
-        gain_c = min(g, anchor.spread / spread) if spread > 0 else g
-        target = (1 - anchor.pull) * own + anchor.pull * anchor.chroma.to(torch.float64)
+        target = gain_c * own
     P = torch.outer(torch.ones(n, dtype=torch.float64), w)  # projector onto luma: P @ P = P
     M = g * P + gain_c * (torch.eye(n, dtype=torch.float64) - P)
     b = -M @ mean + g * (float(w @ mean) - lo) + target
@@ -194,12 +202,19 @@ def into_gamut(x: torch.Tensor) -> torch.Tensor:
     room_up = torch.where(c > 0, (1 - grey) / c.clamp_min(tiny), torch.inf)
     room_down = torch.where(c < 0, grey / (-c).clamp_min(tiny), torch.inf)
     k = torch.minimum(room_up, room_down).amin(0, keepdim=True).clamp(max=1.0)
-    return grey + k * c
+    return (grey + k * c).clamp_(0.0, 1.0)  # the clamp only removes rounding
 
 
 def attractor_anchor(renderer) -> Anchor:
-    """The :class:`Anchor` of a :class:`~collage_core.viewport.ViewRenderer`'s attractor (a 1x view)."""
-    return Anchor.of(renderer.render((0.5, 0.5), 1.0, (128, 128)).cpu())
+    """The :class:`Anchor` of a :class:`~collage_core.viewport.ViewRenderer`'s attractor (a 1x view),
+    computed once per renderer."""
+    anchor = _ANCHORS.get(renderer)
+    if anchor is None:
+        anchor = _ANCHORS[renderer] = Anchor.of(renderer.render((0.5, 0.5), 1.0, (128, 128)).cpu())
+    return anchor
+
+
+_ANCHORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def tone_view(view: torch.Tensor, look: str, renderer=None, zoom: float = 1.0) -> torch.Tensor:

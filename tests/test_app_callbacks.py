@@ -395,10 +395,10 @@ def test_choosing_a_preset_moves_the_controls():
 
 
 def test_a_look_moves_the_zoom_controls():
-    depth, seconds, fps, easing, loop, pingpong = ui.apply_zoom_look("deep-zoom")
+    depth, seconds, fps, easing, loop, pingpong, colour = ui.apply_zoom_look("deep-zoom")
     z = presets.load_preset("deep-zoom").zoom
     assert abs(10**depth - z["zoom"]) < 1e-6 * z["zoom"] and loop is True and easing == z["easing"]
-    assert pingpong == {"__type__": "update"}  # not set by the look: left as it is
+    assert pingpong == {"__type__": "update"} and colour == pingpong  # not set by the look: left as it is
 
 
 def test_saving_the_controls_as_a_preset(tmp_path, monkeypatch):
