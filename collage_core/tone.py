@@ -68,7 +68,8 @@ class Anchor:
 
     Attributes:
         chroma: ``(n,)`` mean colour minus its luma (zero luma).
-        spread: RMS chroma of the attractor's pixels: the most colourful a frame gets.
+        spread: RMS of the attractor's chroma about that mean: how colourful the detail
+            of a deep frame gets at most.
         pull: how far a frame's mean chroma moves from its own to ``chroma``: 0 keeps a
             shallow view's colours true to the picture; 1 (a view inside one cell shows
             copies of the photo) gives it the photo's. See :meth:`at`.
@@ -92,7 +93,13 @@ class Anchor:
         x = _sample(image)
         w = luma_weights(x.shape[0])
         chroma = x - w @ x
-        return Anchor(chroma=chroma.mean(1), spread=float(chroma.pow(2).sum(0).mean().sqrt()))
+        mean = chroma.mean(1)
+        return Anchor(chroma=mean, spread=_rms(chroma - mean[:, None]))
+
+
+def _rms(chroma: torch.Tensor) -> float:
+    """RMS length of ``(n, N)`` chroma vectors."""
+    return float(chroma.pow(2).sum(0).mean().sqrt())
 
 
 def _sample(x: torch.Tensor) -> torch.Tensor:
@@ -139,10 +146,11 @@ def colour_map(x: torch.Tensor, anchor: Anchor | None = None) -> torch.Tensor:
     """Colour-true levels of ``x`` ``(C, H, W)`` as an affine colour map ``(n, n + 1)``, float64.
 
     Luma ``Y = w @ x`` goes to ``g (Y - lo)`` (robust percentiles ``lo, hi``, gain
-    ``g = 1 / (hi - lo)``); chroma ``x - Y`` is scaled by ``g_c = min(g, spread /
-    frame's RMS chroma)``, ``spread`` the anchor's (without an anchor, the frame's own:
+    ``g = 1 / (hi - lo)``); chroma ``x - Y`` is scaled by ``g_c = min(g, limit /
+    frame's RMS chroma)``, ``limit`` the anchor's (without an anchor, the frame's own:
     ``g_c = min(g, 1)``). So without pull every pixel keeps its hue; with
-    ``anchor.pull = 1`` the frame's mean chroma is replaced by ``anchor.chroma``.
+    ``anchor.pull = 1`` the frame's mean chroma is replaced by ``anchor.chroma`` and its
+    detail is no more colourful than the attractor's.
     """
     xs = _sample(x)
     n = xs.shape[0]
@@ -155,18 +163,21 @@ def colour_map(x: torch.Tensor, anchor: Anchor | None = None) -> torch.Tensor:
     mean = xs.mean(1)
     chroma = xs - w @ xs
     own = chroma.mean(1)
-    spread = float(chroma.pow(2).sum(0).mean().sqrt())
     # Chroma gets the luma's gain, but no more than makes the frame as colourful as the
-    # anchor (without one: as the frame already is), so a faint tint is not blown up.
-    limit = anchor.spread if anchor is not None else spread
+    # anchor (without one: as the frame already is), so a faint tint is not blown up. A
+    # pulled frame's own mean chroma is replaced, so then only its detail counts, and is
+    # compared with the anchor's detail.
+    pull = anchor.pull if anchor is not None else 0.0
+    spread = _rms(chroma - pull * own[:, None])
+    if anchor is None:
+        limit = spread
+    else:
+        anchor_chroma = anchor.chroma.to(torch.float64)
+        anchor_chroma = anchor_chroma - w @ anchor_chroma
+        limit = math.sqrt(anchor.spread**2 + (1 - pull) * float(anchor_chroma @ anchor_chroma))
     gain_c = min(g, limit / spread) if spread > 0 else g
     # pull 0: chroma(out) = gain_c * chroma(x), every pixel keeps its hue exactly.
-    pull = anchor.pull if anchor is not None else 0.0
-    if pull:
-        anchor_chroma = anchor.chroma.to(torch.float64)
-        target = (1 - pull) * gain_c * own + pull * (anchor_chroma - w @ anchor_chroma)
-    else:
-        target = gain_c * own
+    target = gain_c * own if not pull else (1 - pull) * gain_c * own + pull * anchor_chroma
     P = torch.outer(torch.ones(n, dtype=torch.float64), w)  # projector onto luma: P @ P = P
     M = g * P + gain_c * (torch.eye(n, dtype=torch.float64) - P)
     b = -M @ mean + g * (float(w @ mean) - lo) + target

@@ -86,7 +86,7 @@ def test_anchor_gives_a_deep_frame_the_attractors_colours():
     # its mean chroma becomes the attractor's and its chroma is no stronger than the anchor's.
     x = 1e-6 * _pattern(seed=2).expand(3, -1, -1) * torch.tensor([1.0, 0.7, 0.4], dtype=torch.float64)[:, None, None]
     x = x + torch.tensor([0.7, 0.3, 0.2], dtype=torch.float64)[:, None, None]
-    photo = torch.stack([torch.full((8, 8), v) for v in (0.6, 0.45, 0.5)]).double() + 0.2 * _pattern(seed=3, side=8)
+    photo = torch.cat([v + 0.2 * _pattern(seed=3 + k, side=8) for k, v in enumerate((0.6, 0.45, 0.5))])
     anchor = Anchor.of(photo)
     anchor = anchor.at(1e6, 32)
     assert anchor.pull == 1.0 and Anchor(anchor.chroma, 0.1).at(1.0, 32).pull == 0.0
@@ -94,7 +94,8 @@ def test_anchor_gives_a_deep_frame_the_attractors_colours():
     y = m[:, :3] @ x.reshape(3, -1) + m[:, 3:]  # before fitting into the gamut
     chroma = _chroma(y.reshape(x.shape))
     assert torch.allclose(chroma.mean(dim=(1, 2)), anchor.chroma, atol=1e-6)
-    assert chroma.pow(2).sum(0).mean().sqrt() <= anchor.spread * (1 + 1e-6)
+    detail = chroma - chroma.mean(dim=(1, 2), keepdim=True)
+    assert anchor.spread > 0.01 and detail.pow(2).sum(0).mean().sqrt() <= anchor.spread * (1 + 1e-6)
 
 
 def test_into_gamut_keeps_hue_and_luma():
@@ -205,3 +206,19 @@ def test_the_look_reaches_views_exports_and_presets(tmp_path):
     assert Preset("t", zoom={"autocontrast": False}).zoom["autocontrast"] is False
     with pytest.raises(ValueError, match=r"preset t: \[zoom\] autocontrast"):
         Preset("t", zoom={"autocontrast": "loud"})
+
+
+def test_cli_zoom_takes_a_colour_look(tmp_path, capsys):
+    from app.cli import main
+
+    code = cc.fractalize(synthetic_photo(64, 64, seed=9), grid=8, symmetries="d4")
+    code.save(tmp_path / "c.collage")
+    outs = {}
+    for look in ("true", "vivid"):
+        outs[look] = tmp_path / f"{look}.gif"
+        argv = ["zoom", str(tmp_path / "c.collage"), "-o", str(outs[look]), "--zoom", "1e4", "--seconds", "1"]
+        assert main([*argv, "--fps", "2", "--size", "32x32", "--colour", look]) == 0
+    assert outs["true"].read_bytes() != outs["vivid"].read_bytes()
+    with pytest.raises(SystemExit) as exit_:
+        main(["zoom", str(tmp_path / "c.collage"), "-o", str(tmp_path / "x.gif"), "--colour", "sepia"])
+    assert exit_.value.code == 2 and "--colour" in capsys.readouterr().err
