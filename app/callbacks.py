@@ -275,6 +275,25 @@ def digest(path_or_image) -> str:
     return hashlib.sha1(data).hexdigest()[:16]
 
 
+def mark_point(source, center: tuple[float, float], side: int = 320) -> Image.Image:
+    """A display copy of ``source`` with ``center`` (normalised x, y) marked by a ring and cross hairs."""
+    from PIL import ImageDraw
+
+    img = load_photo(source).image.convert("RGB")
+    img.thumbnail((side, side))
+    w, h = img.size
+    x, y = center[0] * w, center[1] * h
+    draw = ImageDraw.Draw(img)
+    r = max(6, min(w, h) // 20)
+    for colour, width in (((0, 0, 0), 4), ((255, 255, 255), 2)):  # dark halo, light line: any background
+        draw.ellipse((x - r, y - r, x + r, y + r), outline=colour, width=width)
+        draw.line((x - 2.2 * r, y, x - r, y), fill=colour, width=width)
+        draw.line((x + r, y, x + 2.2 * r, y), fill=colour, width=width)
+        draw.line((x, y - 2.2 * r, x, y - r), fill=colour, width=width)
+        draw.line((x, y + r, x, y + 2.2 * r), fill=colour, width=width)
+    return img
+
+
 # ----------------------------------------------------------------- watch it converge
 @dataclass(frozen=True)
 class Convergence:

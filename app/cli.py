@@ -1,6 +1,7 @@
 """The ``collage`` command: the studio's features from a terminal.
 
     collage fractalize IN -o OUT.png [--grid N] [--symmetries none|rot|d4] [--strength S]
+                      [--copies 1|2|3|soft]
                       [--refine N] [--iterations N] [--start noise|gray|IMAGE] [--magnify M]
                       [--preset NAME] [--code OUT.collage] [--style IMAGE] [--seed S]
     collage zoom IN -o OUT.(gif|mp4|webp) [--zoom Z] [--seconds S] [--fps F] [--size WxH]
@@ -94,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--preset", help="a preset name (see 'collage presets') or a .toml file")
     f.add_argument("--grid", type=int, help="cells a side (default 32)")
     f.add_argument("--symmetries", choices=["none", "rot", "d4"], help="copies under rotations/flips (default d4)")
-    f.add_argument("--strength", type=float, help="self-similarity floor, 0..0.9 (default 0)")
+    f.add_argument("--strength", type=float, help="self-similarity floor, 0..0.9 (default 0.2)")
+    f.add_argument("--copies", metavar="1|2|3|soft", help=COPIES_HELP)
     f.add_argument("--refine", type=_non_negative_int, help="refinement steps after the closed-form fit (default 0)")
     f.add_argument("--style", metavar="IMAGE", help="a style source image whose copies also build the picture")
     f.add_argument("--iterations", type=_non_negative_int, help="collage steps from --start (default: exact attractor)")
@@ -127,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="tone of deep frames: true (default: levels on luma, the photo's colours), vivid (per channel), off",
     )
+    z.add_argument("--copies", metavar="1|2|3|soft", help=COPIES_HELP + "; overrides the look's")
     z.add_argument("--device", default=None, help="torch device: auto (default), cpu, cuda, mps")
     z.set_defaults(func=cmd_zoom)
 
@@ -147,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_vae_commands(sub)
     return parser
+
+
+COPIES_HELP = "domains per cell: 1 (default) keeps the photo sharp inside itself, soft mixes all"
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -171,7 +177,7 @@ def _load_input(path_text: str, config, args):
     if not path.exists():
         raise ValueError(f"no such file: {path}")
     if _is_code_file(path):
-        fit_flags = ("grid", "symmetries", "strength", "refine", "style", "preset")
+        fit_flags = ("grid", "symmetries", "strength", "copies", "refine", "style", "preset")
         ignored = [f"--{name}" for name in fit_flags if getattr(args, name, None) not in (None, False)]
         if ignored and getattr(args, "func", None) is cmd_fractalize:
             print(f"note: {', '.join(ignored)} ignored: {path.name} is already a fitted code", file=sys.stderr)
@@ -233,6 +239,7 @@ def cmd_fractalize(args: argparse.Namespace) -> int:
         grid=args.grid,
         symmetries=args.symmetries,
         strength=args.strength,
+        copies=args.copies,
         refine_steps=args.refine,
         seed=args.seed,
     )
@@ -282,7 +289,7 @@ def cmd_zoom(args: argparse.Namespace) -> int:
         settings["autocontrast"] = args.colour
     size = args.size or (512, 512)
     extra = {"plant_loop": True} if settings["loop"] else {}
-    config = callbacks.resolve_config(args.preset or "deep-zoom", **extra)
+    config = callbacks.resolve_config(args.preset or "deep-zoom", copies=args.copies, **extra)
     code, _, _ = _load_input(args.input, config, args)
     frames = round(settings["seconds"] * settings["fps"])
     bar = _tqdm_progress("zoom", frames)

@@ -10,6 +10,46 @@ import json
 import sys
 
 
+def _given(args: argparse.Namespace, names: dict[str, str]) -> dict:
+    """Options given on the command line, keyed by config field (unset ones keep the defaults)."""
+    return {field: getattr(args, dest) for dest, field in names.items() if getattr(args, dest) is not None}
+
+
+# argparse dest -> config field; every default lives in the config dataclasses.
+_MODEL_OPTIONS = {"head": "head", "layout": "layout", "supersample": "supersample"}
+_TRAIN_OPTIONS = {
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "lr": "lr",
+    "lr_warmup_steps": "lr_warmup_steps",
+    "free_bits": "free_bits",
+    "kl_warmup": "kl_warmup_epochs",
+    "kl_balance": "kl_balance",
+    "ema": "ema_decay",
+    "grad_clip": "grad_clip",
+    "skip_grad_norm": "skip_grad_norm",
+}
+
+
+def train_configs(args: argparse.Namespace):
+    """``(VAEConfig or None when resuming/warm-starting, TrainConfig)`` from parsed arguments:
+    the recipe's overrides of the defaults, then the options given explicitly."""
+    from collage_core import vae
+
+    model_over, train_over = vae.RECIPES[args.recipe]
+    model_config = None
+    if args.resume is None and args.init_from is None:
+        likelihood = {"collage": "collage", "baseline": "conv"}[args.model]
+        model_config = vae.VAEConfig(likelihood=likelihood, **{**model_over, **_given(args, _MODEL_OPTIONS)})
+    train_config = vae.TrainConfig(
+        beta=args.beta,
+        seed=args.seed,
+        time_limit_s=args.time_limit,
+        **{**train_over, **_given(args, _TRAIN_OPTIONS)},
+    )
+    return model_config, train_config
+
+
 def _train(args: argparse.Namespace) -> int:
     import torch
 
@@ -17,21 +57,7 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    model_config = None
-    if args.resume is None and args.init_from is None:
-        likelihood = {"collage": "collage", "baseline": "conv"}[args.model]
-        model_config = vae.VAEConfig(likelihood=likelihood)
-    train_config = vae.TrainConfig(
-        beta=args.beta,
-        epochs=args.epochs,
-        seed=args.seed,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        free_bits=args.free_bits,
-        lr_warmup_steps=args.lr_warmup_steps,
-        kl_warmup_epochs=args.kl_warmup,
-        time_limit_s=args.time_limit,
-    )
+    model_config, train_config = train_configs(args)
     out = args.out or f"runs/{args.model}_beta{args.beta:g}.safetensors"
     result = vae.train(
         model_config,
@@ -114,18 +140,40 @@ def add_vae_commands(subparsers) -> None:
     t = subparsers.add_parser("train-vae", help="train the Collage VAE or its conv baseline on MNIST")
     t.add_argument("--model", choices=["collage", "baseline"], default="collage")
     t.add_argument("--beta", type=_positive_float, default=1.0, help="KL weight (default 1)")
-    t.add_argument("--epochs", type=int, default=20)
+    t.add_argument("--epochs", type=int, default=None, help="default 20")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", default=None, help="checkpoint path (.safetensors), written every epoch")
-    t.add_argument("--resume", default=None, help="continue from this checkpoint")
+    t.add_argument("--resume", default=None, help="continue from this checkpoint (same options as its run)")
     t.add_argument("--init-from", default=None, help="warm start from this checkpoint's weights (fresh optimizer)")
-    t.add_argument("--lr-warmup-steps", type=int, default=200)
+    t.add_argument(
+        "--recipe",
+        choices=["default", "v1"],
+        default="default",
+        help="v1: how the shipped weights were trained (MLP head, 2-epoch warm-up, 0.5 free bits, no balancing)",
+    )
+    t.add_argument("--head", choices=["linear", "mlp"], default=None, help="Collage per-pixel head (default linear)")
+    t.add_argument("--layout", choices=["grid", "blend"], default=None, help="Collage cell layout (default grid)")
+    t.add_argument(
+        "--supersample", type=int, default=None, help="Collage: k x k sub-pixels per pixel probability (default 4)"
+    )
+    t.add_argument("--lr-warmup-steps", type=int, default=None, help="default 200")
     t.add_argument("--data-dir", default=None, help="MNIST cache folder (default ~/.cache/neural-collage)")
     t.add_argument("--time-limit", type=_positive_float, default=None, help="wall-clock budget in seconds")
-    t.add_argument("--batch-size", type=int, default=64)
-    t.add_argument("--lr", type=_positive_float, default=2e-3)
-    t.add_argument("--free-bits", type=float, default=0.5, help="nats per latent block")
-    t.add_argument("--kl-warmup", type=float, default=2.0, help="epochs of linear KL warm-up")
+    t.add_argument("--batch-size", type=int, default=None, help="default 64")
+    t.add_argument("--lr", type=_positive_float, default=None, help="default 2e-3")
+    t.add_argument("--free-bits", type=float, default=None, help="nats per latent group (default 1)")
+    t.add_argument("--kl-warmup", type=float, default=None, help="epochs of linear KL warm-up (default 5)")
+    t.add_argument(
+        "--kl-balance",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="NVAE KL balancing during the warm-up (default on)",
+    )
+    t.add_argument("--ema", type=float, default=None, help="EMA decay of the weights, e.g. 0.999 (default 0: off)")
+    t.add_argument("--grad-clip", type=_positive_float, default=None, help="default 200")
+    t.add_argument(
+        "--skip-grad-norm", type=_positive_float, default=None, help="skip updates above this gradient norm (1e4)"
+    )
     t.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.set_defaults(func=_train)

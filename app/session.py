@@ -63,6 +63,7 @@ class Session:
         config: the settings it was fitted with.
         name: a file-name stem for downloads.
         attractor_digest: bytes digest of the 1x render shown in the Zoom tab, to recognise it.
+        zoom_code: the Zoom tab's last refit with its look, and what it was fitted from.
         cancel: set by the Cancel button; long work checks it.
     """
 
@@ -71,6 +72,8 @@ class Session:
     config: FractalizeConfig | None = None
     name: str = "collage"
     attractor_digest: str | None = None
+    # The last zoom-look fit, keyed by (photo digest, mode, size, config): exports reuse it.
+    zoom_code: tuple | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
     folder: Path | None = None
 

@@ -20,7 +20,9 @@ import gradio as gr  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import collage_core as cc  # noqa: E402
+from collage_core.copies import parse_copies  # noqa: E402
 from collage_core.presets import Preset, list_presets, load_preset, save_preset, user_dir  # noqa: E402
+from collage_core.resources import example_photos  # noqa: E402
 from collage_core.tone import check_look  # noqa: E402
 
 from . import callbacks, limits  # noqa: E402
@@ -28,8 +30,6 @@ from .session import Session, new_session, sweep  # noqa: E402
 
 log = logging.getLogger("neural_collage.app")
 
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLES_DIR = REPO / "assets" / "photos"
 NO_PRESET = "(none)"
 SIZES = ["128×128", "256×256", "384×384", "512×512", "640×360", "768×768", "1024×1024"]
 FORMATS = ["GIF", "MP4", "WebP"]
@@ -38,6 +38,8 @@ VIEW_BUTTONS = ["download", "fullscreen"]  # no "share": nothing leaves this mac
 EASINGS = ["ease-in-out", "linear", "ease-in", "ease-out", "sine"]
 # Tone of deep frames: true keeps the photo's colours (levels on luma), vivid stretches each channel.
 COLOURS = ["true", "vivid", "off"]
+# Copies per cell: sharp keeps the photo recognisable inside itself at every depth.
+COPIES = [("1 · sharp", "1"), ("2", "2"), ("3", "3"), ("soft · all 8", "soft")]
 CSS = """
 #readout {min-height: 2.2em}
 footer {display: none !important}
@@ -133,7 +135,7 @@ def _display_original(source: str, loaded: callbacks.Photo, session: Session) ->
 
 
 # =============================================================== Fractalize handlers
-def _config_from_controls(preset, grid, symmetries, strength, refine_steps, seed, **extra):
+def _config_from_controls(preset, grid, symmetries, strength, refine_steps, seed, copies=None, **extra):
     return callbacks.resolve_config(
         None if preset in (None, "", NO_PRESET) else preset,
         clamp_strength=True,
@@ -142,6 +144,7 @@ def _config_from_controls(preset, grid, symmetries, strength, refine_steps, seed
         strength=strength,
         refine_steps=refine_steps,
         seed=seed,
+        copies=copies,
         **extra,
     )
 
@@ -167,6 +170,7 @@ def _fractalize(
     start_image,
     magnify,
     seed,
+    copies,
     session: Session,
     progress,
 ):
@@ -174,7 +178,7 @@ def _fractalize(
     session.cancel.clear()
     loaded = callbacks.load_photo(photo)
     _notify(loaded.notes)
-    config = _config_from_controls(preset, grid, symmetries, strength, refine_steps, seed)
+    config = _config_from_controls(preset, grid, symmetries, strength, refine_steps, seed, copies)
     progress(0.05, desc="fitting")
     code = callbacks.fit(
         loaded, config, style=style, device=_device(), progress=_progress_fn(progress), cancel=session.cancel
@@ -197,7 +201,7 @@ def fractalize(
     preset: str = NO_PRESET,
     grid: float = 32,
     symmetries: str = "d4",
-    strength: float = 0.0,
+    strength: float = cc.FractalizeConfig.strength,
     style: str | None = None,
     refine_steps: float = 0,
     iterations: float = 0,
@@ -205,6 +209,7 @@ def fractalize(
     start_image: str | None = None,
     magnify: float = 1.0,
     seed: float = 0,
+    copies: str = "1",
     session: Session | None = None,
     progress=gr.Progress(),  # noqa: B008 - Gradio's progress hook
 ):
@@ -223,6 +228,7 @@ def fractalize(
         start_image,
         magnify,
         seed,
+        copies,
         session,
         progress,
     )
@@ -236,7 +242,7 @@ def fractalize_panels(
     preset: str = NO_PRESET,
     grid: float = 32,
     symmetries: str = "d4",
-    strength: float = 0.0,
+    strength: float = cc.FractalizeConfig.strength,
     style: str | None = None,
     refine_steps: float = 0,
     iterations: float = 0,
@@ -244,6 +250,7 @@ def fractalize_panels(
     start_image: str | None = None,
     magnify: float = 1.0,
     seed: float = 0,
+    copies: str = "1",
     session: Session | None = None,
     progress=gr.Progress(),  # noqa: B008
 ):
@@ -262,6 +269,7 @@ def fractalize_panels(
         start_image,
         magnify,
         seed,
+        copies,
         session,
         progress,
     )
@@ -281,9 +289,9 @@ def fractalize_panels(
     )
 
 
-def _preview(photo, preset, grid, symmetries, strength, iterations, start, start_image):
+def _preview(photo, preset, grid, symmetries, strength, iterations, start, start_image, copies="1"):
     loaded = callbacks.load_photo(photo)
-    config = _config_from_controls(preset, grid, symmetries, strength, 0, 0)
+    config = _config_from_controls(preset, grid, symmetries, strength, 0, 0, copies)
     start_value = start_image if start == "photo" and start_image is not None else start
     if start_value == "photo":
         start_value = "noise"
@@ -297,13 +305,13 @@ def check_upload(photo) -> None:
         _notify(callbacks.load_photo(photo).notes)
 
 
-def live_preview(photo, preset, grid, symmetries, strength, iterations, start, start_image, enabled):
+def live_preview(photo, preset, grid, symmetries, strength, iterations, start, start_image, enabled, copies="1"):
     """A fast preview as the sliders move (no refinement, at most PREVIEW_SIDE px); silent on errors,
     which the upload check and the Fractalize button report."""
     if not enabled or photo is None:
         return gr.skip()
     try:
-        return _preview(photo, preset, grid, symmetries, strength, iterations, start, start_image)[1]
+        return _preview(photo, preset, grid, symmetries, strength, iterations, start, start_image, copies)[1]
     except ValueError:
         return gr.skip()
 
@@ -326,6 +334,7 @@ def apply_preset(preset):
         render.get("start", "noise"),
         render.get("magnify", 1),
         gr.update(value=defaults.seed),
+        "soft" if cfg.copies is None else str(cfg.copies),
     )
 
 
@@ -396,10 +405,13 @@ def load_code_file(
 
 
 @_friendly
-def save_user_preset(name, description, grid, symmetries, strength, refine_steps, iterations, start, magnify):
+def save_user_preset(
+    name, description, grid, symmetries, strength, refine_steps, iterations, start, magnify, copies="1"
+):
     """Save the current controls as a preset in the user's preset folder."""
     name = (name or "").strip().lower().replace(" ", "-")
     fractalize_values = {"grid": int(grid), "symmetries": symmetries, "strength": float(strength)}
+    fractalize_values["copies"] = "soft" if parse_copies(copies) is None else parse_copies(copies)
     if refine_steps:
         fractalize_values["refine_steps"] = int(refine_steps)
     render = {"magnify": float(magnify)}
@@ -448,22 +460,35 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def _zoom_code(source, preset, loop: bool, session: Session, progress):
-    """The collage to zoom into: the session's own (when the image is its attractor) or a fresh fit."""
-    if session.code is not None and source is not None and callbacks.digest(source) == session.attractor_digest:
-        code = session.code
-        if loop and "loop_cell" not in code.meta and session.original is not None and session.config is not None:
-            progress(0.02, desc="planting a loop cell")
-            code = callbacks.fit(session.original, session.config.override(plant_loop=True), device=_device())
-        return code, session.name
-    if source is None:
-        raise ValueError("No image to zoom into: fractalize a photo first, or drop one here.")
-    loaded = callbacks.load_photo(source)
-    _notify(loaded.notes)
+    """The collage to zoom into: the photo refitted with the chosen look.
+
+    One look everywhere: the photo behind the Fractalize tab's attractor and a photo
+    dropped here are fitted alike (as ``collage zoom --preset LOOK`` does), so the same
+    photo and look give the same zoom. With no look, the Fractalize tab's collage is
+    used as it is (a loop plants its loop cell in a refit).
+    """
+    look = None if preset in (None, "", NO_PRESET) else preset
     extra = {"plant_loop": True} if loop else {}
-    name = preset if preset not in (None, "", NO_PRESET) else None
-    config = callbacks.resolve_config(name, **extra)
-    progress(0.02, desc="fitting")
-    return callbacks.fit(loaded, config, device=_device()), loaded.name
+    from_session = session.code is not None and source is not None
+    if from_session and callbacks.digest(source) == session.attractor_digest:
+        code, photo, name = session.code, session.original, session.name
+        if photo is None or (look is None and (not loop or "loop_cell" in code.meta)):
+            return code, name  # a loaded code file has no photo to refit
+        config = callbacks.resolve_config(look, **extra) if look else session.config.override(**extra)
+    else:
+        if source is None:
+            raise ValueError("No image to zoom into: fractalize a photo first, or drop one here.")
+        loaded = callbacks.load_photo(source)
+        _notify(loaded.notes)
+        photo, name = loaded.image, loaded.name
+        config = callbacks.resolve_config(look, **extra)
+    key = (callbacks.digest(photo), photo.mode, photo.size, config)
+    if session.zoom_code is not None and session.zoom_code[0] == key:
+        return session.zoom_code[1], name
+    progress(0.02, desc="fitting the zoom look")
+    code = callbacks.fit(photo, config, device=_device())
+    session.zoom_code = (key, code)
+    return code, name
 
 
 @_friendly
@@ -509,6 +534,20 @@ def zoom(
     return _animation_outputs(path)
 
 
+def mark_target(source, target_text):
+    """The Zoom tab's image with the dive target marked (a ring and cross hairs); empty without one."""
+    try:
+        center = parse_target(target_text)
+    except ValueError:
+        return gr.skip()
+    if source is None or center is None:
+        return None
+    try:
+        return callbacks.mark_point(source, center)
+    except ValueError:
+        return gr.skip()
+
+
 @_friendly
 def apply_zoom_look(look):
     """A look's [zoom] settings move the Zoom tab's controls (settings it lacks stay as they are)."""
@@ -550,7 +589,7 @@ def build_demo(device: str | None = None) -> gr.Blocks:
         cc.pick_device(device)  # raises ValueError for an unavailable device
         os.environ["NEURAL_COLLAGE_DEVICE"] = device
     sweep()
-    examples = sorted(str(p) for p in EXAMPLES_DIR.glob("*.jpg"))
+    examples = [str(p) for p in example_photos()]
     preset_choices = [NO_PRESET, *[p.name for p in list_presets()]]
     with gr.Blocks(title="Neural Collage Studio", delete_cache=(1800, limits.TEMP_MAX_AGE_S)) as demo:
         session = gr.State(new_session, delete_callback=lambda s: s.close() if isinstance(s, Session) else None)
@@ -593,7 +632,20 @@ def _fractalize_tab(session, zoom_source, examples, preset_choices):
             preset = gr.Dropdown(preset_choices, value=NO_PRESET, label="Preset", elem_id="preset")
             grid = gr.Slider(2, 128, value=32, step=1, label="Grid (cells a side)", elem_id="grid")
             symmetries = gr.Radio(["none", "rot", "d4"], value="d4", label="Symmetries", elem_id="symmetries")
-            strength = gr.Slider(0.0, 0.95, value=0.0, step=0.05, label="Self-similarity strength", elem_id="strength")
+            copies = gr.Radio(
+                COPIES,
+                value="1",
+                label="Copies per cell (1: the photo stays sharp inside itself; soft: closest at 1×)",
+                elem_id="copies",
+            )
+            strength = gr.Slider(
+                0.0,
+                0.95,
+                value=cc.FractalizeConfig.strength,
+                step=0.05,
+                label="Self-similarity strength",
+                elem_id="strength",
+            )
             magnify = gr.Slider(1, limits.MAX_MAGNIFY, value=1, step=0.5, label="Magnification", elem_id="magnify")
             with gr.Row():
                 run = gr.Button("Fractalize", variant="primary", elem_id="fractalize-btn", scale=3)
@@ -667,6 +719,7 @@ def _fractalize_tab(session, zoom_source, examples, preset_choices):
         start_image,
         magnify,
         seed,
+        copies,
         session,
     ]
     run.click(
@@ -684,13 +737,13 @@ def _fractalize_tab(session, zoom_source, examples, preset_choices):
     preset.change(
         apply_preset,
         inputs=[preset],
-        outputs=[grid, symmetries, strength, refine, iterations, start, magnify, seed],
+        outputs=[grid, symmetries, strength, refine, iterations, start, magnify, seed, copies],
         api_visibility="private",
     )
-    preview_inputs = [photo, preset, grid, symmetries, strength, iterations, start, start_image, live]
+    preview_inputs = [photo, preset, grid, symmetries, strength, iterations, start, start_image, live, copies]
     photo.upload(check_upload, inputs=[photo], api_visibility="private")
     photo.clear(lambda: None, outputs=[preview], api_visibility="private", queue=False)
-    for control in (photo, grid, symmetries, strength, iterations, start, start_image):
+    for control in (photo, grid, symmetries, strength, iterations, start, start_image, copies):
         control.change(
             live_preview,
             inputs=preview_inputs,
@@ -714,7 +767,7 @@ def _fractalize_tab(session, zoom_source, examples, preset_choices):
     )
     preset_save.click(
         save_user_preset,
-        inputs=[preset_name, preset_desc, grid, symmetries, strength, refine, iterations, start, magnify],
+        inputs=[preset_name, preset_desc, grid, symmetries, strength, refine, iterations, start, magnify, copies],
         outputs=[preset],
         api_visibility="private",
     )
@@ -736,7 +789,10 @@ def _zoom_tab(session, zoom_source, preset_choices):
             look = gr.Dropdown(
                 preset_choices,
                 value="deep-zoom" if "deep-zoom" in preset_choices else NO_PRESET,
-                label="Look, for a photo dropped here",
+                label="Look: the photo is refitted with it for zooming ((none): the Fractalize tab's collage)",
+            )
+            target_mark = gr.Image(
+                label="Dive target", interactive=False, height=160, format="png", elem_id="zoom-target-mark"
             )
             depth = gr.Slider(
                 0.5,
@@ -782,6 +838,8 @@ def _zoom_tab(session, zoom_source, preset_choices):
             download = gr.File(label="Download", interactive=False, elem_id="zoom-file")
 
     zoom_source.select(pick_target, inputs=[zoom_source], outputs=[target], api_visibility="private")
+    target.change(mark_target, inputs=[zoom_source, target], outputs=[target_mark], api_visibility="private")
+    zoom_source.change(mark_target, inputs=[zoom_source, target], outputs=[target_mark], api_visibility="private")
     look.change(
         apply_zoom_look,
         inputs=[look],

@@ -6,6 +6,10 @@
    ``download_files=False`` (the client gets URLs and fetches nothing).
 3. Responsiveness while a zoom export runs: page load and fractalize round trip, idle vs
    during a 96-frame 256x256 GIF export by another user.
+4. Live preview: ``callbacks.preview`` (256 px, refinement skipped even when 200 steps are
+   asked) against the full fit and render of the same 512x512 photo, unrefined and with the
+   200 steps, side by side in one process with the server's one torch thread (3 rounds,
+   about 40 s); printed as ratios.
 
     python benchmarks/app_latency.py [--runs 10] [--starts 3] [--json out.json]
 
@@ -27,6 +31,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from collage_core.resources import example_photo
+
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 _TMP = Path(tempfile.mkdtemp(prefix="collage-bench-"))
 os.environ.setdefault("GRADIO_TEMP_DIR", str(_TMP / "gradio"))
@@ -34,7 +40,7 @@ os.environ.setdefault("NEURAL_COLLAGE_PRESETS", str(_TMP / "presets"))
 os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(_TMP / "examples"))
 
 REPO = Path(__file__).resolve().parent.parent
-PHOTO = REPO / "assets" / "photos" / "astronaut.jpg"  # 512x512
+PHOTO = example_photo("astronaut.jpg")  # 512x512
 
 
 def free_port() -> int:
@@ -86,6 +92,34 @@ def fractalize_seconds(client, handle_file) -> float:
     return time.perf_counter() - t
 
 
+def preview_vs_fit(runs: int = 3) -> dict:
+    """Median seconds of the live preview and of the fits it stands in for, and the ratios."""
+    import torch
+
+    from app import callbacks
+
+    torch.set_num_threads(1)  # as the server runs each request
+    photo = callbacks.load_photo(str(PHOTO))
+    asked = callbacks.resolve_config(refine_steps=200)
+    work = {
+        "preview_256": lambda: callbacks.preview(photo, asked),
+        "fit_and_render_512": lambda: callbacks.fit(photo, asked.override(refine_steps=0)).render(1),
+        "fit_200_steps_and_render_512": lambda: callbacks.fit(photo, asked).render(1),
+    }
+    times: dict[str, list[float]] = {name: [] for name in work}
+    for i in range(runs + 1):  # interleaved, so all see the same load; the first round warms up
+        for name, fn in work.items():
+            t = time.perf_counter()
+            fn()
+            if i:
+                times[name].append(time.perf_counter() - t)
+    out = {name: summary(values) for name, values in times.items()}
+    preview = out["preview_256"]["median_s"]
+    out["ratio_to_fit"] = round(preview / out["fit_and_render_512"]["median_s"], 3)
+    out["ratio_to_fit_200_steps"] = round(preview / out["fit_200_steps_and_render_512"]["median_s"], 4)
+    return out
+
+
 def summary(values: list[float]) -> dict:
     return {
         "median_s": round(statistics.median(values), 3),
@@ -107,6 +141,12 @@ def main(argv: list[str] | None = None) -> int:
     starts = [first_page_seconds() for _ in range(args.starts)]
     results["first_page"] = summary(starts)
     print(f"first page after launch: median {results['first_page']['median_s']:.2f} s  {starts}")
+
+    results["preview"] = p = preview_vs_fit()
+    print(
+        f"live preview (200 refinement steps asked) {p['preview_256']['median_s']:.3f} s: "
+        f"{p['ratio_to_fit']}x the unrefined 512x512 fit + render, {p['ratio_to_fit_200_steps']}x the refined one"
+    )
 
     from gradio_client import Client, handle_file
 

@@ -13,9 +13,10 @@ import torch.nn.functional as F
 
 from collage_core.image_io import open_image, to_tensor
 from collage_core.resample import area_resize
+from collage_core.resources import data_dir
 
 ROOT = Path(__file__).resolve().parents[1]
-PHOTOS = ROOT / "assets" / "photos"
+PHOTOS = data_dir("photos")
 THREADS = 2  # issue 2's figures are for 2 CPU cores
 
 # The start of the child scripts that measure peak RSS in a fresh process: they reset

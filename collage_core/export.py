@@ -186,13 +186,6 @@ def export_zoom(
     check_look(autocontrast)
     if loop and pingpong:
         raise ValueError("loop and pingpong are exclusive: a seamless loop only zooms one way")
-    if loop:
-        loop_zoom = float(code.grid) ** loop_cycles(zoom, code.grid)
-        if _loop_depths(code.grid, loop_zoom, n, fps)[1] > MAX_ZOOM:
-            raise ValueError(
-                f"a seamless loop of grid {code.grid} cannot zoom {zoom:.3g}x: its cross-fade would render "
-                f"past {MAX_ZOOM:.0e}x; choose a smaller zoom"
-            )
     if center is not None:
         try:
             cx, cy = (float(v) for v in center)
@@ -201,6 +194,19 @@ def export_zoom(
         if not (0.0 <= cx <= 1.0 and 0.0 <= cy <= 1.0):
             raise ValueError(f"center must lie in the image, (x, y) in [0, 1], got {center!r}")
         center = (cx, cy)
+    if loop:
+        loop_zoom = float(code.grid) ** loop_cycles(zoom, code.grid)
+        cell = auto_cell(code) if center is None else cell_at(center, code.grid)
+        exact = is_pure_copy(code, cell)
+        # An exact loop renders one loop deep from grid**1.5; a cross-fade also the same view
+        # one loop deeper, and frames past either end for the smoothing.
+        deepest = float(code.grid) ** LOOP_PHASE * loop_zoom if exact else _loop_depths(code.grid, loop_zoom, n, fps)[1]
+        if deepest > MAX_ZOOM:
+            why = "it" if exact else "its cross-fade"
+            raise ValueError(
+                f"a seamless loop of grid {code.grid} cannot zoom {zoom:.3g}x: {why} would render "
+                f"past {MAX_ZOOM:.0e}x; choose a smaller zoom"
+            )
     frames = zoom_frames(
         code,
         zoom=zoom,
@@ -286,6 +292,10 @@ def zoom_frames(
     renderer = renderer or ViewRenderer(code, device)
     blend = loop and not exact
     precise = look != "off"  # float64 views keep detail far below float32 resolution to stretch
+    start = float(code.grid) ** LOOP_PHASE if loop and exact else _loop_depths(code.grid, path.zoom, frames, fps)[0]
+    if loop and exact:
+        cell = auto_cell(code) if center is None else cell_at(center, code.grid)
+        gain, offset = code.a[:, cell, 0].double(), code.b[:, cell].double()  # the loop cell: x -> gain x + offset
 
     def views(i: int) -> tuple[list, torch.Tensor]:
         """The ``(centre, zoom)`` views of frame ``i`` (any integer in loop mode) and their mixing weights."""
@@ -297,7 +307,7 @@ def zoom_frames(
         # the moments the view lines up with a cell, where slivers of the neighbouring
         # cells leave the frame and the step between frames is largest.
         p = path.progress(i)
-        z = _loop_depths(code.grid, path.zoom, frames, fps)[0] * path.zoom**p
+        z = start * path.zoom**p
         if not blend:
             return [path.view(i, z)], torch.ones(1)
         # Cross-fade with the same view one loop deeper; the deeper one's weight goes
@@ -322,6 +332,19 @@ def zoom_frames(
     anchor = attractor_anchor(renderer) if look == "colour" else None
 
     def outside(j: int) -> torch.Tensor:
+        if loop and exact:
+            # One loop deeper is the same view recoloured by the loop cell's map applied
+            # ``cycles`` times (a pure copy): exact, and no deeper than the loop itself.
+            terms, *_ = raw(j % frames)
+            terms = terms.double()
+            loops = round(path.progress(j) - path.progress(j % frames))  # + deeper, - shallower
+            for _ in range(cycles * abs(loops)):
+                if loops > 0:
+                    terms = gain[:, None, None] * terms + offset[:, None, None]
+                else:
+                    terms = (terms - offset[:, None, None]) / gain[:, None, None]
+            # Loops run at least 1.5 cells deep, where a colour-true anchor pulls fully.
+            return torch.stack([tone_map(t, look, anchor) for t in terms])
         terms, _, *maps = raw(j % frames if pingpong else j)
         return maps[0] if maps else torch.stack([tone_map(t, look) for t in terms])
 

@@ -30,11 +30,11 @@ def choose_work_side(size: tuple[int, int], grid: int, max_side: int = DEFAULT_M
 
 def fractalize(
     image: ImageLike,
-    grid: int = 32,
-    symmetries: str = "d4",
-    strength: float = 0.0,
-    refine_steps: int = 0,
-    seed: int = 0,
+    grid: int | None = None,
+    symmetries: str | None = None,
+    strength: float | None = None,
+    refine_steps: int | None = None,
+    seed: int | None = None,
     device: str | torch.device | None = None,
     style: ImageLike | list[ImageLike] | None = None,
     config: FractalizeConfig | None = None,
@@ -46,32 +46,22 @@ def fractalize(
 
     Args:
         image: a PIL image, a numpy array, a path or encoded bytes.
-        grid: cells a side; symmetries: ``"none"``, ``"rot"`` or ``"d4"``.
+        grid: cells a side (default 32); symmetries: ``"none"``, ``"rot"`` or ``"d4"``.
         strength: floor on each cell's self-similarity (``0..s_max``); higher values
             trade fidelity for visible fractal detail.
         refine_steps: L-BFGS evaluations of the attractor error after the closed-form fit.
         style: one or more "style source" images whose copies also build the image.
-        config: a :class:`FractalizeConfig` (e.g. a preset); explicit arguments other
-            than their defaults, and ``overrides`` (``s_max``, ``work_side``,
-            ``plant_loop``), take precedence.
+        config: a :class:`FractalizeConfig` (e.g. a preset). Every argument given
+            explicitly (not ``None``), and ``overrides`` (``copies``, ``s_max``,
+            ``work_side``, ``plant_loop``), takes precedence; the rest come from it.
         progress: ``progress(step, total, loss)`` during refinement.
         cancel: a ``threading.Event``; setting it stops refinement (raises ``Cancelled``).
     Returns:
         the :class:`FractalCode`, its tensors on the CPU.
     """
     base = config or FractalizeConfig()
-    explicit = {
-        k: v
-        for k, v, default in (
-            ("grid", grid, 32),
-            ("symmetries", symmetries, "d4"),
-            ("strength", strength, 0.0),
-            ("refine_steps", refine_steps, 0),
-            ("seed", seed, 0),
-        )
-        if config is None or v != default
-    }
-    cfg = base.override(**explicit, **overrides)
+    given = {"grid": grid, "symmetries": symmetries, "strength": strength, "refine_steps": refine_steps, "seed": seed}
+    cfg = base.override(**{k: v for k, v in given.items() if v is not None}, **overrides)
     img = open_image(image)
     dev = pick_device(device)
     side = cfg.work_side or choose_work_side(img.size, cfg.grid)
@@ -81,9 +71,11 @@ def fractalize(
     aux = _style_tensor(style, img.mode, dev)
     loop_at = None
     if cfg.plant_loop:
-        a0, b0 = fit_closed_form(x, cfg.grid, cfg.symmetries, cfg.s_max, cfg.strength, aux)
+        a0, b0 = fit_closed_form(x, cfg.grid, cfg.symmetries, cfg.s_max, cfg.strength, aux, copies=cfg.copies)
         loop_at = loop_cell(a0[0], cfg.grid)
-    a, b = fit_closed_form(x, cfg.grid, cfg.symmetries, cfg.s_max, cfg.strength, aux, plant_loop=loop_at)
+    a, b = fit_closed_form(
+        x, cfg.grid, cfg.symmetries, cfg.s_max, cfg.strength, aux, plant_loop=loop_at, copies=cfg.copies
+    )
     if cfg.refine_steps:
         a, b = refine(
             x,
@@ -99,8 +91,11 @@ def fractalize(
             progress=progress,
             cancel=cancel,
             frozen_cell=loop_at,
+            keep_copies=cfg.copies is not None,
         )
-    meta = {"loop_cell": loop_at} if loop_at is not None else {}
+    meta = {"copies": "soft" if cfg.copies is None else cfg.copies}
+    if loop_at is not None:
+        meta["loop_cell"] = loop_at
     return FractalCode(
         a=a[0].detach().cpu(),
         b=b[0].detach().cpu(),

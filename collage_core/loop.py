@@ -6,6 +6,9 @@ import torch
 
 # Tie-break towards interior cells: a border cell's loop point sits on the image edge.
 INTERIOR_BONUS = 1e-3
+# Without any identity copy (a sharp code may choose none), the strongest copy of any
+# orientation is the best dive target: it shows the whole photo, turned.
+ANY_COPY_WEIGHT = 1e-2
 
 
 def loop_score(a: torch.Tensor) -> torch.Tensor:
@@ -20,8 +23,10 @@ def loop_score(a: torch.Tensor) -> torch.Tensor:
     Args:
         a: ``(C, K, N)`` weights of one code; domain 0 is the identity copy.
     """
+    total = a.abs().sum(-1).clamp_min(1e-12)
     own = a[..., 0].clamp_min(0)
-    return (own * own / a.abs().sum(-1).clamp_min(1e-12)).mean(0)
+    strongest = a.abs().amax(-1)
+    return (own * own / total).mean(0) + ANY_COPY_WEIGHT * (strongest * strongest / total).mean(0)
 
 
 def loop_cell(a: torch.Tensor, grid: int) -> int:

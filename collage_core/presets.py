@@ -14,7 +14,8 @@ A preset file (``presets/<name>.toml``)::
     [zoom]                # zoom, seconds, fps, easing, loop, pingpong, size, format, autocontrast
     zoom = 1e6
 
-Built-in presets live in the repository's ``presets/`` folder; users save their own to
+Built-in presets ship with the package (``presets/`` in the repository, read through
+:mod:`collage_core.resources`); users save their own to
 ``$NEURAL_COLLAGE_PRESETS`` or ``~/.config/neural-collage/presets`` (a user preset with a
 built-in's name takes precedence).
 """
@@ -29,9 +30,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .config import FractalizeConfig
+from .resources import builtin_presets_dir
 from .tone import check_look
 
-BUILTIN_DIR = Path(__file__).resolve().parent.parent / "presets"
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 MAX_FILE_BYTES = 16 * 1024
 
@@ -170,7 +171,8 @@ def list_presets(include_user: bool = True) -> list[Preset]:
     Unreadable user files are skipped (one bad file must not hide the others).
     """
     found: dict[str, Preset] = {}
-    dirs = [BUILTIN_DIR] + ([user_dir()] if include_user else [])
+    builtin = builtin_presets_dir()
+    dirs = [builtin] + ([user_dir()] if include_user else [])
     for directory in dirs:
         if not directory.is_dir():
             continue
@@ -178,7 +180,7 @@ def list_presets(include_user: bool = True) -> list[Preset]:
             try:
                 found[path.stem] = read_preset(path)
             except ValueError:
-                if directory == BUILTIN_DIR:
+                if directory == builtin:
                     raise
     return [found[k] for k in sorted(found)]
 
@@ -192,7 +194,7 @@ def load_preset(name_or_path: str | os.PathLike) -> Preset:
     text = str(name_or_path)
     if text.endswith(".toml") or os.sep in text:
         return read_preset(text)
-    for directory in (user_dir(), BUILTIN_DIR):
+    for directory in (user_dir(), builtin_presets_dir()):
         path = directory / f"{text}.toml"
         if path.is_file():
             return read_preset(path)

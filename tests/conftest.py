@@ -40,8 +40,10 @@ def photo_path(tmp_path):
 
 @pytest.fixture(scope="session")
 def example_photo():
-    """A real photo shipped in assets/photos (512x512)."""
-    return REPO / "assets" / "photos" / "astronaut.jpg"
+    """A real photo shipped with the package (``assets/photos`` in the repository, 512x512)."""
+    from collage_core.resources import example_photo
+
+    return example_photo("astronaut.jpg")
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from PIL import Image
 import collage_core as cc
 from app import callbacks, limits, ui
 from app.session import Session, sweep, temp_root
-from collage_core import presets
+from collage_core import FractalizeConfig, presets
 
 
 # ---------------------------------------------------------------------------- uploads
@@ -124,16 +124,23 @@ def test_magnified_attractor_pools_back_to_the_1x_render(fitted):
     big = np.asarray(callbacks.render_views(code, None, magnify=4).attractor, dtype=np.float64)
     small = np.asarray(code.render(1), dtype=np.float64)
     pooled = big.reshape(64, 4, 96, 4, 3).mean(axis=(1, 3))
-    # Equal up to 8-bit rounding and the resampling of a non-square source onto the square grid.
-    assert np.abs(pooled - small).mean() < 0.5 and np.abs(pooled - small).max() < 4
+    # Equal up to 8-bit rounding and the resampling of a non-square source onto the square grid:
+    # a fractional area resize (96 -> 64 rows) does not commute with pooling, and sharp
+    # copies put more contrast at pixel scale for it to move (square codes pool exactly:
+    # tests/test_fractalize.py).
+    assert np.abs(pooled - small).mean() < 1.0 and np.abs(pooled - small).max() < 4
 
 
 def test_iterations_from_gray_approach_the_attractor(fitted):
     image, code = fitted
-    exact = callbacks.render_views(code, image).psnr
-    few = callbacks.render_views(code, image, iterations=1, start="gray").psnr
-    many = callbacks.render_views(code, image, iterations=40, start="gray").psnr
-    assert few < exact - 1 and abs(many - exact) < 0.05
+    exact = callbacks.render_views(code, image)
+    few = callbacks.render_views(code, image, iterations=1, start="gray")
+    many = callbacks.render_views(code, image, iterations=40, start="gray")
+
+    def gap(views):  # mean grey levels away from the attractor
+        return np.abs(np.asarray(views.attractor, float) - np.asarray(exact.attractor, float)).mean()
+
+    assert gap(few) > 2 and gap(many) < 0.1 and abs(many.psnr - exact.psnr) < 0.05
 
 
 def test_start_from_another_photo(fitted, photo_path):
@@ -152,14 +159,17 @@ def test_output_limit_reduces_magnification_with_a_note(fitted, monkeypatch):
     assert "Magnification reduced" in views.notes[0]
 
 
-def test_preview_is_small_and_fast(example_photo):
+def test_preview_is_small_and_skips_refinement(example_photo):
+    # Small and unrefined is what keeps the live preview fast (timed in benchmarks/app_latency.py).
     photo = callbacks.load_photo(str(example_photo))
-    callbacks.preview(photo, callbacks.resolve_config())  # warm up
-    t = time.perf_counter()
-    out = callbacks.preview(photo, callbacks.resolve_config(refine_steps=200))  # refinement is skipped
-    assert time.perf_counter() - t < 1.0
+    out = callbacks.preview(photo, callbacks.resolve_config(refine_steps=200))
     assert max(out.size) == limits.PREVIEW_SIDE
     assert callbacks.psnr(out, photo.image.resize(out.size, Image.Resampling.BOX)) > 15
+    # Reference: the closed-form fit of the same thumbnail, without refinement, gives the same picture.
+    small = photo.image.copy()
+    small.thumbnail((limits.PREVIEW_SIDE,) * 2, Image.Resampling.BILINEAR)
+    unrefined = cc.fractalize(small, config=callbacks.resolve_config(refine_steps=0)).render(1)
+    assert callbacks.psnr(out, unrefined) > 60
 
 
 def test_style_source_changes_the_collage(photo_path):
@@ -387,11 +397,12 @@ def test_gradio_state_copies_start_fresh():
 
 # ------------------------------------------------------------------ page-only handlers
 def test_choosing_a_preset_moves_the_controls():
-    grid, symmetries, strength, refine, iterations, start, magnify, _ = ui.apply_preset("snowflake")
+    grid, symmetries, strength, refine, iterations, start, magnify, _, copies = ui.apply_preset("snowflake")
     snow = presets.load_preset("snowflake")
     assert (grid, symmetries, strength) == (snow.config().grid, "d4", snow.config().strength)
     assert magnify == snow.render["magnify"] and iterations == 0 and start == "noise"
-    assert ui.apply_preset(ui.NO_PRESET)[:3] == (32, "d4", 0.0)  # back to the defaults
+    assert ui.apply_preset(ui.NO_PRESET)[:3] == (32, "d4", FractalizeConfig().strength)  # back to the defaults
+    assert copies == "1" and ui.apply_preset("natural")[-1] == "soft"
 
 
 def test_a_look_moves_the_zoom_controls():
@@ -401,12 +412,44 @@ def test_a_look_moves_the_zoom_controls():
     assert pingpong == {"__type__": "update"} and colour == pingpong  # not set by the look: left as it is
 
 
-def test_saving_the_controls_as_a_preset(tmp_path, monkeypatch):
-    monkeypatch.setenv("NEURAL_COLLAGE_PRESETS", str(tmp_path))
-    update = ui.save_user_preset("My Look", "soft and tiled", 12, "rot", 0.4, 0, 3, "gray", 2)
-    assert update["value"] == "my-look" and "my-look" in update["choices"]
-    saved = presets.load_preset("my-look")
-    assert saved.config().grid == 12 and saved.config().symmetries == "rot"
-    assert saved.render == {"magnify": 2.0, "iterations": 3, "start": "gray"}
-    with pytest.raises(Exception, match="preset name"):
-        ui.save_user_preset("../../etc", "", 12, "rot", 0.4, 0, 0, "noise", 1)
+def _frames(path):
+    with Image.open(path) as im:
+        out = []
+        for i in range(im.n_frames):
+            im.seek(i)
+            out.append(np.asarray(im.convert("RGB"), dtype=np.float64))
+        return out
+
+
+def test_zoom_from_the_fractalize_tab_and_from_a_dropped_photo_agree(photo_path):
+    """One zoom look: the same photo and look give the same zoom, whichever way the photo came in."""
+    session = Session()
+    panels = ui.fractalize_panels(str(photo_path), grid=8, copies="soft", session=session)
+    zoom_image = panels[-1]  # the attractor the Fractalize tab puts in the Zoom tab
+    args = dict(preset="deep-zoom", target="0.3, 0.6", depth=2.0, seconds=1.0, fps=6, size="128×128")
+    from_tab = ui.zoom(zoom_image, session=session, **args)[-1]
+    dropped = ui.zoom(str(photo_path), session=Session(), **args)[-1]
+    tab_frames, drop_frames = _frames(from_tab), _frames(dropped)
+    assert len(tab_frames) == len(drop_frames) == 6
+    assert max(np.abs(a - b).mean() for a, b in zip(tab_frames, drop_frames, strict=True)) < 0.5
+    # ...and it is the deep-zoom look (sharp copies), not the soft collage fitted on the tab.
+    assert session.zoom_code[1].meta["copies"] == 1 and session.code.meta["copies"] == "soft"
+    # No look: the Fractalize tab's own collage, as it is.
+    ui.zoom(zoom_image, session=session, **{**args, "preset": ui.NO_PRESET})
+    assert session.zoom_code[1].meta["copies"] == 1  # no refit happened
+
+
+def test_the_dive_target_is_marked(photo_path):
+    plain = np.asarray(Image.open(photo_path).convert("RGB"), dtype=np.float64)
+    marked = np.asarray(ui.mark_target(str(photo_path), "0.25, 0.75"), dtype=np.float64)
+    changed = np.abs(marked - plain).sum(-1) > 30
+    ys, xs = np.nonzero(changed)
+    assert changed.any() and abs(xs.mean() - 0.25 * 96) < 4 and abs(ys.mean() - 0.75 * 96) < 4
+    assert ui.mark_target(str(photo_path), "") is None
+
+
+def test_a_studio_loop_works_at_the_deepest_depth_its_slider_offers(photo_path):
+    # The loop cell is planted as a pure copy, so the loop is exact: no cross-fade to render deeper.
+    depth = ui.math.log10(limits.MAX_ZOOM)
+    out = ui.zoom(str(photo_path), preset="deep-zoom", depth=depth, loop=True, seconds=1, fps=4, size="128×128")
+    assert len(_frames(out[-1])) == 4

@@ -3,7 +3,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from test_operator import random_code
+from codes import random_code
 
 from collage_core.decode import attractor_mean, decode_exact, decode_iterative, is_exact_side, nearest_exact_side
 from collage_core.operator import collage_step

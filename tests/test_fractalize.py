@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from photos import psnr, synthetic_photo
 from PIL import Image
 
@@ -104,6 +105,20 @@ def test_config_and_presets_style_overrides():
         cfg.override(colour="red")
 
 
-def test_device_selection():
+@pytest.mark.parametrize(
+    ("cuda", "mps", "expected"), [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")]
+)
+def test_device_selection(monkeypatch, cuda, mps, expected):
+    # Availability is faked so every branch runs on any machine, CPU-only CI included.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr("collage_core.device._mps_available", lambda: mps)
+    for auto in (None, "", "auto"):
+        assert cc.pick_device(auto).type == expected
     assert cc.pick_device("cpu").type == "cpu"
-    assert cc.pick_device(None).type in ("cpu", "cuda", "mps")
+    assert cc.pick_device(torch.device("cuda", 1)) == torch.device("cuda", 1)  # a device object is used as given
+    for name, present in (("cuda", cuda), ("mps", mps)):
+        if present:
+            assert cc.pick_device(name).type == name
+        else:
+            with pytest.raises(ValueError, match="not available"):
+                cc.pick_device(name)

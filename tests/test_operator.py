@@ -2,17 +2,10 @@
 
 import pytest
 import torch
+from codes import random_code
 
 from collage_core.operator import collage_step, contract, domain_count
 from collage_core.symmetry import SYMMETRIES, apply_symmetries
-
-
-def random_code(B, C, grid, symmetries, n_aux=0, s_max=0.9, strength=0.0, dtype=torch.float32, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    n_self, n_total = domain_count(symmetries, n_aux)
-    a = contract(torch.randn(B, C, grid * grid, n_total, generator=gen, dtype=dtype), n_self, s_max, strength)
-    b = torch.randn(B, C, grid * grid, generator=gen, dtype=dtype)
-    return a, b
 
 
 def naive_step(z, a, b, grid, symmetries, aux=None):

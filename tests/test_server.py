@@ -1,5 +1,6 @@
 """End to end through a real server: gradio_client against the studio on a free port."""
 
+import json
 import os
 import subprocess
 import sys
@@ -193,12 +194,7 @@ def test_zoom_limits_are_enforced(client, photo_path):
 
 
 def test_sample_endpoint(client):
-    try:
-        callbacks.load_vae()
-    except ValueError as exc:
-        with pytest.raises(AppError, match="weights"):
-            client.predict(api_name="/sample")
-        pytest.skip(f"Collage VAE not shipped yet: {exc}")
+    # The weights ship with the package (tests/test_install.py checks a wheel carries them): no skip.
     gallery, collage40, bicubic40, summary = client.predict(seed=1, count=4, magnify=2, api_name="/sample")
     assert len(gallery) == 4 and Image.open(gallery[0]["image"]).size == (56, 56)
     a, b = (np.asarray(Image.open(p).convert("L"), dtype=np.float64) for p in (collage40, bicubic40))
@@ -213,15 +209,17 @@ def test_queue_and_cleanup_settings(studio):
     assert demo.delete_cache == (1800, limits.TEMP_MAX_AGE_S)
 
 
-def test_page_is_served_without_analytics(studio):
-    assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False"
+def test_page_is_served(studio):
     html = urllib.request.urlopen(studio[1], timeout=10).read().decode()
     assert "Neural Collage Studio" in html
 
 
-def test_python_m_app_serves_the_first_page_within_5_s(tmp_path):
+def test_python_m_app_serves_the_page_without_analytics():
+    # conftest.py sets GRADIO_ANALYTICS_ENABLED for the in-process studios; a real launch
+    # without it must turn analytics off by itself. How fast the page comes: benchmarks/app_latency.py.
     port = free_port()
-    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), PYTHONUNBUFFERED="1")
+    env = {k: v for k, v in os.environ.items() if k != "GRADIO_ANALYTICS_ENABLED"}
+    env.update(GRADIO_SERVER_PORT=str(port), PYTHONUNBUFFERED="1")
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "app", "--no-browser"],
@@ -232,22 +230,17 @@ def test_python_m_app_serves_the_first_page_within_5_s(tmp_path):
         text=True,
     )
     try:
-        elapsed = None
-        while time.perf_counter() - t0 < 30:
+        answered = False
+        while not answered and time.perf_counter() - t0 < 120:  # a hang guard, not a speed budget
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as r:
-                    if r.status == 200:
-                        elapsed = time.perf_counter() - t0
-                        break
+                    answered = r.status == 200
             except OSError:
                 time.sleep(0.05)
-        assert elapsed is not None, "the studio never answered"
-        # The budget is 5 s on an idle machine; on a shared, overloaded one (load above the
-        # core count) it scales with the load, and the measured time is printed either way.
-        load = os.getloadavg()[0] / (os.cpu_count() or 1)
-        budget = 5.0 * max(1.0, load)
-        print(f"first page after {elapsed:.2f} s (budget {budget:.1f} s, load per core {load:.2f})")
-        assert elapsed <= budget
+        assert answered, "the studio never answered"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=10) as r:
+            config = json.loads(r.read())
+        assert config["analytics_enabled"] is False
         line = []
         reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)
         reader.start()

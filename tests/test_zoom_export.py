@@ -20,7 +20,8 @@ from collage_core.zoom_path import ZoomPath, cover_zoom
 
 @pytest.fixture(scope="module")
 def code():
-    return cc.fractalize(synthetic_photo(64, 64), grid=8, symmetries="d4")
+    # Soft: every cell mixes all copies, so loops need the cross-fade these tests exercise.
+    return cc.fractalize(synthetic_photo(64, 64), grid=8, symmetries="d4", copies=None)
 
 
 @pytest.fixture(scope="module")
@@ -271,3 +272,11 @@ def test_deep_loops_render_or_refuse_clearly(code, tmp_path):
     assert seen and not list(tmp_path.iterdir())
     with pytest.raises(ValueError, match="seamless loop"):
         cc.export_zoom(code, tmp_path / "deeper.gif", zoom=1e12, seconds=2, fps=12, size=(32, 32), loop=True)
+
+
+def test_an_exact_loop_goes_deeper_than_a_cross_faded_one(code, looped, tmp_path):
+    """A planted pure-copy cell loops without a cross-fade, so it reaches depths the blend cannot."""
+    out = cc.export_zoom(looped, tmp_path / "deep.gif", zoom=1e9, seconds=2, fps=6, size=(32, 32), loop=True)
+    assert _gif_frames(out)[0] == 12
+    with pytest.raises(ValueError, match="cross-fade would render past"):
+        cc.export_zoom(code, tmp_path / "soft.gif", zoom=1e9, seconds=2, fps=6, size=(32, 32), loop=True)

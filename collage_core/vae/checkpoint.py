@@ -15,6 +15,7 @@ from .model import HierarchicalVAE, build_vae
 
 FORMAT = "neural-collage-vae/1"
 _OPT = "optimizer."
+_EMA = "ema."  # the weights' moving average, when training keeps one (TrainConfig.ema_decay)
 
 
 def save_checkpoint(
@@ -23,14 +24,17 @@ def save_checkpoint(
     optimizer: torch.optim.Optimizer | None = None,
     train_state: dict | None = None,
     half: bool = False,
+    ema: dict[str, torch.Tensor] | None = None,
 ) -> None:
-    """Write ``model`` (and optionally the Adam state, for resuming) atomically.
+    """Write ``model`` (and optionally the Adam state and the weights' EMA, for resuming) atomically.
 
     ``half=True`` stores weights as float16 (shipping); they load back as float32.
     """
     tensors = {
         k: (v.half() if half and v.is_floating_point() else v).contiguous().cpu() for k, v in model.state_dict().items()
     }
+    for k, v in (ema or {}).items():
+        tensors[_EMA + k] = v.detach().contiguous().cpu()
     meta = {"format": FORMAT, "config": model.config.to_json(), "train_state": json.dumps(train_state or {})}
     if optimizer is not None:
         state = optimizer.state_dict()
@@ -66,12 +70,17 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[VAEConfig, dict[str, torch
 
 
 def load_checkpoint(
-    path: str | os.PathLike, expect: VAEConfig | None = None, device: str | torch.device = "cpu"
+    path: str | os.PathLike,
+    expect: VAEConfig | None = None,
+    device: str | torch.device = "cpu",
+    use_ema: bool = True,
 ) -> tuple[HierarchicalVAE, dict[str, torch.Tensor], dict]:
     """Rebuild the model a checkpoint describes.
 
     Args:
         expect: if given, the checkpoint's config must equal it (resuming a run).
+        use_ema: load the weights' moving average when the checkpoint has one (evaluation,
+            sampling, export); ``False`` loads the raw weights (resuming training).
     Returns:
         ``(model in eval mode, optimizer tensors, train_state)``.
     """
@@ -79,7 +88,14 @@ def load_checkpoint(
     if expect is not None and config != expect:
         raise ValueError(f"{path} was trained with a different config:\n  checkpoint: {config}\n  expected:   {expect}")
     model = build_vae(config)
-    weights = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items() if not k.startswith(_OPT)}
+    weights = {
+        k: v.float() if v.is_floating_point() else v
+        for k, v in tensors.items()
+        if not k.startswith(_OPT) and not k.startswith(_EMA)
+    }
+    average = ema_tensors(tensors)
+    if use_ema and average:
+        weights.update({k: v.float() for k, v in average.items()})
     own = model.state_dict()
     missing, unexpected = sorted(set(own) - set(weights)), sorted(set(weights) - set(own))
     bad = [k for k in own if k in weights and own[k].shape != weights[k].shape]
@@ -97,6 +113,11 @@ def load_checkpoint(
     return model, optim, state
 
 
+def ema_tensors(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The weights' moving average stored in a checkpoint's tensors (empty when none)."""
+    return {k[len(_EMA) :]: v for k, v in tensors.items() if k.startswith(_EMA)}
+
+
 def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], groups: list) -> None:
     """Load the Adam state written by :func:`save_checkpoint` into ``optimizer``."""
     state: dict[int, dict] = {}
@@ -109,6 +130,7 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch
 def export_weights(src: str | os.PathLike, dst: str | os.PathLike, half: bool = False) -> dict:
     """Copy a training checkpoint's model (no optimizer state) to ``dst`` for shipping.
 
+    The weights' moving average is what ships when the run kept one.
     Returns the training summary kept in the metadata (last epoch, its validation numbers).
     """
     model, _, state = load_checkpoint(src)
@@ -117,6 +139,7 @@ def export_weights(src: str | os.PathLike, dst: str | os.PathLike, half: bool = 
         "epoch": state.get("epoch"),
         "last": history[-1] if history else None,
         "train_config": state.get("train_config"),
+        "ema": bool(ema_tensors(read_checkpoint(src)[1])),
     }
     save_checkpoint(dst, model, None, summary, half=half)
     return summary

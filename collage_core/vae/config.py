@@ -7,6 +7,11 @@ import json
 from dataclasses import dataclass, field
 
 LIKELIHOODS = ("collage", "conv")
+HEADS = ("linear", "mlp")
+LAYOUTS = ("grid", "blend")
+# Fields added after weights shipped, with the value every older checkpoint was built with:
+# a config JSON without them is read as the model it describes, not as today's default.
+LEGACY_FIELDS = {"head": "mlp", "layout": "grid", "supersample": 1}
 
 
 @dataclass(frozen=True)
@@ -25,20 +30,44 @@ class VAEConfig:
     z_dim: int = 4  # latent channels per position in every latent block
     # Collage likelihood (DESIGN.md section 7): 4x4 grid of 7x7 cells, whole-image domain.
     grid: int = 4
+    # Cell layout of the collage: "grid" (hard cells, seams at 40x) or "blend" (DESIGN.md 8,
+    # overlapping cells; needs collage_core.layout, see docs/vae/PLAN.md).
+    layout: str = "grid"
     symmetries: str = "d4"  # 8 dihedral copies of the pooled image per cell
     collage_channels: int = 6  # attractor channels; decode cost at 40x grows linearly with it
     s_max: float = 0.75  # contraction bound on each cell's L1 self weight; smaller = faster 40x base
-    head_hidden: int = 16  # per-pixel (1x1 conv) head: channels -> hidden -> Bernoulli logit
+    # Per-pixel head from attractor channels to the Bernoulli logit. "linear" commutes with
+    # area pooling, so pool(logits at m x) == logits at 1x exactly; "mlp" (the shipped
+    # weights) is non-linear and changes the digit a little with magnification.
+    head: str = "linear"
+    head_hidden: int = 16  # hidden units of the "mlp" head (unused by "linear")
+    # Each pixel's Bernoulli probability is the mean of sigmoid(logit) over k x k sub-pixels
+    # of the attractor (decoded at 28k in training). Pooling a 40x sample then matches the
+    # 1x one up to the sigmoid's curvature inside a 1/k pixel only: on the shipped attractor
+    # k=1 leaves a p99 gap of 0.25 in probability, k=2 0.11, k=4 0.016 (docs/vae/PLAN.md).
+    supersample: int = 4
     param_features: int = 16  # 7x7 feature channels flattened into the collage-parameter layer
 
     def __post_init__(self) -> None:
         if self.likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}")
+        if self.head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}, got {self.head!r}")
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, got {self.layout!r}")
         if self.image_side % self.grid:
             raise ValueError(f"grid {self.grid} does not divide image side {self.image_side}")
         if not 0.0 < self.s_max < 1.0:
             raise ValueError(f"s_max must lie in (0, 1), got {self.s_max}")
-        for name in ("width", "bottleneck", "z_dim", "collage_channels", "head_hidden", "param_features"):
+        for name in (
+            "width",
+            "bottleneck",
+            "z_dim",
+            "collage_channels",
+            "head_hidden",
+            "param_features",
+            "supersample",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
 
@@ -55,22 +84,42 @@ class VAEConfig:
         for key in ("enc_blocks", "dec_blocks"):
             if key in raw:
                 raw[key] = tuple(tuple(pair) for pair in raw[key])
-        return cls(**raw)
+        return cls(**{**LEGACY_FIELDS, **raw})
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """One training run (negative ELBO with a KL weight ``beta``)."""
+    """One training run (negative ELBO with a KL weight ``beta``).
+
+    The KL options fight posterior collapse (DESIGN.md 7: the shipped Collage VAE's two
+    14x14 groups carry 0.6 nats each). A *group* is one latent block of the top-down
+    decoder (``z_dim`` channels at one resolution); free bits and balancing act on each
+    group's KL summed over its latents, never per latent dimension.
+    """
 
     beta: float = 1.0
     epochs: int = 20
     batch_size: int = 64
     lr: float = 2e-3
     lr_warmup_steps: int = 200  # Adam on a fresh hierarchical VAE diverges without it
-    kl_warmup_epochs: float = 2.0  # DESIGN.md 7: at beta=1 from the start, 7x7 groups collapse
-    free_bits: float = 0.5  # nats per latent block (batch mean) below which KL is not penalised
+    # Linear KL ramp from 0 to beta. 2 epochs (the shipped runs) still lost both 14x14
+    # groups; a longer ramp lets the fine groups start carrying information first.
+    kl_warmup_epochs: float = 5.0
+    # Nats per group (batch mean) below which its KL is not penalised. The shipped runs used
+    # 0.5, and the collapsed groups sat just above it at 0.6: a group must be free to carry
+    # more than "collapsed" before the distortion gradient finds it worth using.
+    free_bits: float = 1.0
     free_bits_epochs: float = 1e9  # free bits apply this long; the reported ELBO never uses them
+    # NVAE-style balancing during the KL warm-up: each group's KL weighted by its KL per
+    # latent unit (normalised to mean 1), so groups carrying little are penalised little.
+    kl_balance: bool = True
+    # Exponential moving average of the weights (0 = off); evaluation, export and sampling
+    # use the average when present. 0.999 is about a 1000-step (1.3 epoch) window.
+    ema_decay: float = 0.0
     grad_clip: float = 200.0
+    # VDVAE-style: skip updates whose (pre-clip) gradient norm exceeds this, or is not
+    # finite. Logged per epoch with the median and max norm, to set it from data.
+    skip_grad_norm: float = 1e4
     seed: int = 0
     time_limit_s: float | None = None  # stop after the epoch that would overrun this wall clock
     extra: dict = field(default_factory=dict, compare=False)
@@ -82,6 +131,23 @@ class TrainConfig:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.kl_warmup_epochs < 0 or self.free_bits < 0:
+            raise ValueError("kl_warmup_epochs and free_bits must be >= 0")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must lie in [0, 1), got {self.ema_decay}")
+        if not self.skip_grad_norm > 0 or not self.grad_clip > 0:
+            raise ValueError("skip_grad_norm and grad_clip must be positive")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+
+# Fields a resumed run may change; anything else must match the checkpoint's run.
+RESUMABLE_CHANGES = ("epochs", "time_limit_s", "extra")
+
+# Named recipes: a few overrides of the defaults above, for the model and for training.
+# "v1" is how the shipped beta=1 weights were trained (docs/vae/README-section.md).
+RECIPES: dict[str, tuple[dict, dict]] = {
+    "default": ({}, {}),
+    "v1": ({"head": "mlp", "supersample": 1}, {"kl_warmup_epochs": 2.0, "free_bits": 0.5, "kl_balance": False}),
+}

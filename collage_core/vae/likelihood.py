@@ -15,38 +15,7 @@ from torch import nn
 from ..decode import decode_exact
 from ..operator import contract, domain_count
 from .blocks import Block
-
-
-class PixelHead(nn.Module):
-    """Per-pixel MLP ``(B, C, H, W) -> (B, 1, H, W)``: channels -> hidden (ReLU) -> logit.
-
-    Written as matmuls over flattened pixels rather than 1x1 convs, which are slow on CPU
-    for so few channels; sampling at 40x evaluates it on 20M pixels.
-    """
-
-    def __init__(self, channels: int, hidden: int):
-        super().__init__()
-        self.inner = nn.Linear(channels, hidden)
-        self.outer = nn.Linear(hidden, 1)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        B, C, H, W = z.shape
-        x = torch.relu(torch.matmul(self.inner.weight, z.reshape(B, C, H * W)) + self.inner.bias[:, None])
-        y = torch.matmul(self.outer.weight, x) + self.outer.bias[:, None]
-        return y.reshape(B, 1, H, W)
-
-    @torch.no_grad()
-    def probabilities(self, z: torch.Tensor, block: int = 32768) -> torch.Tensor:
-        """``sigmoid(forward(z))`` in cache-sized pixel blocks: 7x less CPU time at 1120x1120."""
-        B, C, H, W = z.shape
-        flat = z.reshape(B, C, H * W)
-        out = torch.empty(B, 1, H * W, dtype=z.dtype, device=z.device)
-        w1, b1, w2, b2 = self.inner.weight, self.inner.bias[:, None], self.outer.weight, self.outer.bias[:, None]
-        for i in range(B):
-            for s in range(0, H * W, block):
-                hidden = torch.addmm(b1, w1, flat[i, :, s : s + block]).relu_()
-                torch.addmm(b2, w2, hidden, out=out[i, :, s : s + block])
-        return torch.sigmoid_(out).reshape(B, 1, H, W)
+from .cell_layout import Layout, layout_cells
 
 
 class CollageLikelihood(nn.Module):
@@ -54,58 +23,89 @@ class CollageLikelihood(nn.Module):
 
     The parameter layer reads the decoder features pooled to a 7x7 map (flattened) and
     emits ``a: (B, C, K, N)``, contracted by L1 rescaling (DESIGN.md 7), and an unbounded
-    ``b: (B, C, K)`` (logits reach +-100).
+    ``b: (B, C, K)`` (logits reach +-100). ``layout`` is what the engine decodes with (the
+    hard grid's size today, a layout object for blended cells: ``cell_layout.py``);
+    ``head`` maps one pixel's attractor channels to its logit (``heads.py``). With
+    ``supersample = k`` a pixel's probability is the mean of ``sigmoid(logit)`` over its
+    ``k x k`` sub-pixels, so magnified renders average back to it closely.
     """
 
     def __init__(
         self,
         width: int,
         channels: int,
-        grid: int,
+        layout: Layout,
         symmetries: str,
         s_max: float,
-        head_hidden: int,
+        head: nn.Module,
         param_features: int,
         image_side: int,
         feature_side: int = 7,
+        supersample: int = 1,
     ):
         super().__init__()
-        self.channels, self.grid, self.symmetries, self.s_max = channels, grid, symmetries, s_max
+        self.channels, self.layout, self.symmetries, self.s_max = channels, layout, symmetries, s_max
+        self.supersample = supersample
         self.image_side, self.feature_side = image_side, feature_side
         self.n_self, self.n_domains = domain_count(symmetries)
-        K = grid * grid
+        self.cells = layout_cells(layout)
         self.reduce = nn.Conv2d(width, param_features, 1)
-        self.params = nn.Linear(param_features * feature_side**2, channels * K * (self.n_domains + 1))
+        self.params = nn.Linear(param_features * feature_side**2, channels * self.cells * (self.n_domains + 1))
         self.params.weight.data.mul_(0.5)
-        # Per-pixel head: it sees one pixel's channels only, so it applies at any resolution.
-        self.head = PixelHead(channels, head_hidden)
+        self.head = head
 
     def collage_params(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``h: (B, width, r, r)`` -> ``a: (B, C, K, N)``, ``b: (B, C, K)``."""
         f = F.gelu(self.reduce(F.adaptive_avg_pool2d(h, self.feature_side)))
-        raw = rearrange(self.params(f.flatten(1)), "b (c k m) -> b c k m", c=self.channels, k=self.grid**2)
+        raw = rearrange(self.params(f.flatten(1)), "b (c k m) -> b c k m", c=self.channels, k=self.cells)
         a = contract(raw[..., : self.n_domains], self.n_self, self.s_max)
         return a, raw[..., self.n_domains] * 4.0
 
     def attractor(self, h: torch.Tensor, side: int) -> torch.Tensor:
         """``(B, C, side, side)``: the exact attractor of the collage."""
         a, b = self.collage_params(h)
-        return decode_exact(a, b, self.grid, self.symmetries, side)
+        return decode_exact(a, b, self.layout, self.symmetries, side)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        """Logits ``(B, 1, S, S)`` at the training side."""
-        return self.head(self.attractor(h, self.image_side))
+        """Logits ``(B, 1, S, S)`` of the training side's Bernoulli probabilities."""
+        k = self.supersample
+        logits = self.head(self.attractor(h, self.image_side * k))
+        return logits if k == 1 else pooled_probability_logits(logits, k)
+
+    @torch.no_grad()
+    def logits(self, h: torch.Tensor, magnify: int) -> torch.Tensor:
+        """The head's per-pixel logits ``(B, 1, S*m, S*m)`` at the magnified side, before any
+        supersampling (linear head: they area-pool back to the 1x ones exactly)."""
+        return self.head(self.attractor(h, self.image_side * magnify))
 
     @torch.no_grad()
     def render(self, h: torch.Tensor, magnify: int, chunk: int = 1) -> torch.Tensor:
-        """Probabilities ``(B, 1, S*m, S*m)``, decoded exactly at the magnified side."""
+        """Probabilities ``(B, 1, S*m, S*m)``, decoded exactly at the magnified side.
+
+        Below ``m = supersample`` each pixel averages ``ceil(k / m)``-fold sub-pixels, so
+        ``m = 1`` gives the training likelihood's probabilities exactly; from ``m >= k`` on a
+        pixel is already finer than the likelihood's sub-pixels and is rendered directly.
+        """
+        sub = -(-self.supersample // magnify)
         side = self.image_side * magnify
         a, b = self.collage_params(h)
         out = torch.empty(h.shape[0], 1, side, side, dtype=h.dtype, device=h.device)
         for i in range(0, h.shape[0], chunk):
-            z = decode_exact(a[i : i + chunk], b[i : i + chunk], self.grid, self.symmetries, side)
-            out[i : i + chunk] = self.head.probabilities(z)
+            z = decode_exact(a[i : i + chunk], b[i : i + chunk], self.layout, self.symmetries, side * sub)
+            p = self.head.probabilities(z)
+            out[i : i + chunk] = p if sub == 1 else F.avg_pool2d(p, sub)
         return out
+
+
+def pooled_probability_logits(logits: torch.Tensor, k: int) -> torch.Tensor:
+    """``logit(avg_pool(sigmoid(logits), k))``, computed in log space (finite for logits of +-100).
+
+    ``(B, 1, H*k, W*k) -> (B, 1, H, W)``.
+    """
+    blocks = "b c (h k1) (w k2) -> b c h w (k1 k2)"
+    log_p = rearrange(F.logsigmoid(logits), blocks, k1=k, k2=k).logsumexp(-1)
+    log_q = rearrange(F.logsigmoid(-logits), blocks, k1=k, k2=k).logsumexp(-1)
+    return log_p - log_q  # the log(k*k) of both means cancels
 
 
 class ConvLikelihood(nn.Module):
@@ -125,6 +125,13 @@ class ConvLikelihood(nn.Module):
         if logits.shape[-1] != self.image_side:
             raise ValueError(f"conv head makes {logits.shape[-1]} pixels, expected {self.image_side}")
         return logits
+
+    @torch.no_grad()
+    def logits(self, h: torch.Tensor, magnify: int) -> torch.Tensor:
+        """Logits at the training side, bicubically upscaled by ``magnify``."""
+        logits = self.forward(h)
+        side = self.image_side * magnify
+        return logits if magnify == 1 else F.interpolate(logits, size=(side, side), mode="bicubic", align_corners=False)
 
     @torch.no_grad()
     def render(self, h: torch.Tensor, magnify: int, chunk: int = 2) -> torch.Tensor:

@@ -8,9 +8,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .cell_layout import make_layout
 from .config import VAEConfig
 from .decoder import TopDownDecoder
 from .encoder import Encoder
+from .heads import build_head
 from .likelihood import CollageLikelihood, ConvLikelihood
 
 MAX_MAGNIFY = 64
@@ -18,12 +20,14 @@ MAX_MAGNIFY = 64
 
 @dataclass
 class VAEOutput:
-    """Per-image terms in nats: ``distortion`` and ``rate`` are ``(B,)``; ``kl_layers`` is ``(B, L)``."""
+    """Per-image terms in nats: ``distortion`` and ``rate`` are ``(B,)``; ``kl_layers`` is ``(B, L)``,
+    one column per latent group, holding ``group_sizes[l]`` latents each."""
 
     distortion: torch.Tensor
     rate: torch.Tensor
     kl_layers: torch.Tensor
     logits: torch.Tensor
+    group_sizes: tuple[int, ...] = ()
 
 
 class HierarchicalVAE(nn.Module):
@@ -49,7 +53,22 @@ class HierarchicalVAE(nn.Module):
         logits = self.likelihood(h)
         distortion = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
         kl_layers = torch.stack([kl.flatten(1).sum(1) for kl in kls], dim=1)
-        return VAEOutput(distortion, kl_layers.sum(1), kl_layers, logits)
+        sizes = tuple(kl[0].numel() for kl in kls)
+        return VAEOutput(distortion, kl_layers.sum(1), kl_layers, logits, sizes)
+
+    def _features(self, n, temperature, seed, generator) -> torch.Tensor:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be a positive integer, got {n!r}")
+        if not temperature > 0:
+            raise ValueError(f"temperature must be positive, got {temperature!r}")
+        device = next(self.parameters()).device
+        if generator is None:
+            generator = torch.Generator(device=device)
+            if seed is not None:
+                generator.manual_seed(int(seed))
+            else:
+                generator.seed()
+        return self.decoder.sample(n, float(temperature), generator)
 
     @torch.no_grad()
     def sample(
@@ -66,29 +85,40 @@ class HierarchicalVAE(nn.Module):
         shapes depend on ``n`` only, so a seed gives the same digits at every magnification.
         Returns Bernoulli means (pixel probabilities), not binary draws.
 
-        For the Collage likelihood, ``avg_pool(sample(m), m)`` matches ``sample(1)`` exactly in
-        the attractor (to float32 round-off) but only approximately in probabilities, because
-        the per-pixel head is non-linear (shipped model: mean abs gap ~0.02, up to ~0.5 on
-        digit edges). The baseline's magnified sample is a bicubic upscaling.
+        For the Collage likelihood the attractor is pool-consistent: ``avg_pool(A(28m), m)``
+        equals ``A(28)`` to float32 round-off. With the linear head (the default for new
+        models) so are the logits (:meth:`sample_logits`); the probabilities then differ only
+        by the sigmoid's curvature on digit edges. The shipped weights use the non-linear
+        MLP head (mean abs gap ~0.02 in probability, up to ~0.5 on edges). The baseline's
+        magnified sample is a bicubic upscaling.
 
         Returns:
             ``(n, 1, 28*magnify, 28*magnify)`` float in [0, 1].
         """
-        if isinstance(magnify, bool) or not isinstance(magnify, int) or not 1 <= magnify <= MAX_MAGNIFY:
-            raise ValueError(f"magnify must be an integer in 1..{MAX_MAGNIFY}, got {magnify!r}")
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive integer, got {n!r}")
-        if not temperature > 0:
-            raise ValueError(f"temperature must be positive, got {temperature!r}")
-        device = next(self.parameters()).device
-        if generator is None:
-            generator = torch.Generator(device=device)
-            if seed is not None:
-                generator.manual_seed(int(seed))
-            else:
-                generator.seed()
-        h = self.decoder.sample(n, float(temperature), generator)
-        return self.likelihood.render(h, magnify)
+        _check_magnify(magnify)
+        return self.likelihood.render(self._features(n, temperature, seed, generator), magnify)
+
+    @torch.no_grad()
+    def sample_logits(
+        self,
+        n: int = 16,
+        magnify: int = 1,
+        temperature: float = 1.0,
+        seed: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """The head's per-pixel logits of :meth:`sample`'s digits: ``(n, 1, 28*magnify, 28*magnify)``.
+
+        For a supersampled Collage likelihood (``config.supersample > 1``) these are the
+        sub-pixel logits at that side, before averaging probabilities.
+        """
+        _check_magnify(magnify)
+        return self.likelihood.logits(self._features(n, temperature, seed, generator), magnify)
+
+
+def _check_magnify(magnify) -> None:
+    if isinstance(magnify, bool) or not isinstance(magnify, int) or not 1 <= magnify <= MAX_MAGNIFY:
+        raise ValueError(f"magnify must be an integer in 1..{MAX_MAGNIFY}, got {magnify!r}")
 
 
 def _trunk(config: VAEConfig) -> tuple[Encoder, TopDownDecoder]:
@@ -104,12 +134,13 @@ def build_collage_vae(config: VAEConfig) -> HierarchicalVAE:
     likelihood = CollageLikelihood(
         config.width,
         config.collage_channels,
-        config.grid,
+        make_layout(config.layout, config.grid),
         config.symmetries,
         config.s_max,
-        config.head_hidden,
+        build_head(config.head, config.collage_channels, config.head_hidden),
         config.param_features,
         config.image_side,
+        supersample=config.supersample,
     )
     return HierarchicalVAE(config, encoder, decoder, likelihood)
 

@@ -1,4 +1,5 @@
-"""Training loop: negative ELBO with KL warm-up and free bits, checkpoint every epoch."""
+"""Training loop: negative ELBO with KL warm-up, free bits, KL balancing, EMA and update
+skipping (the collapse remedies of TrainConfig), checkpoint every epoch."""
 
 from __future__ import annotations
 
@@ -12,14 +13,15 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from .checkpoint import load_checkpoint, restore_optimizer, save_checkpoint
-from .config import TrainConfig, VAEConfig
+from .checkpoint import ema_tensors, load_checkpoint, read_checkpoint, restore_optimizer, save_checkpoint
+from .config import RESUMABLE_CHANGES, TrainConfig, VAEConfig
 from .data import binarize, load_mnist
+from .ema import WeightEMA
 from .evaluate import evaluate
 from .model import HierarchicalVAE, build_vae
+from .objective import kl_penalty
 
 VALID_SUBSET = 2000  # images scored after each epoch; the full test set is `evaluate`'s job
-SKIP_GRAD_NORM = 1e4  # VDVAE-style: skip updates whose gradient norm explodes
 
 
 def kl_weight(cfg: TrainConfig, epoch_float: float) -> float:
@@ -37,13 +39,32 @@ def learning_rate(cfg: TrainConfig, step: int, total_steps: int) -> float:
     return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
 
 
-def training_loss(model: HierarchicalVAE, x: torch.Tensor, beta: float, free_bits: float):
-    """``(loss, output)``: mean distortion + beta * sum over latent blocks of max(KL, free_bits)."""
+def training_loss(
+    model: HierarchicalVAE,
+    x: torch.Tensor,
+    beta: float,
+    free_bits: float,
+    balance: bool = False,
+    target_beta: float | None = None,
+):
+    """``(loss, output)``: mean distortion + the KL term of :func:`~.objective.kl_penalty`.
+
+    ``beta`` is the KL weight now; ``target_beta`` the run's (balancing acts while
+    ``beta < target_beta``, i.e. during the warm-up).
+    """
     out = model(x)
-    kl = out.kl_layers.mean(0)
-    if free_bits > 0:
-        kl = kl.clamp(min=free_bits)
-    return out.distortion.mean() + beta * kl.sum(), out
+    target = beta if target_beta is None else target_beta
+    penalty, _ = kl_penalty(out.kl_layers, out.group_sizes, beta, target, free_bits, balance)
+    return out.distortion.mean() + penalty, out
+
+
+def check_resumable(stored: dict, cfg: TrainConfig) -> None:
+    """A resumed run must keep its objective: only ``RESUMABLE_CHANGES`` may differ."""
+    now = json.loads(cfg.to_json())
+    changed = sorted(k for k in stored.keys() & now.keys() if k not in RESUMABLE_CHANGES and stored[k] != now[k])
+    if changed:
+        diff = ", ".join(f"{k}: {stored[k]!r} -> {now[k]!r}" for k in changed)
+        raise ValueError(f"resuming with a different training setup ({diff}); pass the run's original options")
 
 
 def train(
@@ -70,14 +91,18 @@ def train(
         train_images, valid_images: ``(N, 1, 28, 28)`` grey levels in [0, 1] to use instead
             of MNIST (tests use small synthetic sets).
     Returns:
-        ``{"epochs": [per-epoch dicts], "model": the trained model}``.
+        ``{"epochs": [per-epoch dicts], "model": the trained model}`` (its weights' moving
+        average when ``ema_decay > 0``).
     """
     cfg = train_config
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     start_epoch, step = 0, 0
+    average = {}
     if resume is not None:
-        model, opt_tensors, state = load_checkpoint(resume, expect=model_config)
+        model, opt_tensors, state = load_checkpoint(resume, expect=model_config, use_ema=False)
+        check_resumable(state.get("train_config", {}), cfg)
+        average = ema_tensors(read_checkpoint(resume)[1])
         start_epoch, step = int(state.get("epoch", 0)), int(state.get("step", 0))
         gen.manual_seed(cfg.seed + 1000 * start_epoch)
         torch.manual_seed(cfg.seed + 1000 * start_epoch)
@@ -93,6 +118,9 @@ def train(
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.9))
     if opt_tensors:
         restore_optimizer(optimizer, opt_tensors, state["optimizer_groups"])
+    ema = WeightEMA(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
+    if ema is not None and average:
+        ema.load(average)
 
     if train_images is None:
         train_images = load_mnist("train", data_dir, download=True)
@@ -113,6 +141,8 @@ def train(
         te = time.perf_counter()
         order = torch.randperm(N, generator=gen)
         sums = {"loss": 0.0, "distortion": 0.0, "rate": 0.0}
+        kl_sum = None
+        norms: list[float] = []
         skipped = 0
         bar = tqdm(
             range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress, mininterval=2.0
@@ -123,15 +153,20 @@ def train(
                 group["lr"] = learning_rate(cfg, step, total_steps)
             beta = kl_weight(cfg, epoch + i / steps_per_epoch)
             fb = cfg.free_bits if epoch < cfg.free_bits_epochs else 0.0
-            loss, o = training_loss(model, x, beta, fb)
+            loss, o = training_loss(model, x, beta, fb, cfg.kl_balance, cfg.beta)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            if torch.isfinite(norm) and norm < SKIP_GRAD_NORM:
+            norms.append(norm.item())
+            if torch.isfinite(norm) and norm < cfg.skip_grad_norm:
                 optimizer.step()
+                if ema is not None:
+                    ema.update(model)
             else:
                 skipped += 1
             step += 1
+            groups = o.kl_layers.detach().mean(0)
+            kl_sum = groups if kl_sum is None else kl_sum + groups
             d, r = o.distortion.mean().item(), o.rate.mean().item()
             sums["loss"] += loss.item()
             sums["distortion"] += d
@@ -140,8 +175,13 @@ def train(
                 bar.set_postfix(D=f"{d:.1f}", R=f"{r:.1f}", nelbo=f"{d + r:.1f}", beta=f"{beta:.2f}")
         bar.close()
         last_epoch_s = time.perf_counter() - te
-        valid = evaluate(model, valid_images, seed=cfg.seed)
+        if ema is not None:
+            with ema.swapped_in(model):
+                valid = evaluate(model, valid_images, seed=cfg.seed)
+        else:
+            valid = evaluate(model, valid_images, seed=cfg.seed)
         model.train()
+        finite = sorted(v for v in norms if math.isfinite(v))
         record = {
             "epoch": epoch + 1,
             "step": step,
@@ -151,19 +191,26 @@ def train(
             "valid_neg_elbo": round(valid["neg_elbo"], 3),
             "valid_rate": round(valid["rate"], 3),
             "valid_distortion": round(valid["distortion"], 3),
-            "kl_layers": valid["kl_layers"],
+            "kl_layers": valid["kl_layers"],  # nats per latent group on the validation subset
+            "train_kl_groups": [round(v, 3) for v in (kl_sum / steps_per_epoch).tolist()],
             "skipped_updates": skipped,
+            "grad_norm_median": round(finite[len(finite) // 2], 2) if finite else None,
+            "grad_norm_max": round(finite[-1], 2) if finite else None,
+            "ema": ema is not None,
         }
         history.append(record)
         log(
             f"epoch {epoch + 1}: valid -ELBO {valid['neg_elbo']:.2f} nats = distortion "
-            f"{valid['distortion']:.2f} + rate {valid['rate']:.2f} ({last_epoch_s:.0f}s)"
+            f"{valid['distortion']:.2f} + rate {valid['rate']:.2f} ({last_epoch_s:.0f}s); "
+            f"KL per group {' '.join(f'{v:.1f}' for v in valid['kl_layers'])}; skipped {skipped}"
         )
         meta = {"epoch": epoch + 1, "step": step, "history": history, "train_config": json.loads(cfg.to_json())}
         if init_from is not None or "init_from" in state:
             meta["init_from"] = state.get("init_from", str(init_from))
-        save_checkpoint(out, model, optimizer, meta)
+        save_checkpoint(out, model, optimizer, meta, ema=None if ema is None else ema.shadow)
         with open(out.with_suffix(".jsonl"), "a") as f:
             f.write(json.dumps(record) + "\n")
+    if ema is not None:
+        model.load_state_dict(ema.shadow, strict=False)  # what evaluation and export see
     model.eval()
     return {"epochs": history, "model": model}
