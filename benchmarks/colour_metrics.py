@@ -84,6 +84,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="folder for example PNGs (vivid | colour-true)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    from core_common import setup
+
+    setup()  # passive OpenMP waiting and 2 threads, as the other benchmarks
     import torch
     from PIL import Image
 
@@ -91,7 +94,6 @@ def main() -> None:
     from collage_core.tone import tone_view
     from collage_core.viewport import ViewRenderer
 
-    torch.set_num_threads(2)
     looks = ("vivid", "colour")
     dist: dict[str, list[float]] = {look: [] for look in looks}
     print(f"{'photo':<11} {'vivid med':>9} {'p90':>6}   {'colour med':>10} {'p90':>6}")
