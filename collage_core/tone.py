@@ -73,11 +73,15 @@ class Anchor:
         pull: how far a frame's mean chroma moves from its own to ``chroma``: 0 keeps a
             shallow view's colours true to the picture; 1 (a view inside one cell shows
             copies of the photo) gives it the photo's. See :meth:`at`.
+        levels: the attractor's robust black and white luma: a pulled frame's luma is
+            stretched to them rather than to 0 and 1, so it keeps the photo's tonal range
+            (a dark red photo stays dark red instead of washing out to white and black).
     """
 
     chroma: torch.Tensor
     spread: float
     pull: float = 1.0
+    levels: tuple[float, float] = (0.0, 1.0)
 
     def at(self, zoom: float, grid: int) -> Anchor:
         """This anchor for a view at ``zoom`` of a grid-``grid`` code: ``pull`` grows with
@@ -94,7 +98,8 @@ class Anchor:
         w = luma_weights(x.shape[0])
         chroma = x - w @ x
         mean = chroma.mean(1)
-        return Anchor(chroma=mean, spread=_rms(chroma - mean[:, None]))
+        lo, hi = torch.quantile(w @ x, torch.tensor([LOW, HIGH], dtype=torch.float64)).tolist()
+        return Anchor(chroma=mean, spread=_rms(chroma - mean[:, None]), levels=(lo, hi))
 
 
 def _rms(chroma: torch.Tensor) -> float:
@@ -145,8 +150,8 @@ def vivid_map(x: torch.Tensor) -> torch.Tensor:
 def colour_map(x: torch.Tensor, anchor: Anchor | None = None) -> torch.Tensor:
     """Colour-true levels of ``x`` ``(C, H, W)`` as an affine colour map ``(n, n + 1)``, float64.
 
-    Luma ``Y = w @ x`` goes to ``g (Y - lo)`` (robust percentiles ``lo, hi``, gain
-    ``g = 1 / (hi - lo)``); chroma ``x - Y`` is scaled by ``g_c = min(g, limit /
+    Luma ``Y = w @ x`` goes from its robust percentiles ``lo, hi`` to 0 and 1 (pulled
+    toward ``anchor.levels``), gain ``g``; chroma ``x - Y`` is scaled by ``g_c = min(g, limit /
     frame's RMS chroma)``, ``limit`` the anchor's (without an anchor, the frame's own:
     ``g_c = min(g, 1)``). So without pull every pixel keeps its hue; with
     ``anchor.pull = 1`` the frame's mean chroma is replaced by ``anchor.chroma`` and its
@@ -159,7 +164,10 @@ def colour_map(x: torch.Tensor, anchor: Anchor | None = None) -> torch.Tensor:
     lo, hi = torch.quantile(Y, torch.tensor([LOW, HIGH], dtype=torch.float64)).tolist()
     if hi - lo < _floor(x.dtype, max(abs(lo), abs(hi))):  # flat: do not amplify rounding noise
         return torch.cat([torch.eye(n, dtype=torch.float64), torch.zeros(n, 1, dtype=torch.float64)], dim=1)
-    g = 1.0 / (hi - lo)
+    pull = anchor.pull if anchor is not None else 0.0
+    black, white = (0.0, 1.0) if anchor is None else anchor.levels
+    black, white = pull * black, 1.0 + pull * (white - 1.0)  # luma lo, hi go to these
+    g = (white - black) / (hi - lo)
     mean = xs.mean(1)
     chroma = xs - w @ xs
     own = chroma.mean(1)
@@ -167,7 +175,6 @@ def colour_map(x: torch.Tensor, anchor: Anchor | None = None) -> torch.Tensor:
     # anchor (without one: as the frame already is), so a faint tint is not blown up. A
     # pulled frame's own mean chroma is replaced, so then only its detail counts, and is
     # compared with the anchor's detail.
-    pull = anchor.pull if anchor is not None else 0.0
     spread = _rms(chroma - pull * own[:, None])
     if anchor is None:
         limit = spread
@@ -180,7 +187,7 @@ def colour_map(x: torch.Tensor, anchor: Anchor | None = None) -> torch.Tensor:
     target = gain_c * own if not pull else (1 - pull) * gain_c * own + pull * anchor_chroma
     P = torch.outer(torch.ones(n, dtype=torch.float64), w)  # projector onto luma: P @ P = P
     M = g * P + gain_c * (torch.eye(n, dtype=torch.float64) - P)
-    b = -M @ mean + g * (float(w @ mean) - lo) + target
+    b = -M @ mean + black + g * (float(w @ mean) - lo) + target
     return torch.cat([M, b[:, None]], dim=1)
 
 
