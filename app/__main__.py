@@ -60,12 +60,14 @@ def serve(args: argparse.Namespace) -> int:
     """Build the studio, launch it and block until Ctrl-C."""
     import torch
 
+    from .guard import configure_logging
     from .ui import build_demo, launch_kwargs, queued
 
     if args.threads < 1:
         raise ValueError(f"--threads must be at least 1, got {args.threads}")
     torch.set_num_threads(args.threads)
-    demo = queued(build_demo(device=args.device))
+    configure_logging()
+    demo = queued(build_demo(device=args.device, host=args.host))
     demo.launch(server_name=args.host, server_port=args.port, prevent_thread_lock=True, quiet=True, **launch_kwargs())
     host = "localhost" if args.host in ("127.0.0.1", "0.0.0.0", "::") else args.host
     url = f"http://{host}:{demo.server_port}/"

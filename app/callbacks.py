@@ -20,9 +20,10 @@ from PIL import Image
 
 import collage_core as cc
 from collage_core import FractalCode, FractalizeConfig
-from collage_core.presets import load_preset
+from collage_core.presets import Preset, load_preset
 
-from . import limits
+from . import inputs, limits
+from .budget import effective_magnify, largest_exact_side, studio_magnify  # noqa: F401 - part of this API
 
 ProgressFn = Callable[[float, str], None]
 
@@ -42,8 +43,10 @@ class Photo:
     notes: tuple[str, ...] = ()
 
 
-def load_photo(source, max_pixels: int = limits.MAX_INPUT_PIXELS, what: str = "photo") -> Photo:
-    """Open any Pillow-readable upload; downscale (never refuse) photos above ``max_pixels``.
+def load_photo(
+    source, max_pixels: int = limits.MAX_INPUT_PIXELS, what: str = "photo", max_side: int | None = limits.MAX_INPUT_SIDE
+) -> Photo:
+    """Open any Pillow-readable upload; downscale (never refuse) photos above ``max_pixels`` or ``max_side``.
 
     Args:
         source: a path, bytes, PIL image or array.
@@ -59,13 +62,14 @@ def load_photo(source, max_pixels: int = limits.MAX_INPUT_PIXELS, what: str = "p
     except ValueError as exc:
         raise ValueError(f"Cannot use this {what}: {exc}") from None
     w, h = img.size
-    if w * h > max_pixels:
-        scale = math.sqrt(max_pixels / (w * h))
+    max_side = max_side or max(w, h)
+    if w * h > max_pixels or max(w, h) > max_side:
+        scale = min(math.sqrt(max_pixels / (w * h)), max_side / max(w, h))
         size = (max(cc.image_io.MIN_SIDE, int(w * scale)), max(cc.image_io.MIN_SIDE, int(h * scale)))
         img = img.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
         notes.append(
             f"Downscaled from {w}×{h} ({w * h / 1e6:.1f} MP) to {size[0]}×{size[1]}: "
-            f"the studio works on at most {max_pixels / 1e6:.0f} MP."
+            f"the studio works on at most {max_pixels / 1e6:.0f} MP and {max_side} px a side."
         )
     name = Path(source).stem if isinstance(source, str | Path) else "photo"
     return Photo(image=img, name=safe_stem(name), notes=tuple(notes))
@@ -99,42 +103,39 @@ def safe_stem(name: str) -> str:
 
 
 # --------------------------------------------------------------------------- settings
-def resolve_config(preset: str | None = None, clamp_strength: bool = False, **explicit) -> FractalizeConfig:
+def resolve_config(preset: str | Preset | None = None, clamp_strength: bool = False, **explicit) -> FractalizeConfig:
     """The preset's config (or the defaults) with every explicit, non-``None`` setting on top.
 
     Args:
+        preset: a :class:`Preset`, or a name looked up with ``load_preset`` (the CLI's way;
+            the studio passes the session's own :class:`Preset`).
         clamp_strength: lower a ``strength`` above the contraction bound to the bound (a UI
             slider may pass a preset's ``s_max``); otherwise that is an error.
 
     Raises:
         ValueError: an unknown preset or an out-of-range setting.
     """
-    base = load_preset(preset).config() if preset else FractalizeConfig()
+    if isinstance(preset, Preset):
+        base = preset.config()
+    else:
+        base = load_preset(preset).config() if preset else FractalizeConfig()
     changes = {k: v for k, v in explicit.items() if v is not None}
     if "grid" in changes:
-        changes["grid"] = int(changes["grid"])
+        changes["grid"] = inputs.whole(changes["grid"], "Grid", cc.config.MIN_GRID, cc.config.MAX_GRID)
     if "refine_steps" in changes:
-        changes["refine_steps"] = int(changes["refine_steps"])
+        changes["refine_steps"] = inputs.whole(changes["refine_steps"], "Refinement steps", 0, 10**9)
         if changes["refine_steps"] > limits.MAX_REFINE_STEPS:
             raise ValueError(f"At most {limits.MAX_REFINE_STEPS} refinement steps per request.")
     if "seed" in changes:
-        changes["seed"] = int(changes["seed"])
+        changes["seed"] = inputs.seed(changes["seed"])
+    if "strength" in changes:
+        changes["strength"] = inputs.number(changes["strength"], "Strength", -math.inf, math.inf)
     strength = changes.get("strength")
     s_max = changes.get("s_max", base.s_max)
     if clamp_strength and strength is not None and strength > s_max:
         # A slider may go past a preset's contraction bound: clamp, the look is the same.
         changes["strength"] = s_max
     return base.override(**changes)
-
-
-def effective_magnify(size: tuple[int, int], magnify: float, max_pixels: int | None = None) -> float:
-    """``magnify`` reduced, if needed, so that the output stays within ``max_pixels`` (default: the studio's limit)."""
-    max_pixels = limits.MAX_OUTPUT_PIXELS if max_pixels is None else max_pixels
-    if not (isinstance(magnify, int | float) and math.isfinite(magnify) and magnify > 0):
-        raise ValueError(f"Magnification must be a positive number, got {magnify!r}.")
-    w, h = size
-    cap = math.sqrt(max_pixels / (w * h))
-    return min(float(magnify), math.floor(cap * 100) / 100)
 
 
 # ------------------------------------------------------------------------- fractalize
@@ -195,20 +196,23 @@ def render_views(
             applies n collage steps to ``start`` ("noise", "gray" or an image).
     """
     notes = []
-    m = effective_magnify(code.source_size, magnify)
+    magnify = inputs.number(magnify, "Magnification", 1e-9, 1e9)
+    m = studio_magnify(code, magnify)
     if m < magnify:
         notes.append(
-            f"Magnification reduced from ×{magnify:g} to ×{m:g}: the output limit is "
-            f"{limits.MAX_OUTPUT_PIXELS / 1e6:.0f} MP."
+            f"Magnification reduced from ×{magnify:g} to ×{m:g}: the studio renders at most "
+            f"{limits.MAX_OUTPUT_PIXELS / 2**20:.0f} MP and {limits.MAX_DECODE_SIDE} px a side."
         )
-    iterations = None if not iterations else int(iterations)
+    iterations = None if not iterations else inputs.whole(iterations, "Iterations", 0, 10_000)
+    seed = inputs.seed(seed)
     if isinstance(start, str) and start not in ("noise", "gray"):
         start = load_photo(start, what="start image").image
     attractor = code.render(m, iterations=iterations, start=start, seed=seed, device=device)
-    at_one = attractor if m == 1 else code.render(1, iterations=iterations, start=start, seed=seed, device=device)
+    one = studio_magnify(code, 1.0)  # below 1 only for a loaded code fitted to a huge image
+    at_one = attractor if m == one else code.render(one, iterations=iterations, start=start, seed=seed, device=device)
     reference = original if original is not None else at_one
     bicubic = reference.resize(attractor.size, Image.Resampling.BICUBIC)
-    value = psnr(at_one, original) if original is not None else None
+    value = psnr(at_one, original) if original is not None and original.size == at_one.size else None
     return Views(attractor, bicubic, m, value, code.nbytes, tuple(notes))
 
 
@@ -316,9 +320,7 @@ def converge_frames(
     Args:
         side: longest side of the frames (the render is scaled to fit).
     """
-    steps = int(steps)
-    if not 1 <= steps <= limits.MAX_CONVERGE_FRAMES:
-        raise ValueError(f"Convergence steps must be between 1 and {limits.MAX_CONVERGE_FRAMES}.")
+    steps = inputs.whole(steps, "Convergence steps", 1, limits.MAX_CONVERGE_FRAMES)
     if isinstance(start, str) and start not in ("noise", "gray"):
         start = load_photo(start, what="start image").image
     w, h = code.source_size
@@ -439,13 +441,12 @@ def sample_digits(
     import torch
     import torch.nn.functional as F
 
-    count, magnify = int(count), int(round(magnify))
-    if not 1 <= count <= limits.MAX_DIGITS:
-        raise ValueError(f"Count must be between 1 and {limits.MAX_DIGITS}.")
-    if not 1 <= magnify <= limits.MAX_DIGIT_MAGNIFY:
-        raise ValueError(f"Magnification must be between 1 and {limits.MAX_DIGIT_MAGNIFY}.")
-    if not (math.isfinite(temperature) and 0 < temperature <= 2):
-        raise ValueError(f"Temperature must be in (0, 2], got {temperature}.")
+    count = inputs.whole(count, "Count", 1, limits.MAX_DIGITS)
+    magnify = inputs.whole(magnify, "Magnification", 1, limits.MAX_DIGIT_MAGNIFY)
+    temperature = inputs.number(temperature, "Temperature", 0.0, 2.0)
+    if temperature == 0:
+        raise ValueError("Temperature must be in (0, 2], got 0.")
+    seed = inputs.seed(seed)
     notes = []
     side = 28 * magnify
     if count * side * side > limits.MAX_OUTPUT_PIXELS:

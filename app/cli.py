@@ -1,12 +1,14 @@
 """The ``collage`` command: the studio's features from a terminal.
 
     collage fractalize IN -o OUT.png [--grid N] [--symmetries none|rot|d4] [--strength S]
-                      [--copies 1|2|3|soft]
+                      [--copies 1|2|3|soft] [--blend | --no-blend] [--band B]
                       [--refine N] [--iterations N] [--start noise|gray|IMAGE] [--magnify M]
                       [--preset NAME] [--code OUT.collage] [--style IMAGE] [--seed S]
     collage zoom IN -o OUT.(gif|mp4|webp) [--zoom Z] [--seconds S] [--fps F] [--size WxH]
                  [--center X,Y] [--loop] [--pingpong] [--easing E] [--colour true|vivid|off]
                  [--preset NAME]
+    collage poster IN -o OUT.png [--size WxH] [--center X,Y] [--zoom Z] [--view VIEW.json]
+    collage zoom IN -o OUT.gif --keyframes FILE.(json|toml)   (a dive through recorded views)
     collage sample -o OUT.png [--n N] [--magnify M] [--temperature T] [--seed S]
     collage presets
     collage serve [--host H] [--port P] [--device D]      (= python -m app)
@@ -24,6 +26,7 @@ import sys
 from pathlib import Path
 
 from . import __main__ as launcher
+from .cli_explore import add_explore_commands
 from .cli_vae import add_vae_commands
 
 EXIT_ERROR = 1
@@ -97,6 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--symmetries", choices=["none", "rot", "d4"], help="copies under rotations/flips (default d4)")
     f.add_argument("--strength", type=float, help="self-similarity floor, 0..0.9 (default 0.2)")
     f.add_argument("--copies", metavar="1|2|3|soft", help=COPIES_HELP)
+    f.add_argument(
+        "--blend",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="blended, seamless cells (default where the grid is even) or --no-blend for hard square cells",
+    )
+    f.add_argument("--band", type=float, help="blend band half-width in cells, 1/64..1/2 (default 0.25)")
     f.add_argument("--refine", type=_non_negative_int, help="refinement steps after the closed-form fit (default 0)")
     f.add_argument("--style", metavar="IMAGE", help="a style source image whose copies also build the picture")
     f.add_argument("--iterations", type=_non_negative_int, help="collage steps from --start (default: exact attractor)")
@@ -131,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     z.add_argument("--copies", metavar="1|2|3|soft", help=COPIES_HELP + "; overrides the look's")
     z.add_argument("--device", default=None, help="torch device: auto (default), cpu, cuda, mps")
+    z.add_argument("--keyframes", metavar="FILE", help="dive through these views (JSON or TOML, from the Explore tab)")
     z.set_defaults(func=cmd_zoom)
 
     s = sub.add_parser("sample", help="sample MNIST digits from the Collage VAE at any magnification")
@@ -149,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.set_defaults(func=cmd_serve)
 
     add_vae_commands(sub)
+    add_explore_commands(sub)
     return parser
 
 
@@ -177,12 +189,12 @@ def _load_input(path_text: str, config, args):
     if not path.exists():
         raise ValueError(f"no such file: {path}")
     if _is_code_file(path):
-        fit_flags = ("grid", "symmetries", "strength", "copies", "refine", "style", "preset")
+        fit_flags = ("grid", "symmetries", "strength", "copies", "refine", "style", "preset", "blend", "band")
         ignored = [f"--{name}" for name in fit_flags if getattr(args, name, None) not in (None, False)]
         if ignored and getattr(args, "func", None) is cmd_fractalize:
             print(f"note: {', '.join(ignored)} ignored: {path.name} is already a fitted code", file=sys.stderr)
         return callbacks.load_code(path), None, path.stem
-    photo = callbacks.load_photo(str(path), max_pixels=cc.image_io.MAX_INPUT_PIXELS)
+    photo = callbacks.load_photo(str(path), max_pixels=cc.image_io.MAX_INPUT_PIXELS, max_side=None)
     for note in photo.notes:
         print(f"note: {note}", file=sys.stderr)
     progress = _tqdm_progress("refining", config.refine_steps) if config.refine_steps else None
@@ -242,6 +254,8 @@ def cmd_fractalize(args: argparse.Namespace) -> int:
         copies=args.copies,
         refine_steps=args.refine,
         seed=args.seed,
+        blend=args.blend,
+        band=args.band,
     )
     render = preset.render if preset else {}
     magnify = args.magnify if args.magnify is not None else render.get("magnify", 1)
@@ -266,7 +280,9 @@ def cmd_fractalize(args: argparse.Namespace) -> int:
         summary += f", PSNR {callbacks.psnr(at_one, original):.2f} dB at 1x"
     if args.code:
         code.save(args.code)
-        summary += f"; code {args.code} ({code.nbytes / 1024:.1f} KB, grid {code.grid}, {code.symmetries})"
+        summary += (
+            f"; code {args.code} ({code.nbytes / 1024:.1f} KB, grid {code.grid} {code.layout.kind}, {code.symmetries})"
+        )
     print(summary)
     return 0
 
@@ -288,6 +304,10 @@ def cmd_zoom(args: argparse.Namespace) -> int:
     if args.colour is not None:
         settings["autocontrast"] = args.colour
     size = args.size or (512, 512)
+    if args.keyframes:
+        from collage_core.keyframes import load_keyframes
+
+        settings["keyframes"] = load_keyframes(args.keyframes)
     extra = {"plant_loop": True} if settings["loop"] else {}
     config = callbacks.resolve_config(args.preset or "deep-zoom", copies=args.copies, **extra)
     code, _, _ = _load_input(args.input, config, args)
@@ -298,7 +318,9 @@ def cmd_zoom(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     print(
-        f"wrote {out} ({frames} frames, {size[0]}x{size[1]}, zoom {settings['zoom']:g}, {out.stat().st_size / 1024:.0f} KB)"
+        f"wrote {out} ({frames} frames, {size[0]}x{size[1]}, "
+        + (f"{len(keys)} keyframes" if (keys := settings.get("keyframes")) else f"zoom {settings['zoom']:g}")
+        + f", {out.stat().st_size / 1024:.0f} KB)"
     )
     return 0
 
@@ -323,6 +345,7 @@ def _run_export(code, out: Path, size, center, settings: dict, bar, device=None)
         autocontrast=settings["autocontrast"],
         progress=report,
         device=device,
+        keyframes=settings.get("keyframes"),
     )
 
 
@@ -376,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``collage`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.func in (cmd_fractalize, cmd_zoom, cmd_sample):
+    if args.func in (cmd_fractalize, cmd_zoom, cmd_sample) or args.command == "poster":
         _set_threads()
     try:
         return int(args.func(args) or 0)

@@ -5,6 +5,7 @@ The studio keeps no module-level results: every session owns a :class:`Session` 
 are written under a per-process folder, one subfolder per session; a session's folder is
 removed when Gradio drops the session (an hour after its tab closes), folders untouched for
 an hour are swept when new sessions start, and the whole folder goes when the process exits.
+Folders of servers that were killed are swept when the next server starts (``app.sweep``).
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from pathlib import Path
 from PIL import Image
 
 from collage_core import FractalCode, FractalizeConfig
+from collage_core.presets import Preset
 
 from .limits import TEMP_MAX_AGE_S
+from .sweep import PREFIX, mark_owner
 
 _root_lock = threading.Lock()
 _root: Path | None = None
@@ -34,7 +37,8 @@ def temp_root() -> Path:
     global _root
     with _root_lock:
         if _root is None or not _root.is_dir():
-            _root = Path(tempfile.mkdtemp(prefix="neural-collage-"))
+            _root = Path(tempfile.mkdtemp(prefix=PREFIX))
+            mark_owner(_root)
             atexit.register(shutil.rmtree, _root, True)
         return _root
 
@@ -44,6 +48,8 @@ def sweep(max_age_s: float = TEMP_MAX_AGE_S) -> int:
     removed = 0
     now = time.time()
     for folder in temp_root().iterdir():
+        if not folder.is_dir():
+            continue  # the owner file
         try:
             if now - folder.stat().st_mtime > max_age_s:
                 shutil.rmtree(folder, ignore_errors=True)
@@ -65,6 +71,7 @@ class Session:
         attractor_digest: bytes digest of the 1x render shown in the Zoom tab, to recognise it.
         zoom_code: the Zoom tab's last refit with its look, and what it was fitted from.
         cancel: set by the Cancel button; long work checks it.
+        presets: presets saved in this browser session, by name (``app.user_presets``).
     """
 
     code: FractalCode | None = None
@@ -76,6 +83,9 @@ class Session:
     zoom_code: tuple | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
     folder: Path | None = None
+    presets: dict[str, Preset] = field(default_factory=dict)
+    exploration: object | None = None  # the Explore tab's map (app.explore_server.Exploration)
+    keyframes: list = field(default_factory=list)  # the Explore tab's recorded views
 
     def new_path(self, stem: str, suffix: str) -> Path:
         """A fresh file path in this session's folder (files of earlier requests stay until the session ends)."""

@@ -8,8 +8,6 @@ to the plain functions in :mod:`app.callbacks`, write the files Gradio serves, a
 
 from __future__ import annotations
 
-import functools
-import logging
 import math
 import os
 from pathlib import Path
@@ -21,19 +19,27 @@ from PIL import Image  # noqa: E402
 
 import collage_core as cc  # noqa: E402
 from collage_core.copies import parse_copies  # noqa: E402
-from collage_core.presets import Preset, list_presets, load_preset, save_preset, user_dir  # noqa: E402
+from collage_core.presets import Preset, user_dir  # noqa: E402
 from collage_core.resources import example_photos  # noqa: E402
 from collage_core.tone import check_look  # noqa: E402
 
-from . import callbacks, limits  # noqa: E402
+from . import callbacks, inputs, limits, user_presets  # noqa: E402
+from .explore_server import routes as explore_routes  # noqa: E402
+from .guard import (  # noqa: E402, F401 - re-exported
+    ERROR_SECONDS,
+    SafeImage,
+    SafeNumber,
+    log,
+    quiet_preprocess,  # noqa: E402
+    user_error,
+)
+from .guard import friendly as _friendly  # noqa: E402
 from .session import Session, new_session, sweep  # noqa: E402
-
-log = logging.getLogger("neural_collage.app")
+from .sweep import sweep_stale  # noqa: E402
 
 NO_PRESET = "(none)"
 SIZES = ["128×128", "256×256", "384×384", "512×512", "640×360", "768×768", "1024×1024"]
 FORMATS = ["GIF", "MP4", "WebP"]
-ERROR_SECONDS = 12  # long enough to read, then the message gets out of the way
 VIEW_BUTTONS = ["download", "fullscreen"]  # no "share": nothing leaves this machine
 EASINGS = ["ease-in-out", "linear", "ease-in", "ease-out", "sine"]
 # Tone of deep frames: true keeps the photo's colours (levels on luma), vivid stretches each channel.
@@ -44,55 +50,6 @@ CSS = """
 #readout {min-height: 2.2em}
 footer {display: none !important}
 """
-
-
-def SafeImage(**kwargs) -> gr.Image:  # noqa: N802 - reads like the component it builds
-    """A ``gr.Image`` whose unreadable uploads become a clear ``gr.Error`` instead of a stack trace.
-
-    Built by wrapping the instance's ``preprocess``: subclassing a Gradio component would make
-    Gradio write a ``.pyi`` stub next to this module.
-    """
-    image = gr.Image(**kwargs)
-    stock = image.preprocess
-
-    def preprocess(payload):
-        try:
-            return stock(payload)
-        except gr.Error:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any decoder failure means "not an image"
-            name = getattr(payload, "orig_name", None) or "this file"
-            raise gr.Error(
-                f"Cannot use {name}: it is not an image this studio can read ({type(exc).__name__}).",
-                duration=ERROR_SECONDS,
-            ) from None
-
-    image.preprocess = preprocess
-    return image
-
-
-def _friendly(fn):
-    """Turn expected failures into messages in the page; the server keeps serving."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except gr.Error:
-            raise
-        except cc.Cancelled:
-            raise gr.Error("Cancelled: nothing was written.", title="Cancelled", duration=ERROR_SECONDS) from None
-        except ValueError as exc:
-            raise gr.Error(str(exc), duration=ERROR_SECONDS) from None
-        except MemoryError:
-            raise gr.Error("Out of memory: try a smaller magnification, size or count.") from None
-        except Exception as exc:
-            log.exception("unexpected error in %s", fn.__name__)
-            raise gr.Error(
-                f"Something went wrong ({type(exc).__name__}: {exc}). The server is still running."
-            ) from None
-
-    return wrapper
 
 
 def _device() -> str | None:
@@ -135,9 +92,14 @@ def _display_original(source: str, loaded: callbacks.Photo, session: Session) ->
 
 
 # =============================================================== Fractalize handlers
-def _config_from_controls(preset, grid, symmetries, strength, refine_steps, seed, copies=None, **extra):
+def _preset(preset, session: Session | None) -> Preset | None:
+    """The chosen preset for this visitor: built-ins, then their own (never a path)."""
+    return None if preset in (None, "", NO_PRESET) else user_presets.find(session, preset)
+
+
+def _config_from_controls(preset, grid, symmetries, strength, refine_steps, seed, session=None, copies=None, **extra):
     return callbacks.resolve_config(
-        None if preset in (None, "", NO_PRESET) else preset,
+        _preset(preset, session),
         clamp_strength=True,
         grid=grid,
         symmetries=symmetries,
@@ -175,17 +137,16 @@ def _fractalize(
     progress,
 ):
     """Fit and render; the session remembers the collage. Returns (photo, code, views, attractor png, code file)."""
-    session.cancel.clear()
     loaded = callbacks.load_photo(photo)
     _notify(loaded.notes)
-    config = _config_from_controls(preset, grid, symmetries, strength, refine_steps, seed, copies)
+    config = _config_from_controls(preset, grid, symmetries, strength, refine_steps, seed, session, copies)
     progress(0.05, desc="fitting")
     code = callbacks.fit(
         loaded, config, style=style, device=_device(), progress=_progress_fn(progress), cancel=session.cancel
     )
     progress(0.8, desc="rendering")
     start_value = _start_value(start, start_image)
-    views = callbacks.render_views(code, loaded.image, magnify, int(iterations), start_value, int(seed), _device())
+    views = callbacks.render_views(code, loaded.image, magnify, iterations, start_value, seed, _device())
     _notify(views.notes)
     stem = f"{loaded.name}-collage"
     attractor_path = _save_png(views.attractor, session, stem)
@@ -276,7 +237,8 @@ def fractalize_panels(
     original_path = _display_original(photo, loaded, session)
     bicubic_path = _save_jpeg(views.bicubic, session, f"{loaded.name}-bicubic")
     stem = f"{loaded.name}-collage"
-    zoom_path = attractor_path if views.magnify == 1 else _save_png(code.render(1), session, f"{stem}-1x")
+    one = callbacks.studio_magnify(code, 1.0)
+    zoom_path = attractor_path if views.magnify == one else _save_png(code.render(one), session, f"{stem}-1x")
     session.attractor_digest = callbacks.digest(zoom_path)
     return (
         attractor_path,
@@ -289,13 +251,13 @@ def fractalize_panels(
     )
 
 
-def _preview(photo, preset, grid, symmetries, strength, iterations, start, start_image, copies="1"):
+def _preview(photo, preset, grid, symmetries, strength, iterations, start, start_image, session=None, copies="1"):
     loaded = callbacks.load_photo(photo)
-    config = _config_from_controls(preset, grid, symmetries, strength, 0, 0, copies)
+    config = _config_from_controls(preset, grid, symmetries, strength, 0, 0, session, copies)
     start_value = start_image if start == "photo" and start_image is not None else start
     if start_value == "photo":
         start_value = "noise"
-    return loaded, callbacks.preview(loaded, config, int(iterations), start_value)
+    return loaded, callbacks.preview(loaded, config, inputs.whole(iterations, "Iterations", 0, 50), start_value)
 
 
 @_friendly
@@ -305,22 +267,24 @@ def check_upload(photo) -> None:
         _notify(callbacks.load_photo(photo).notes)
 
 
-def live_preview(photo, preset, grid, symmetries, strength, iterations, start, start_image, enabled, copies="1"):
+def live_preview(
+    photo, preset, grid, symmetries, strength, iterations, start, start_image, enabled, session=None, copies="1"
+):
     """A fast preview as the sliders move (no refinement, at most PREVIEW_SIDE px); silent on errors,
     which the upload check and the Fractalize button report."""
     if not enabled or photo is None:
         return gr.skip()
     try:
-        return _preview(photo, preset, grid, symmetries, strength, iterations, start, start_image, copies)[1]
+        return _preview(photo, preset, grid, symmetries, strength, iterations, start, start_image, session, copies)[1]
     except ValueError:
         return gr.skip()
 
 
 @_friendly
-def apply_preset(preset):
+def apply_preset(preset, session: Session | None = None):
     """Move the controls to a preset's values (fields it does not set go back to defaults)."""
     defaults = cc.FractalizeConfig()
-    p = Preset(name="defaults") if preset in (None, "", NO_PRESET) else load_preset(preset)
+    p = _preset(preset, session) or Preset(name="defaults")
     cfg = p.config()
     render = p.render
     if p.description:
@@ -365,17 +329,17 @@ def converge(
     """Watch it converge: the iterations from the start image to the attractor, as an animation."""
     if session is None or session.code is None:
         raise ValueError("Fractalize a photo (or load a code file) first.")
-    session.cancel.clear()
     suffix = _suffix(fmt)
+    fps = inputs.number(fps, "Frames per second", 1, limits.MAX_FPS)
     result = callbacks.converge_frames(
         session.code,
-        steps=int(steps),
+        steps=steps,
         start=_start_value(start, start_image),
         cancel=session.cancel,
         progress=_progress_fn(progress),
     )
     path = session.new_path(f"{session.name}-converge", suffix)
-    callbacks.write_frames(result.frames, path, fps=float(fps))
+    callbacks.write_frames(result.frames, path, fps=fps)
     errors = ", ".join(f"{e:.0f}" for e in result.errors[:: max(1, len(result.errors) // 8)])
     info = f"Max difference to the attractor (0–255) along the way: {errors} … {result.errors[-1]:.0f}"
     return (*_animation_outputs(path), info)
@@ -393,11 +357,12 @@ def load_code_file(
     """Load a ``.collage`` file back: it becomes the current collage of this session."""
     session = session if session is not None else Session()
     code = callbacks.load_code(code_file)
-    views = callbacks.render_views(code, None, magnify, int(iterations), _start_value(start, start_image))
+    views = callbacks.render_views(code, None, magnify, iterations, _start_value(start, start_image))
     _notify(views.notes)
     name = callbacks.safe_stem(Path(code_file).stem)
     attractor_path = _save_png(views.attractor, session, f"{name}")
-    zoom_path = attractor_path if views.magnify == 1 else _save_png(code.render(1), session, f"{name}-1x")
+    one = callbacks.studio_magnify(code, 1.0)
+    zoom_path = attractor_path if views.magnify == one else _save_png(code.render(one), session, f"{name}-1x")
     session.code, session.original, session.config, session.name = code, None, None, name
     session.attractor_digest = callbacks.digest(zoom_path)
     bicubic_path = _save_jpeg(views.bicubic, session, f"{name}-bicubic")
@@ -406,21 +371,39 @@ def load_code_file(
 
 @_friendly
 def save_user_preset(
-    name, description, grid, symmetries, strength, refine_steps, iterations, start, magnify, copies="1"
+    name, description, grid, symmetries, strength, refine_steps, iterations, start, magnify, session=None, copies="1"
 ):
-    """Save the current controls as a preset in the user's preset folder."""
-    name = (name or "").strip().lower().replace(" ", "-")
-    fractalize_values = {"grid": int(grid), "symmetries": symmetries, "strength": float(strength)}
-    fractalize_values["copies"] = "soft" if parse_copies(copies) is None else parse_copies(copies)
+    """Save the current controls as a preset of this session (and the local user's, on localhost)."""
+    if not isinstance(session, Session):
+        raise ValueError("Presets are saved from the studio's page.")
+    fractalize_values = {
+        "grid": inputs.whole(grid, "Grid", cc.config.MIN_GRID, cc.config.MAX_GRID),
+        "symmetries": symmetries,
+        "strength": inputs.number(strength, "Strength", 0.0, 1.0),
+        "copies": "soft" if parse_copies(copies) is None else parse_copies(copies),
+    }
+    refine_steps = inputs.whole(refine_steps, "Refinement steps", 0, limits.MAX_REFINE_STEPS)
     if refine_steps:
-        fractalize_values["refine_steps"] = int(refine_steps)
-    render = {"magnify": float(magnify)}
+        fractalize_values["refine_steps"] = refine_steps
+    render = {"magnify": inputs.number(magnify, "Magnification", 1, limits.MAX_MAGNIFY)}
+    iterations = inputs.whole(iterations, "Iterations", 0, 50)
     if iterations:
-        render.update(iterations=int(iterations), start=start if start in ("noise", "gray") else "noise")
-    preset = Preset(name=name, description=(description or "").strip(), fractalize=fractalize_values, render=render)
-    path = save_preset(preset)
-    gr.Info(f"Saved preset '{name}' to {path}")
-    return gr.update(choices=[NO_PRESET, *[p.name for p in list_presets()]], value=name)
+        render.update(iterations=iterations, start=start if start in ("noise", "gray") else "noise")
+    preset = user_presets.save(session, name, description, fractalize_values, render)
+    where = f"this session and {user_dir()}" if user_presets.shared_with_local_user() else "this browser session"
+    gr.Info(f"Saved preset '{preset.name}' for {where}.")
+    choices = _preset_choices(session)
+    return gr.update(choices=choices, value=preset.name), gr.update(choices=choices)
+
+
+def _preset_choices(session: Session | None) -> list[str]:
+    return [NO_PRESET, *user_presets.names(session)]
+
+
+def refresh_presets(session: Session | None = None):
+    """On page load: this visitor's presets (the local user's may have changed since start)."""
+    choices = _preset_choices(session)
+    return gr.update(choices=choices), gr.update(choices=choices)
 
 
 # ===================================================================== Zoom handlers
@@ -467,7 +450,7 @@ def _zoom_code(source, preset, loop: bool, session: Session, progress):
     photo and look give the same zoom. With no look, the Fractalize tab's collage is
     used as it is (a loop plants its loop cell in a refit).
     """
-    look = None if preset in (None, "", NO_PRESET) else preset
+    look = _preset(preset, session)
     extra = {"plant_loop": True} if loop else {}
     from_session = session.code is not None and source is not None
     if from_session and callbacks.digest(source) == session.attractor_digest:
@@ -486,7 +469,7 @@ def _zoom_code(source, preset, loop: bool, session: Session, progress):
     if session.zoom_code is not None and session.zoom_code[0] == key:
         return session.zoom_code[1], name
     progress(0.02, desc="fitting the zoom look")
-    code = callbacks.fit(photo, config, device=_device())
+    code = callbacks.fit(photo, config, device=_device(), cancel=session.cancel)
     session.zoom_code = (key, code)
     return code, name
 
@@ -510,17 +493,19 @@ def zoom(
 ):
     """Export an infinite zoom; returns (animation for the page, video for the page, download)."""
     session = session if session is not None else Session()
-    session.cancel.clear()
     center = parse_target(target)
     _suffix(fmt)  # fail fast, before any fitting
+    depth = inputs.number(depth, "Depth", 0.0, math.log10(limits.MAX_ZOOM))
+    seconds = inputs.number(seconds, "Duration", 0.0, limits.MAX_SECONDS)
+    fps = inputs.whole(fps, "Frames per second", 1, limits.MAX_FPS)
     code, name = _zoom_code(source, preset, bool(loop), session, progress)
     path = session.new_path(f"{name}-zoom", _suffix(fmt))
     callbacks.export_zoom(
         code,
         path,
-        zoom=10 ** float(depth),
-        seconds=float(seconds),
-        fps=int(fps),
+        zoom=10**depth,
+        seconds=seconds,
+        fps=fps,
         size=parse_size(size),
         center=center,
         loop=bool(loop),
@@ -549,11 +534,11 @@ def mark_target(source, target_text):
 
 
 @_friendly
-def apply_zoom_look(look):
+def apply_zoom_look(look, session: Session | None = None):
     """A look's [zoom] settings move the Zoom tab's controls (settings it lacks stay as they are)."""
     if look in (None, "", NO_PRESET):
         return (gr.skip(),) * 7
-    z = load_preset(look).zoom
+    z = user_presets.find(session, look).zoom
     depth = math.log10(z["zoom"]) if "zoom" in z and z["zoom"] > 1 else None
     tone = check_look(z["autocontrast"]).replace("colour", "true") if "autocontrast" in z else None
     values = (depth, z.get("seconds"), z.get("fps"), z.get("easing"), z.get("loop"), z.get("pingpong"), tone)
@@ -572,25 +557,30 @@ def cancel(session: Session | None):
 def sample(seed: float = 0, temperature: float = 1.0, count: float = 16, magnify: float = 4, progress=gr.Progress()):  # noqa: B008
     """Sample digits from the Collage VAE: gallery at ``magnify``, one digit at 40× vs bicubic."""
     progress(0.1, desc="sampling")
-    digits = callbacks.sample_digits(int(count), float(magnify), float(temperature), int(seed))
+    digits = callbacks.sample_digits(count, magnify, temperature, seed)
     _notify(digits.notes)
     gallery = [(img, f"#{i + 1}") for i, img in enumerate(digits.tiles)]
     return gallery, digits.collage40, digits.bicubic40, digits.summary
 
 
 # ============================================================================ layout
-def build_demo(device: str | None = None) -> gr.Blocks:
+def build_demo(device: str | None = None, host: str | None = None) -> gr.Blocks:
     """The studio's page.
 
     Args:
         device: torch device for fitting and rendering (``None``: ``$NEURAL_COLLAGE_DEVICE`` or auto).
+        host: the interface the server will listen on; presets saved from the page are shared
+            with the local user's folder only for a localhost server (``None``: per session only).
     """
     if device not in (None, "", "auto"):
         cc.pick_device(device)  # raises ValueError for an unavailable device
         os.environ["NEURAL_COLLAGE_DEVICE"] = device
+    for folder in sweep_stale():
+        log.info("removed the temporary folder of a server that is gone: %s", folder)
     sweep()
+    user_presets.configure(host)
     examples = [str(p) for p in example_photos()]
-    preset_choices = [NO_PRESET, *[p.name for p in list_presets()]]
+    preset_choices = _preset_choices(None)
     with gr.Blocks(title="Neural Collage Studio", delete_cache=(1800, limits.TEMP_MAX_AGE_S)) as demo:
         session = gr.State(new_session, delete_callback=lambda s: s.close() if isinstance(s, Session) else None)
         gr.Markdown(
@@ -609,11 +599,19 @@ def build_demo(device: str | None = None) -> gr.Blocks:
                 height=420,
             )
             with gr.Tab("Fractalize", id="fractalize"):
-                _fractalize_tab(session, zoom_source, examples, preset_choices)
+                preset, preset_save, save_inputs = _fractalize_tab(session, zoom_source, examples, preset_choices)
             with gr.Tab("Zoom", id="zoom"):
-                _zoom_tab(session, zoom_source, preset_choices)
+                look = _zoom_tab(session, zoom_source, preset_choices)
+            with gr.Tab("Explore", id="explore") as explore_tab:
+                from .tabs import explore  # imports this module: only once it is complete
+
+                explore.build(session, explore_tab)
             with gr.Tab("Digits", id="digits"):
                 _digits_tab()
+        # Wired here: a saved preset is offered at once in both tabs' dropdowns.
+        preset_save.click(save_user_preset, inputs=save_inputs, outputs=[preset, look], api_visibility="private")
+        demo.load(refresh_presets, inputs=[session], outputs=[preset, look], api_visibility="private", queue=False)
+    quiet_preprocess(demo)
     return demo
 
 
@@ -662,7 +660,7 @@ def _fractalize_tab(session, zoom_source, examples, preset_choices):
                 start_image = SafeImage(
                     label="Start photo", type="filepath", sources=["upload", "clipboard"], height=160
                 )
-                seed = gr.Number(0, precision=0, label="Seed")
+                seed = SafeNumber(0, precision=0, label="Seed")
             live = gr.Checkbox(True, label="Live preview as sliders move")
             preview = gr.Image(
                 label="Live preview (fast settings)",
@@ -703,7 +701,11 @@ def _fractalize_tab(session, zoom_source, examples, preset_choices):
                 with gr.Row():
                     preset_name = gr.Textbox(label="Name", placeholder="my-look")
                     preset_desc = gr.Textbox(label="Description", placeholder="What it looks like")
-                gr.Markdown(f"Saved to `{user_dir()}` (set `NEURAL_COLLAGE_PRESETS` to change).")
+                gr.Markdown(
+                    f"Saved for this browser session and to `{user_dir()}` (set `NEURAL_COLLAGE_PRESETS` to change)."
+                    if user_presets.shared_with_local_user()
+                    else "Saved for this browser session only (this server is shared)."
+                )
                 preset_save = gr.Button("Save preset")
 
     fractalize_inputs = [
@@ -728,20 +730,28 @@ def _fractalize_tab(session, zoom_source, examples, preset_choices):
         outputs=[attractor, original, bicubic, readout, png_file, code_file, zoom_source],
         api_name="fractalize_panels",
         api_visibility="undocumented",
+        concurrency_id=limits.HEAVY_WORK,
+        concurrency_limit=limits.CONCURRENCY_LIMIT,
     )
     # The lean API endpoint (no panels to fill): image in, image out first, then readout and code.
     api_trigger = gr.Button(visible=False)
     api_trigger.click(
-        fractalize, inputs=fractalize_inputs, outputs=[attractor, readout, code_file], api_name="fractalize"
+        fractalize,
+        inputs=fractalize_inputs,
+        outputs=[attractor, readout, code_file],
+        api_name="fractalize",
+        concurrency_id=limits.HEAVY_WORK,
+        concurrency_limit=limits.CONCURRENCY_LIMIT,
     )
     preset.change(
         apply_preset,
-        inputs=[preset],
+        inputs=[preset, session],
         outputs=[grid, symmetries, strength, refine, iterations, start, magnify, seed, copies],
         api_visibility="private",
     )
-    preview_inputs = [photo, preset, grid, symmetries, strength, iterations, start, start_image, live, copies]
-    photo.upload(check_upload, inputs=[photo], api_visibility="private")
+    preview_inputs = [photo, preset, grid, symmetries, strength, iterations, start, start_image, live, session, copies]
+    light = {"concurrency_id": limits.PREVIEW_WORK, "concurrency_limit": limits.PREVIEW_CONCURRENCY}
+    photo.upload(check_upload, inputs=[photo], api_visibility="private", **light)
     photo.clear(lambda: None, outputs=[preview], api_visibility="private", queue=False)
     for control in (photo, grid, symmetries, strength, iterations, start, start_image, copies):
         control.change(
@@ -751,6 +761,7 @@ def _fractalize_tab(session, zoom_source, examples, preset_choices):
             trigger_mode="always_last",
             show_progress="hidden",
             api_visibility="private",
+            **light,
         )
     stop.click(cancel, inputs=[session], api_visibility="private", queue=False)
     conv_run.click(
@@ -758,19 +769,31 @@ def _fractalize_tab(session, zoom_source, examples, preset_choices):
         inputs=[conv_steps, start, start_image, conv_fps, conv_fmt, session],
         outputs=[conv_anim, conv_video, conv_file, conv_info],
         api_name="converge",
+        concurrency_id=limits.HEAVY_WORK,
+        concurrency_limit=limits.CONCURRENCY_LIMIT,
     )
     load_file.upload(
         load_code_file,
         inputs=[load_file, magnify, iterations, start, start_image, session],
         outputs=[attractor, original, bicubic, readout, png_file, zoom_source, session],
         api_name="load_code",
+        concurrency_id=limits.HEAVY_WORK,
+        concurrency_limit=limits.CONCURRENCY_LIMIT,
     )
-    preset_save.click(
-        save_user_preset,
-        inputs=[preset_name, preset_desc, grid, symmetries, strength, refine, iterations, start, magnify, copies],
-        outputs=[preset],
-        api_visibility="private",
-    )
+    save_inputs = [
+        preset_name,
+        preset_desc,
+        grid,
+        symmetries,
+        strength,
+        refine,
+        iterations,
+        start,
+        magnify,
+        session,
+        copies,
+    ]
+    return preset, preset_save, save_inputs
 
 
 def _zoom_tab(session, zoom_source, preset_choices):
@@ -842,7 +865,7 @@ def _zoom_tab(session, zoom_source, preset_choices):
     zoom_source.change(mark_target, inputs=[zoom_source, target], outputs=[target_mark], api_visibility="private")
     look.change(
         apply_zoom_look,
-        inputs=[look],
+        inputs=[look, session],
         outputs=[depth, seconds, fps, easing, loop, pingpong, colour],
         api_visibility="private",
         queue=False,
@@ -853,8 +876,11 @@ def _zoom_tab(session, zoom_source, preset_choices):
         inputs=[zoom_source, look, target, depth, seconds, fps, easing, loop, pingpong, fmt, size, session, colour],
         outputs=[anim, video, download],
         api_name="zoom",
+        concurrency_id=limits.HEAVY_WORK,
+        concurrency_limit=limits.CONCURRENCY_LIMIT,
     )
     stop.click(cancel, inputs=[session], api_visibility="private", queue=False)
+    return look
 
 
 def _digits_tab():
@@ -864,7 +890,7 @@ def _digits_tab():
                 "Digits sampled from a **Collage VAE**: its decoder outputs a collage, so every digit "
                 "renders at any resolution. Compare 40× with bicubic upscaling of the 1× sample."
             )
-            seed = gr.Number(0, precision=0, label="Seed", elem_id="digits-seed")
+            seed = SafeNumber(0, precision=0, label="Seed", elem_id="digits-seed")
             temperature = gr.Slider(0.1, 1.5, value=1.0, step=0.05, label="Temperature")
             count = gr.Slider(1, limits.MAX_DIGITS, value=16, step=1, label="Count", elem_id="digits-count")
             magnify = gr.Slider(1, limits.MAX_DIGIT_MAGNIFY, value=4, step=1, label="Magnification of the gallery")
@@ -890,6 +916,8 @@ def _digits_tab():
         inputs=[seed, temperature, count, magnify],
         outputs=[gallery, collage40, bicubic40, summary],
         api_name="sample",
+        concurrency_id=limits.HEAVY_WORK,
+        concurrency_limit=limits.CONCURRENCY_LIMIT,
     )
 
 
@@ -907,6 +935,7 @@ def launch_kwargs() -> dict:
         "max_file_size": limits.MAX_UPLOAD_BYTES,
         "show_error": True,
         "footer_links": [],
+        "app_kwargs": {"routes": explore_routes()},  # the Explore map's tiles (app/explore_server.py)
     }
 
 

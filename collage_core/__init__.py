@@ -8,8 +8,11 @@ The public API::
     code.save("photo.collage"); cc.FractalCode.load("photo.collage")
     code.render_view(center=(0.5, 0.5), zoom=1e6, size=(512, 512), autocontrast=True)
     cc.export_zoom(code, "zoom.gif", zoom=1000.0, seconds=10.0, fps=24)
+    cc.export_zoom(code, "dive.mp4", keyframes=[((0.5, 0.5), 1), ((0.3, 0.6), 1e9)], seconds=8)
+    cc.render_poster(code, "poster.png", size=(8192, 8192), center=(0.3, 0.6), zoom=1e6)
 """
 
+from .cancel import cancel_scope
 from .code import FractalCode
 from .config import FractalizeConfig
 from .decode import decode_exact, decode_iterative
@@ -18,21 +21,28 @@ from .export import export_frames, export_zoom, zoom_frames
 from .fit import Cancelled, fit_closed_form, refine
 from .fractalize import fractalize
 from .image_io import open_image
+from .keyframes import KeyframePath, load_keyframes
 from .loop import loop_cell, loop_center
 from .operator import collage_step, contract
+from .poster import render_poster
 from .resample import area_resize
 from .symmetry import SYMMETRIES
+from .view_spec import ViewSpec, code_hash
 from .viewport import ViewRenderer, render_view
 from .zoom_path import ZoomPath
 
 __all__ = [
     "SYMMETRIES",
     "ViewRenderer",
+    "ViewSpec",
     "ZoomPath",
     "Cancelled",
     "FractalCode",
     "FractalizeConfig",
+    "KeyframePath",
     "area_resize",
+    "cancel_scope",
+    "code_hash",
     "collage_step",
     "contract",
     "decode_exact",
@@ -41,11 +51,13 @@ __all__ = [
     "export_zoom",
     "fit_closed_form",
     "fractalize",
+    "load_keyframes",
     "loop_cell",
     "loop_center",
     "open_image",
     "pick_device",
     "refine",
+    "render_poster",
     "render_view",
     "zoom_frames",
 ]

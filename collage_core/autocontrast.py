@@ -16,9 +16,18 @@ from collections.abc import Callable, Iterable, Iterator
 
 import torch
 
-from .tone import Anchor, apply_map, check_look, colour_channels, levels, span, tone_map
+from .tone import HIGH, LOW, Anchor, apply_map, check_look, colour_channels, levels, span, tone_map
 
-__all__ = ["apply_levels", "autocontrast", "colour_channels", "gaussian_weights", "levels", "smooth_stream"]
+__all__ = [
+    "HIGH",
+    "LOW",
+    "apply_levels",
+    "autocontrast",
+    "colour_channels",
+    "gaussian_weights",
+    "levels",
+    "smooth_stream",
+]
 
 MAX_SMOOTHING_FRAMES = 12  # look-ahead cap: frames held back while smoothing
 

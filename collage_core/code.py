@@ -5,7 +5,10 @@ JSON header, raw little-endian tensors; no pickle). Tensors: ``a`` float32
 ``(C, K, N)``, ``b`` float32 ``(C, K)``, optional ``aux`` uint8 ``(C, A, h, w)``.
 The header's ``__metadata__`` holds ``format`` = ``"neural-collage-code"``,
 ``version``, ``grid``, ``symmetries``, ``source_size`` ("W,H"), ``mode``,
-``work_side`` and ``s_max``. Loading validates all of it, including contractivity.
+``work_side`` and ``s_max``; version 2 adds ``layout``, the cell layout as JSON
+(``{"kind": "grid" | "blend", "grid": g, "window": ...}``). Version 1 files (no
+layout) are hard grids and load and render exactly as before. Loading validates all
+of it, including contractivity.
 """
 
 from __future__ import annotations
@@ -23,21 +26,29 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from .config import MAX_GRID, MIN_GRID
-from .decode import decode_exact, decode_iterative
+from .decode import decode_exact, decode_iterative, nearest_exact_side
 from .device import pick_device
-from .image_io import MODES, ImageLike, open_image, to_image, to_tensor
+from .image_io import MAX_ASPECT, MODES, ImageLike, open_image, to_image, to_tensor
+from .layout import BlendedLayout, GridLayout, Layout, layout_from_meta
 from .operator import domain_count
 from .resample import area_resize
 from .symmetry import SYMMETRIES
 
 FORMAT_NAME = "neural-collage-code"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_HEADER_BYTES = 64 * 1024
-MAX_SOURCE_SIDE = 65536
+# The longest side of a 50 MP input at the 16:1 aspect limit is 28284 px.
+MAX_SOURCE_SIDE = 32768
 MAX_WORK_SIDE = 8192
 MAX_AUX = 4
 MAX_OUTPUT_PIXELS = 100_000_000
+# Every render decodes a square of side >= its longer side (decode.nearest_exact_side):
+# this bounds that square (12288^2 float32 is 604 MB a channel), whatever the aspect.
+MAX_DECODE_SIDE = 12288
+# The free-form "extra" metadata: small, and nested at most this deep.
+MAX_EXTRA_BYTES = 4096
+MAX_EXTRA_DEPTH = 8
 # Slack for float32 rounding when checking a loaded file's contraction bound.
 CONTRACTION_SLACK = 1e-5
 
@@ -53,6 +64,8 @@ class FractalCode:
         aux: ``(C, A, h, w)`` auxiliary "style source" images in [0, 1], or ``None``.
         source_size: ``(W, H)`` of the image it was fitted to; renders keep this aspect.
         work_side: the square side the fit ran at.
+        layout: the cell layout (:mod:`~collage_core.layout`); ``None`` means the hard
+            grid of ``grid`` cells a side.
     """
 
     a: torch.Tensor
@@ -66,8 +79,11 @@ class FractalCode:
     aux: torch.Tensor | None = None
     version: int = FORMAT_VERSION
     meta: dict = field(default_factory=dict)
+    layout: Layout | None = None
 
     def __post_init__(self) -> None:
+        if self.layout is None:
+            object.__setattr__(self, "layout", GridLayout(self.grid))
         _validate(self)
 
     # ----------------------------------------------------------------- rendering
@@ -84,6 +100,12 @@ class FractalCode:
         if out[0] * out[1] > MAX_OUTPUT_PIXELS:
             raise ValueError(
                 f"magnify {magnify} gives {out[0]}x{out[1]}, over the {MAX_OUTPUT_PIXELS / 1e6:.0f} MP output limit"
+            )
+        side = max(nearest_exact_side(max(out), self.grid), max(out))
+        if side > MAX_DECODE_SIDE:
+            raise ValueError(
+                f"magnify {magnify} gives {out[0]}x{out[1]}, which decodes a {side}x{side} square; "
+                f"the limit is {MAX_DECODE_SIDE} px a side"
             )
         return out
 
@@ -113,13 +135,14 @@ class FractalCode:
         a, b = a[None].to(dev), b[None].to(dev)
         aux = None if self.aux is None else self.aux[None].to(dev)
         if iterations is None:
-            z = decode_exact(a, b, self.grid, self.symmetries, (out_h, out_w), aux)
+            z = decode_exact(a, b, self.layout, self.symmetries, (out_h, out_w), aux)
         else:
             if not isinstance(iterations, int) or not 0 <= iterations <= 10_000:
                 raise ValueError(f"iterations must be an integer in [0, 10000] or None, got {iterations!r}")
-            side = -(-max(out_w, out_h) // self.grid) * self.grid
+            unit = 2 * self.grid if isinstance(self.layout, BlendedLayout) else self.grid
+            side = -(-max(out_w, out_h) // unit) * unit
             z0 = self._start_image(start, side, seed).to(dev) * levels[0] + levels[1]
-            z = decode_iterative(a, b, self.grid, self.symmetries, z0, iterations, aux)
+            z = decode_iterative(a, b, self.layout, self.symmetries, z0, iterations, aux)
             z = area_resize(z, (out_h, out_w))
         return z[0]
 
@@ -196,9 +219,11 @@ class FractalCode:
             "mode": self.mode,
             "work_side": str(self.work_side),
             "s_max": repr(float(self.s_max)),
-            "extra": json.dumps(self.meta),
+            "extra": json.dumps(self.meta, sort_keys=True, separators=(",", ":")),
         }
-        return st_save(tensors, metadata=meta)
+        if self.version >= 2:
+            meta["layout"] = json.dumps(self.layout.to_meta(), sort_keys=True, separators=(",", ":"))
+        return _canonical(st_save(tensors, metadata=meta))
 
     @property
     def nbytes(self) -> int:
@@ -247,7 +272,8 @@ class FractalCode:
             if version > FORMAT_VERSION or version < 1:
                 raise ValueError(f"{name}: format version {version} is not supported (this reads {FORMAT_VERSION})")
             w, h = (int(v) for v in meta["source_size"].split(","))
-            extra = json.loads(meta.get("extra", "{}"))
+            extra = _read_extra(meta.get("extra", "{}"))
+            layout = layout_from_meta(_read_extra(meta["layout"])) if version >= 2 else None
             return cls(
                 a=tensors["a"],
                 b=tensors["b"],
@@ -260,10 +286,11 @@ class FractalCode:
                 aux=aux,
                 version=version,
                 meta=extra if isinstance(extra, dict) else {},
+                layout=layout,
             )
         except KeyError as exc:
             raise ValueError(f"{name}: metadata field {exc} is missing") from None
-        except (TypeError, json.JSONDecodeError) as exc:
+        except (TypeError, AttributeError, json.JSONDecodeError) as exc:
             raise ValueError(f"{name}: malformed metadata ({exc})") from None
         except ValueError as exc:
             msg = str(exc)
@@ -278,17 +305,52 @@ def _read_metadata(data: bytes, name: str) -> dict:
         raise ValueError(f"{name} is truncated or not a fractal code file (header length {header_len})")
     try:
         header = json.loads(data[8 : 8 + header_len])
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise ValueError(f"{name} is not a fractal code file (unreadable header)") from None
     meta = header.get("__metadata__") if isinstance(header, dict) else None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
         raise ValueError(f"{name} is not a fractal code file (format tag missing)")
+    if not all(isinstance(v, str) for v in meta.values()):
+        raise ValueError(f"{name}: metadata values must be strings")
     return meta
+
+
+def _read_extra(text: str) -> dict:
+    """The free-form ``extra`` metadata: a small JSON object of shallow depth."""
+    if len(text) > MAX_EXTRA_BYTES:
+        raise ValueError(f"the extra metadata is {len(text)} bytes; at most {MAX_EXTRA_BYTES}")
+    # Measure the nesting before parsing: deep JSON would exhaust Python's recursion.
+    # Brackets inside strings count too, which only errs on the side of refusing.
+    depth = deepest = 0
+    for char in text:
+        depth += (char in "[{") - (char in "]}")
+        deepest = max(deepest, depth)
+    if deepest > MAX_EXTRA_DEPTH:
+        raise ValueError(f"the extra metadata is nested {deepest} deep; at most {MAX_EXTRA_DEPTH}")
+    extra = json.loads(text)
+    return extra if isinstance(extra, dict) else {}
+
+
+def _canonical(data: bytes) -> bytes:
+    """The same safetensors bytes with the header written in one fixed order.
+
+    The safetensors writer emits the metadata in hash-map order, which varies between
+    runs; sorting the keys makes equal codes give equal files. Tensor offsets are
+    relative to the data section, so only the header is rewritten (padded with spaces
+    to 8 bytes, as the format expects).
+    """
+    (header_len,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + header_len])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + data[8 + header_len :]
 
 
 def _validate(code: FractalCode) -> None:
     if not isinstance(code.grid, int) or not MIN_GRID <= code.grid <= MAX_GRID:
         raise ValueError(f"grid must be an integer in [{MIN_GRID}, {MAX_GRID}], got {code.grid!r}")
+    if not isinstance(code.layout, GridLayout | BlendedLayout) or code.layout.grid != code.grid:
+        raise ValueError(f"layout {code.layout!r} does not match the grid {code.grid}")
     if code.symmetries not in SYMMETRIES:
         raise ValueError(f"unknown symmetries {code.symmetries!r}")
     if code.mode not in MODES.values():
@@ -297,7 +359,11 @@ def _validate(code: FractalCode) -> None:
         raise ValueError(f"s_max must lie in (0, 1), got {code.s_max}")
     w, h = code.source_size
     if not (1 <= w <= MAX_SOURCE_SIDE and 1 <= h <= MAX_SOURCE_SIDE):
-        raise ValueError(f"source size {w}x{h} is out of range")
+        raise ValueError(f"source size {w}x{h} is out of range (at most {MAX_SOURCE_SIDE} px a side)")
+    if max(w, h) > MAX_ASPECT * min(w, h):
+        raise ValueError(
+            f"source size {w}x{h} is a {max(w, h) / min(w, h):.0f}:1 strip; codes cover at most {MAX_ASPECT}:1"
+        )
     if code.work_side % code.grid or not code.grid <= code.work_side <= MAX_WORK_SIDE:
         raise ValueError(
             f"work side {code.work_side} must be a multiple of the grid {code.grid}, at most {MAX_WORK_SIDE}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 
 from .copies import parse_copies
+from .layout import WINDOWS, BlendedLayout, GridLayout, Layout
 from .symmetry import SYMMETRIES
 
 MIN_GRID, MAX_GRID = 2, 128
@@ -22,6 +23,12 @@ class FractalizeConfig:
     seed: int = 0
     work_side: int | None = None  # fitting resolution; None picks an exact side near the image
     plant_loop: bool = False  # make the auto loop cell a pure copy, for exactly seamless zoom loops
+    # Blended cells (no seams at any depth): None blends wherever it can (even grids >= 4
+    # without a planted loop), True insists, False keeps today's hard grid.
+    blend: bool | None = None
+    window: str = "cosine"  # blend window: "cosine" (smooth) or "tent"
+    band: float = 0.125  # blend band half-width in cells for large cells (deep views), [1/64, 1/2]
+    ramp: int = 32  # ...and at least this many pixels: cells up to 2 * ramp px blend fully
     # Domains per cell: 1 keeps every cell a sharp, colour-true copy of the whole image at
     # any depth (about 1 dB below the soft mix at 1x); None mixes all 8 copies in every
     # cell (soft: most faithful at 1x, mush at depth).
@@ -36,9 +43,25 @@ class FractalizeConfig:
             raise ValueError(f"s_max must lie in (0, 1), got {self.s_max}")
         if not 0.0 <= self.strength <= self.s_max:
             raise ValueError(f"strength must lie in [0, {self.s_max}], got {self.strength}")
+        if self.blend not in (None, True, False):
+            raise ValueError(f"blend must be True, False or None (automatic), got {self.blend!r}")
+        if self.window not in WINDOWS:
+            raise ValueError(f"window must be one of {WINDOWS}, got {self.window!r}")
+        if not (isinstance(self.band, int | float) and 1 / 64 <= self.band <= 0.5):
+            raise ValueError(f"band must be a number in [1/64, 1/2], got {self.band!r}")
+        if self.blend and self.plant_loop:
+            raise ValueError("a planted loop cell needs hard cells: use blend=False with plant_loop")
+        if self.blend:
+            BlendedLayout(self.grid, self.window, self.band, self.ramp)  # raises for grids that cannot blend
         object.__setattr__(self, "copies", parse_copies(self.copies))
         if not isinstance(self.refine_steps, int) or not 0 <= self.refine_steps <= 5000:
             raise ValueError(f"refine_steps must be an integer in [0, 5000], got {self.refine_steps!r}")
+
+    def layout(self) -> Layout:
+        """The cell layout these settings fit."""
+        if self.blend is False or (self.blend is None and (self.grid % 2 or self.grid < 4 or self.plant_loop)):
+            return GridLayout(self.grid)
+        return BlendedLayout(self.grid, self.window, self.band, self.ramp)
 
     def override(self, **changes) -> FractalizeConfig:
         """A copy with some fields changed; unknown names raise ``ValueError``."""

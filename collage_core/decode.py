@@ -4,6 +4,13 @@ Pooling commutes with the step, so the attractor at side ``S`` is one step appli
 the attractor at side ``S / grid`` (DESIGN.md section 2). Climbing from the closed-form
 mean at side 1 gives the true fixed point at sides ``c * grid**L`` in about the cost
 of one step at full size.
+
+Blended layouts (:class:`~collage_core.layout.BlendedLayout`) read the level of side
+``2 S / grid`` and their weights vary inside a pixel, so pooling commutes with their
+step only approximately. Their renders are *defined* by the multiscale recursion
+(:func:`blended_attractor`): exact in the sense that every level is exactly one step of
+the level below, and that any window of a level (the viewport) equals the same crop of
+the whole level; ``pool(A(m S), m)`` matches ``A(S)`` to a small measured error.
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ import math
 
 import torch
 
+from .cancel import check_cancelled
+from .layout import BlendedLayout, Layout, as_layout
 from .operator import collage_step, domain_count
 from .resample import area_resize
 
@@ -45,6 +54,7 @@ def decode_iterative(
     """
     z = start
     for _ in range(steps):
+        check_cancelled()
         z = collage_step(z, a, b, grid, symmetries, aux)
     return z
 
@@ -63,14 +73,22 @@ def _reachable_from_one(c: int, grid: int) -> bool:
     return math.gcd(c, grid**8) == c
 
 
-def is_exact_side(side: int, grid: int) -> bool:
+def is_exact_side(side: int, grid: int | Layout) -> bool:
     """Whether :func:`decode_exact` renders this side without a final resample."""
+    layout = as_layout(grid)
+    if isinstance(layout, BlendedLayout):
+        return side % (2 * layout.grid) == 0
+    grid = layout.grid
     c, _ = _split(side, grid)
     return _reachable_from_one(c, grid) or c * grid * c * grid <= MAX_ITERATED_BASE
 
 
-def nearest_exact_side(side: int, grid: int) -> int:
+def nearest_exact_side(side: int, grid: int | Layout) -> int:
     """The smallest exactly decodable side ``>= side``."""
+    layout = as_layout(grid)
+    if isinstance(layout, BlendedLayout):
+        unit = 2 * layout.grid
+        return -(-side // unit) * unit
     s = side
     while not is_exact_side(s, grid):
         s += 1
@@ -96,7 +114,7 @@ def attractor_mean(a: torch.Tensor, b: torch.Tensor, symmetries: str, aux: torch
 def decode_exact(
     a: torch.Tensor,
     b: torch.Tensor,
-    grid: int,
+    grid: int | Layout,
     symmetries: str,
     side: int | tuple[int, int],
     aux: torch.Tensor | None = None,
@@ -105,6 +123,8 @@ def decode_exact(
 
     Args:
         a: ``(B, C, K, N)``, b: ``(B, C, K)``, aux: ``(B, C, A, h, w)`` or ``None``.
+        grid: the hard grid's size, or a cell layout (blended layouts follow
+            :func:`blended_attractor`).
         side: an int, or ``(height, width)`` for a non-square pixel grid of the same
             unit square; sides not decodable exactly are rendered at the next exact
             side and area-resampled.
@@ -114,8 +134,57 @@ def decode_exact(
     h, w = (side, side) if isinstance(side, int) else side
     if min(h, w) < 1:
         raise ValueError(f"side must be positive, got {side}")
-    s = nearest_exact_side(max(h, w), grid)
-    return area_resize(_attractor(a, b, grid, symmetries, s, aux), (h, w))
+    layout = as_layout(grid)
+    if isinstance(layout, BlendedLayout):
+        return area_resize(blended_attractor(a, b, layout, symmetries, max(h, w), aux), (h, w))
+    s = nearest_exact_side(max(h, w), layout.grid)
+    return area_resize(_attractor(a, b, layout.grid, symmetries, s, aux), (h, w))
+
+
+def blended_attractor(a, b, layout: BlendedLayout, symmetries: str, side: int, aux=None, memo=None) -> torch.Tensor:
+    """``A(side)`` of a blended layout, ``(B, C, side, side)``, by the multiscale recursion.
+
+    With ``u = 2 * grid`` (a step needs whole half cells):
+
+    * ``A(S) = step(A(2 S / grid))`` when ``u`` divides ``S``;
+    * ``A(S) = area_resize(A(S'), S)`` otherwise, ``S'`` the next multiple of ``u``;
+    * at ``S = u`` the level read is ``4 x 4``, ``area_resize(A(u), 4)`` itself: that
+      small linear fixed point is solved exactly (a 16-unknown system per channel).
+
+    So every level is exactly one blended step of the level below, and a side
+    ``m * (grid / 2)**L`` costs ``L`` steps above a small base.
+    """
+    memo = {} if memo is None else memo
+    if side in memo:
+        return memo[side]
+    u = 2 * layout.grid
+    if side % u:
+        z = area_resize(blended_attractor(a, b, layout, symmetries, -(-side // u) * u, aux, memo), (side, side))
+    elif side == u:
+        z = collage_step(_blended_base(a, b, layout, symmetries, aux), a, b, layout, symmetries, aux, (u, u))
+    else:
+        child = blended_attractor(a, b, layout, symmetries, layout.child_side(side), aux, memo)
+        check_cancelled()
+        z = collage_step(child, a, b, layout, symmetries, aux, (side, side))
+    memo[side] = z
+    return z
+
+
+def _blended_base(a, b, layout, symmetries, aux):
+    # p = area_resize(A(2g), 4) solves p = L p + v, L p + v = pool(step(p)) at side 2g.
+    B, C = b.shape[:2]
+    u, n = 2 * layout.grid, 16
+    own = a[..., : domain_count(symmetries)[0]]  # style images are constants here
+    # The linear part applied to the 16 basis images, as one batch of steps.
+    basis = torch.eye(n, dtype=a.dtype, device=a.device).reshape(1, n, 1, 4, 4).expand(B, n, C, 4, 4)
+    own16 = own[:, None].expand(B, n, *own.shape[1:]).reshape(B * n, *own.shape[1:])
+    zero_b = torch.zeros(B * n, *b.shape[1:], dtype=b.dtype, device=b.device)
+    steps = collage_step(basis.reshape(B * n, C, 4, 4), own16, zero_b, layout, symmetries, None, (u, u))
+    lin = area_resize(steps, (4, 4)).reshape(B, n, C, n).permute(0, 2, 3, 1)  # (B, C, out, in)
+    zero = torch.zeros(B, C, 4, 4, dtype=a.dtype, device=a.device)
+    v = area_resize(collage_step(zero, a, b, layout, symmetries, aux, (u, u)), (4, 4)).reshape(B, C, n, 1)
+    eye = torch.eye(n, dtype=a.dtype, device=a.device)
+    return torch.linalg.solve(eye - lin, v).reshape(B, C, 4, 4)
 
 
 def _attractor(a, b, grid, symmetries, side, aux):
@@ -132,6 +201,7 @@ def _attractor(a, b, grid, symmetries, side, aux):
     else:
         z = _iterated_base(a, b, grid, symmetries, c, aux)
     for _ in range(levels):
+        check_cancelled()
         side = z.shape[-1] * grid
         z = collage_step(z, a, b, grid, symmetries, aux, size=(side, side))
     return z
@@ -145,6 +215,7 @@ def _iterated_base(a, b, grid, symmetries, c, aux):
         p *= grid
     z = area_resize(_attractor(a, b, grid, symmetries, p, aux), (c, c))
     for _ in range(BASE_MAX_ITERATIONS):
+        check_cancelled()
         full = collage_step(z, a, b, grid, symmetries, aux, size=(c * grid, c * grid))
         new = area_resize(full, (c, c))
         delta = (new - z).abs().max()

@@ -37,7 +37,6 @@ from .zoom_path import (
     cell_at,
     cover_zoom,
     is_pure_copy,
-    loop_center,
     loop_cycles,
 )
 
@@ -144,6 +143,7 @@ def export_zoom(
     dither: bool = False,
     cancel: threading.Event | None = None,
     device: str | torch.device | None = None,
+    keyframes=None,
 ) -> Path:
     """Render a zoom animation of ``code`` into ``path`` (.gif, .mp4 or .webp).
 
@@ -169,9 +169,18 @@ def export_zoom(
         dither: GIF dithering. cancel: a ``threading.Event``; setting it stops the
             export, raises :class:`Cancelled` and leaves no file.
         device: where to render (``None``: CUDA, then MPS, then CPU).
+        keyframes: ``[((x, y), zoom), ...]``: dive through these views instead (see
+            :mod:`collage_core.keyframes`); ``zoom``, ``center``, ``loop``, ``pingpong``
+            and ``reverse`` then do not apply. The last frame is the last keyframe's view.
     Returns:
         the path written.
     """
+    if keyframes is not None:
+        from .keyframes import export_keyframes
+
+        return export_keyframes(
+            code, path, keyframes, seconds, fps, size, easing, autocontrast, progress, dither, cancel, device
+        )
     path = Path(path)
     fmt = _format(path)
     fps = _check_fps(fps, fmt)
@@ -195,12 +204,13 @@ def export_zoom(
             raise ValueError(f"center must lie in the image, (x, y) in [0, 1], got {center!r}")
         center = (cx, cy)
     if loop:
-        loop_zoom = float(code.grid) ** loop_cycles(zoom, code.grid)
+        loop_zoom = float(code.layout.factor) ** loop_cycles(zoom, code.layout.factor)
         cell = auto_cell(code) if center is None else cell_at(center, code.grid)
         exact = is_pure_copy(code, cell)
         # An exact loop renders one loop deep from grid**1.5; a cross-fade also the same view
         # one loop deeper, and frames past either end for the smoothing.
-        deepest = float(code.grid) ** LOOP_PHASE * loop_zoom if exact else _loop_depths(code.grid, loop_zoom, n, fps)[1]
+        f = code.layout.factor
+        deepest = float(f) ** LOOP_PHASE * loop_zoom if exact else _loop_depths(f, loop_zoom, n, fps)[1]
         if deepest > MAX_ZOOM:
             why = "it" if exact else "its cross-fade"
             raise ValueError(
@@ -239,12 +249,12 @@ def zoom_path_for(
     cycles, exact = 0, True
     if loop:
         cell = auto_cell(code) if center is None else cell_at(center, code.grid)
-        target = loop_center(cell, code.grid)
-        cycles = loop_cycles(zoom, code.grid)
-        zoom = float(code.grid) ** cycles
+        target = code.layout.loop_center(cell)
+        cycles = loop_cycles(zoom, code.layout.factor)
+        zoom = float(code.layout.factor) ** cycles
         exact = is_pure_copy(code, cell)
     else:
-        target = center if center is not None else loop_center(auto_cell(code), code.grid)
+        target = center if center is not None else code.layout.loop_center(auto_cell(code))
     path = ZoomPath(
         target=target,
         zoom=zoom,
@@ -292,7 +302,8 @@ def zoom_frames(
     renderer = renderer or ViewRenderer(code, device)
     blend = loop and not exact
     precise = look != "off"  # float64 views keep detail far below float32 resolution to stretch
-    start = float(code.grid) ** LOOP_PHASE if loop and exact else _loop_depths(code.grid, path.zoom, frames, fps)[0]
+    f = code.layout.factor
+    start = float(f) ** LOOP_PHASE if loop and exact else _loop_depths(f, path.zoom, frames, fps)[0]
     if loop and exact:
         cell = auto_cell(code) if center is None else cell_at(center, code.grid)
         gain, offset = code.a[:, cell, 0].double(), code.b[:, cell].double()  # the loop cell: x -> gain x + offset
@@ -320,7 +331,7 @@ def zoom_frames(
         terms = torch.stack([renderer.render(c, z, size, precise) for c, z in spots])
         if look != "colour":
             return terms, weights
-        maps = [tone_map(t, look, anchor.at(z, code.grid)) for t, (_, z) in zip(terms, spots, strict=True)]
+        maps = [tone_map(t, look, anchor.at(z, f)) for t, (_, z) in zip(terms, spots, strict=True)]
         return terms, weights, torch.stack(maps)
 
     stream = (raw(i) for i in range(frames))

@@ -15,8 +15,10 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
+from .blend_fit import fit_blended
 from .copies import cells_of, centered_stats, masked_solve, offsets, select_copies
 from .decode import decode_exact
+from .layout import BlendedLayout, Layout, as_layout
 from .operator import collage_domains, contract, domain_count
 
 # Ridge on the normal equations: symmetric copies of a symmetric image are collinear.
@@ -31,7 +33,7 @@ class Cancelled(RuntimeError):
 
 def fit_closed_form(
     x: torch.Tensor,
-    grid: int,
+    grid: int | Layout,
     symmetries: str = "d4",
     s_max: float = 0.9,
     strength: float = 0.0,
@@ -43,6 +45,8 @@ def fit_closed_form(
 
     Args:
         x: ``(B, C, H, W)`` target, sides divisible by ``grid``.
+        grid: the hard grid's size, or a cell layout; blended layouts are fitted by
+            :func:`~collage_core.blend_fit.fit_blended` (coupled least squares).
         plant_loop: a cell index whose map is forced to a pure identity copy
             (``a = s_max`` on the identity domain, no offset fitted beyond the mean),
             so zooming into that cell loops exactly.
@@ -53,6 +57,12 @@ def fit_closed_form(
         ``a`` of shape ``(B, C, K, N)`` inside the contraction bound (zero outside the
         chosen copies), ``b`` ``(B, C, K)``.
     """
+    layout = as_layout(grid)
+    if isinstance(layout, BlendedLayout):
+        if plant_loop is not None:
+            raise ValueError("a planted loop cell needs hard cells (blend=False)")
+        return fit_blended(x, layout, symmetries, s_max, strength, aux, copies=copies)
+    grid = layout.grid
     n_self, _ = domain_count(symmetries, 0 if aux is None else aux.shape[2])
     domains = rearrange(collage_domains(x, grid, symmetries, aux), "b c n h w -> b c n (h w)")
     cells = cells_of(x, grid)
@@ -136,7 +146,7 @@ def refine(
     x: torch.Tensor,
     a: torch.Tensor,
     b: torch.Tensor,
-    grid: int,
+    grid: int | Layout,
     symmetries: str,
     steps: int,
     s_max: float = 0.9,

@@ -13,6 +13,7 @@ from .decode import is_exact_side
 from .device import pick_device
 from .fit import ProgressFn, fit_closed_form, refine
 from .image_io import ImageLike, open_image, to_tensor
+from .layout import BlendedLayout, Layout, as_layout
 from .loop import loop_cell
 from .resample import area_resize
 
@@ -21,10 +22,12 @@ DEFAULT_MAX_WORK_SIDE = 1024
 AUX_SIDE = 128
 
 
-def choose_work_side(size: tuple[int, int], grid: int, max_side: int = DEFAULT_MAX_WORK_SIDE) -> int:
-    """The exactly decodable multiple of ``grid`` nearest (in log scale) to the image's longer side."""
+def choose_work_side(size: tuple[int, int], grid: int | Layout, max_side: int = DEFAULT_MAX_WORK_SIDE) -> int:
+    """The exactly decodable side (a multiple of the layout's step unit) nearest in log scale to the image's longer side."""
+    layout = as_layout(grid)
+    unit = 2 * layout.grid if isinstance(layout, BlendedLayout) else layout.grid
     target = min(max(size), max_side)
-    candidates = [s for s in range(grid, max(max_side, grid) + 1, grid) if is_exact_side(s, grid)]
+    candidates = [s for s in range(unit, max(max_side, unit) + 1, unit) if is_exact_side(s, layout)]
     return min(candidates, key=lambda s: (abs(math.log(s / target)), -s))
 
 
@@ -50,6 +53,9 @@ def fractalize(
         strength: floor on each cell's self-similarity (``0..s_max``); higher values
             trade fidelity for visible fractal detail.
         refine_steps: L-BFGS evaluations of the attractor error after the closed-form fit.
+        blend, window (in ``overrides`` or ``config``): blended cells, seamless at any
+            depth, are the default for even grids of at least 4; ``blend=False`` gives
+            the hard grid (see :class:`FractalizeConfig`).
         style: one or more "style source" images whose copies also build the image.
         config: a :class:`FractalizeConfig` (e.g. a preset). Every argument given
             explicitly (not ``None``), and ``overrides`` (``copies``, ``s_max``,
@@ -64,24 +70,26 @@ def fractalize(
     cfg = base.override(**{k: v for k, v in given.items() if v is not None}, **overrides)
     img = open_image(image)
     dev = pick_device(device)
-    side = cfg.work_side or choose_work_side(img.size, cfg.grid)
-    if side % cfg.grid:
-        raise ValueError(f"work_side {side} must be a multiple of the grid {cfg.grid}")
+    layout = cfg.layout()
+    side = cfg.work_side or choose_work_side(img.size, layout)
+    unit = 2 * cfg.grid if isinstance(layout, BlendedLayout) else cfg.grid
+    if side % unit:
+        raise ValueError(f"work_side {side} must be a multiple of {unit} for {layout.kind} cells of grid {cfg.grid}")
     x = area_resize(to_tensor(img)[None].to(dev), (side, side))
     aux = _style_tensor(style, img.mode, dev)
     loop_at = None
     if cfg.plant_loop:
-        a0, b0 = fit_closed_form(x, cfg.grid, cfg.symmetries, cfg.s_max, cfg.strength, aux, copies=cfg.copies)
+        a0, b0 = fit_closed_form(x, layout, cfg.symmetries, cfg.s_max, cfg.strength, aux, copies=cfg.copies)
         loop_at = loop_cell(a0[0], cfg.grid)
     a, b = fit_closed_form(
-        x, cfg.grid, cfg.symmetries, cfg.s_max, cfg.strength, aux, plant_loop=loop_at, copies=cfg.copies
+        x, layout, cfg.symmetries, cfg.s_max, cfg.strength, aux, plant_loop=loop_at, copies=cfg.copies
     )
     if cfg.refine_steps:
         a, b = refine(
             x,
             a,
             b,
-            cfg.grid,
+            layout,
             cfg.symmetries,
             cfg.refine_steps,
             cfg.s_max,
@@ -107,6 +115,7 @@ def fractalize(
         s_max=cfg.s_max,
         aux=None if aux is None else aux[0].cpu(),
         meta=meta,
+        layout=layout,
     )
 
 

@@ -19,6 +19,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 # Inputs larger than this are refused; the studio downsamples before it gets here.
 MAX_INPUT_PIXELS = 50_000_000
 MIN_SIDE = 8
+# A collage covers a square: rendering W x H decodes a square of side max(W, H), so the
+# work is aspect times the output. Beyond 16:1 that is mostly waste (a 20000x8 strip
+# would decode 32768^2 pixels, 12 GiB a tensor): such strips are refused.
+MAX_ASPECT = 16
 MAX_FILE_BYTES = 200 * 1024 * 1024
 MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 
@@ -89,6 +93,11 @@ def _check_size(size: tuple[int, int], max_pixels: int) -> None:
         raise ValueError(f"image is {w}x{h}; both sides must be at least {MIN_SIDE} px")
     if w * h > max_pixels:
         raise ValueError(f"image is {w}x{h} = {w * h / 1e6:.1f} MP; the limit is {max_pixels / 1e6:.0f} MP")
+    if max(w, h) > MAX_ASPECT * min(w, h):
+        raise ValueError(
+            f"image is {w}x{h}, a {max(w, h) / min(w, h):.0f}:1 strip; the longer side may be at most "
+            f"{MAX_ASPECT} times the shorter (crop it first)"
+        )
 
 
 def _normalise_mode(img: Image.Image) -> Image.Image:

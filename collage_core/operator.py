@@ -7,16 +7,17 @@ auxiliary images ("style sources") pooled the same way::
     R_k <- sum_n a[c, k, n] * D_n + b[c, k]      per channel c
 
 The map is a contraction in the max norm when ``sum_n |a[c, k, n]| <= s_max < 1``
-over the self domains, because pooling and symmetries are non-expansive.
+over the self domains, because pooling and symmetries are non-expansive. Where the cells
+are and how they meet (hard seams or blended frames) is the cell layout's business
+(:mod:`~collage_core.layout`); ``grid`` below is a layout or, for the hard grid, its size.
 """
 
 from __future__ import annotations
 
 import torch
-from einops import rearrange
 
-from .resample import area_resize
-from .symmetry import apply_symmetries, symmetry_elements
+from .layout import Layout, as_layout
+from .symmetry import symmetry_elements
 
 
 def domain_count(symmetries: str, n_aux: int = 0) -> tuple[int, int]:
@@ -27,7 +28,7 @@ def domain_count(symmetries: str, n_aux: int = 0) -> tuple[int, int]:
 
 def collage_domains(
     z: torch.Tensor,
-    grid: int,
+    grid: int | Layout,
     symmetries: str,
     aux: torch.Tensor | None = None,
     size: tuple[int, int] | None = None,
@@ -35,30 +36,23 @@ def collage_domains(
     """The domain stack of one step producing an image of ``size``.
 
     Args:
-        z: ``(B, C, H_z, W_z)``, the image at any side; it is area-pooled to cell size
-            (a no-op when it already is the cell size, as in multiscale decoding).
+        z: ``(B, C, H_z, W_z)``, the image at any side; it is area-pooled to the frame
+            size (a no-op when it already is that size, as in multiscale decoding).
+        grid: cells a side (the hard grid), or a cell layout (:mod:`~collage_core.layout`).
         aux: ``(B, C, A, h_a, w_a)`` auxiliary images at any size, or ``None``.
         size: output ``(H, W)``, divisible by ``grid``; defaults to ``z``'s size.
     Returns:
-        ``(B, C, N, H // grid, W // grid)``; the ``n_self`` self domains come first.
+        ``(B, C, N, d, d)``, ``d`` the layout's frame side (``H // grid`` for the hard
+        grid); the ``n_self`` self domains come first.
     """
-    H, W = size or z.shape[-2:]
-    if H % grid or W % grid:
-        raise ValueError(f"image {H}x{W} is not divisible by the grid {grid}")
-    cell = (H // grid, W // grid)
-    pooled = area_resize(z, cell)  # (B, C, h, w): the whole image at cell size
-    domains = apply_symmetries(pooled, symmetries)  # (B, C, n, h, w)
-    if aux is not None and aux.shape[2] > 0:
-        extra = apply_symmetries(area_resize(aux, cell), symmetries)  # (B, C, A, n, h, w)
-        domains = torch.cat([domains, rearrange(extra, "b c a n h w -> b c (a n) h w")], dim=2)
-    return domains
+    return as_layout(grid).domains(z, symmetries, aux, size)
 
 
 def collage_step(
     z: torch.Tensor,
     a: torch.Tensor,
     b: torch.Tensor,
-    grid: int,
+    grid: int | Layout,
     symmetries: str = "d4",
     aux: torch.Tensor | None = None,
     size: tuple[int, int] | None = None,
@@ -66,32 +60,18 @@ def collage_step(
     """Apply the Collage operator once.
 
     Args:
-        z: ``(B, C, H_z, W_z)`` current image. Only its average over each cell-sized
-            block is used, so passing the previous attractor level at cell size is exact.
+        z: ``(B, C, H_z, W_z)`` current image. Only its area average at the frame size
+            is used, so passing the previous attractor level at that size is exact.
         a: ``(B, C, K, N)`` mixing weights, ``K = grid**2`` cells (row-major),
             ``N = n_sym * (1 + A)`` domains.
         b: ``(B, C, K)`` per-cell offsets.
+        grid: cells a side (the hard grid), or a cell layout.
         aux: ``(B, C, A, h_a, w_a)`` auxiliary images, or ``None``.
         size: output ``(H, W)``, divisible by ``grid``; defaults to ``z``'s size.
     Returns:
         ``(B, C, H, W)``.
     """
-    domains = collage_domains(z, grid, symmetries, aux, size)
-    B, C, N, h, w = domains.shape
-    if a.shape != (B, C, grid * grid, N) or b.shape != (B, C, grid * grid):
-        raise ValueError(
-            f"coefficients a{tuple(a.shape)}, b{tuple(b.shape)} do not fit B={B}, C={C}, K={grid * grid}, N={N}"
-        )
-    # The offset rides along as a constant domain. Batching the matmul over (gy, h) and
-    # multiplying (gx, n) by (n, w) writes rows straight into image layout, so the
-    # result is (B, C, H, W) as a view, with no copy the size of the output.
-    weights = torch.cat([a, b[..., None]], dim=-1)  # (B, C, K, N+1)
-    stack = torch.cat([domains, torch.ones_like(domains[:, :, :1])], dim=2)  # (B, C, N+1, h, w)
-    rows = torch.matmul(
-        rearrange(weights, "b c (gy gx) n -> b c gy 1 gx n", gy=grid),
-        rearrange(stack, "b c n h w -> b c 1 h n w"),
-    )  # (B, C, gy, h, gx, w)
-    return rearrange(rows, "b c gy h gx w -> b c (gy h) (gx w)")
+    return as_layout(grid).step(z, a, b, symmetries, aux, size)
 
 
 def contract(a: torch.Tensor, n_self: int, s_max: float, strength: float = 0.0) -> torch.Tensor:

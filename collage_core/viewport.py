@@ -8,7 +8,9 @@ fixed images, sampled directly). The renderer plans those windows level by level
 merges the ones that overlap, stops at the first level small enough to decode whole
 (``dense_max``), and then climbs back up computing only the planned windows. The cost
 grows with ``log(zoom)``; memory does not depend on the zoom. Indices are Python
-integers, so depth is limited only by the zoom bound.
+integers, so depth is limited only by the zoom bound. The partition is the code's cell
+layout (:mod:`~collage_core.layout`): blended cells read the level of side ``2 S / grid``,
+and a window's pieces then come from the 1 to 4 cells whose blend windows cover it.
 
 Geometry. The attractor lives on the unit square; normalised image coordinates
 ``(x, y)`` (x right, y down) are the same on the source image and on the square, and
@@ -40,8 +42,9 @@ import torch
 
 from .decode import decode_exact, is_exact_side, nearest_exact_side
 from .device import pick_device
-from .operator import collage_domains, collage_step, domain_count
-from .symmetry import symmetry_elements
+from .layout import BlendedLayout, Layout, as_layout
+from .operator import domain_count
+from .symmetry import apply_symmetries, symmetry_elements
 
 MAX_ZOOM = 1e15
 MAX_VIEW_SIDE = 2048  # 2048^2 at 1e12x peaks near 1 GB (windows of two levels live at once)
@@ -74,21 +77,24 @@ def source_rect(rect: Rect, side: int, k: int, flip: bool) -> Rect:
     return (r0, r1, c0, c1)
 
 
-def _layout(k: int, flip: bool) -> tuple[bool, tuple[int, ...]]:
-    """``(transposed, dims)`` with ``rot90(flip(x), k) == x.flip(dims)`` (transposed if asked)."""
+def _flips(symmetries: str) -> list[tuple[bool, tuple[int, ...]]]:
+    """Per element ``n``: ``(transposed, dims)`` with ``T_n(x) == x.flip(dims)`` (transposed if asked).
+
+    Probed on a small index grid with :func:`~collage_core.symmetry.apply_symmetries`
+    itself, so the viewport cannot disagree with the step about what a symmetry is.
+    """
     x = torch.arange(9).reshape(3, 3)
-    target = _transform(x, k, flip)
-    for transposed in (False, True):
-        for dims in ((), (-1,), (-2,), (-2, -1)):
-            y = x.flip(dims) if dims else x
-            if torch.equal(y.T if transposed else y, target):
-                return transposed, dims
-    raise AssertionError("not a dihedral element")
-
-
-def _transform(x: torch.Tensor, k: int, flip: bool) -> torch.Tensor:
-    y = x.flip(-1) if flip else x
-    return torch.rot90(y, k, dims=(-2, -1)) if k % 4 else y
+    out = []
+    for target in apply_symmetries(x, symmetries):
+        out.append(
+            next(
+                (transposed, dims)
+                for transposed in (False, True)
+                for dims in ((), (-1,), (-2,), (-2, -1))
+                if torch.equal((x.flip(dims) if dims else x).T if transposed else (x.flip(dims) if dims else x), target)
+            )
+        )
+    return out
 
 
 def _area(r: Rect) -> int:
@@ -219,38 +225,54 @@ class ViewPlan:
         return [len(level) for level in self.levels]
 
 
-def _min_mantissa(grid: int, dense_max: int) -> int:
-    # S = m * grid**L with m in [m_min, m_min * grid]: consecutive sides differ by at
-    # most 1 + 1/m_min (1.03 for m_min = 32), and the base m stays below dense_max.
-    return max(2, min(32, dense_max // grid))
+def _min_mantissa(grid: int | Layout, dense_max: int) -> int:
+    # S = m * f**L (f the layout's climbing factor) with m in [m_min, m_min * f]:
+    # consecutive sides differ by at most 1 + unit/m_min (1.03 for the grid 32, 1.0625
+    # for blended cells, whose m must be a multiple of 4), and m stays below dense_max.
+    layout = as_layout(grid)
+    if isinstance(layout, BlendedLayout):
+        return max(4, min(64, dense_max // layout.factor // 4 * 4))
+    return max(2, min(32, dense_max // layout.grid))
 
 
-def choose_side(desired: Fraction, grid: int, dense_max: int = DENSE_MAX) -> int:
-    """The smallest side ``m * grid**L >= desired`` with ``m`` in ``[m_min, m_min * grid]``."""
-    m_min = _min_mantissa(grid, dense_max)
+def choose_side(desired: Fraction, grid: int | Layout, dense_max: int = DENSE_MAX) -> int:
+    """The smallest side ``m * f**L >= desired`` with ``m`` in ``[m_min, m_min * f]`` (``f`` the climbing factor).
+
+    Every level of such a side above ``m`` is one step of the level below: blended
+    layouts need ``m`` to be a multiple of 4, so that each level is whole half cells.
+    """
+    layout = as_layout(grid)
+    m_min, f = _min_mantissa(layout, dense_max), layout.factor
+    unit = 4 if isinstance(layout, BlendedLayout) else 1
     scale = 1
-    while m_min * scale * grid <= desired:
-        scale *= grid
-    return max(1, _ceil(desired / scale)) * scale
+    while m_min * scale * f <= desired:
+        scale *= f
+    if scale == 1:
+        return max(1, _ceil(desired))
+    return max(1, -(-_ceil(desired / scale) // unit) * unit) * scale
 
 
 def plan_view(
-    grid: int,
+    grid: int | Layout,
     symmetries: str,
     center: tuple[float, float],
     zoom: float,
     size: tuple[int, int],
     aspect: float = 1.0,
     dense_max: int = DENSE_MAX,
+    used: list[tuple[int, ...]] | None = None,
 ) -> ViewPlan:
     """Plan a view: pure integer geometry, no pixels (also what the cost tests count).
 
     Args:
+        grid: the hard grid's size, or a cell layout.
+        used: per cell, the self domains it uses (sharp copies use one); ``None``: all.
         center: normalised ``(x, y)`` of the view centre.
         zoom: the view spans ``1 / zoom`` of the image width.
         size: output ``(w, h)`` in pixels.
         aspect: source ``W / H``.
     """
+    layout = as_layout(grid)
     w_out, h_out = size
     Z = Fraction(zoom)
     asp = Fraction(aspect)
@@ -258,7 +280,7 @@ def plan_view(
     span_y = asp * Fraction(h_out, w_out) / Z
     # Square pixels of A(S) no larger than the output's on either axis.
     desired = max(w_out / span_x, h_out / span_y)
-    S = choose_side(desired, grid, dense_max)
+    S = choose_side(desired, layout, dense_max)
     cx, cy = Fraction(center[0]), Fraction(center[1])
     x0, y0 = (cx - span_x / 2) * S, (cy - span_y / 2) * S
     x1, y1 = x0 + span_x * S, y0 + span_y * S
@@ -268,24 +290,22 @@ def plan_view(
     levels: list[list[Rect]] = []
     side, windows = S, [window] if _area(window) > 0 else []
     elements = symmetry_elements(symmetries)
-    while side > dense_max and windows:
+    while side > dense_max and windows and layout.climbs(side):
         levels.append(windows)
-        cs = side // grid
+        cs = layout.child_side(side)
         if cs <= dense_max:
             side = cs
             break
-        requests = []
-        for r in windows:
-            for i in range(r[0] // cs, (r[1] - 1) // cs + 1):
-                for j in range(r[2] // cs, (r[3] - 1) // cs + 1):
-                    local = (
-                        max(r[0], i * cs) - i * cs,
-                        min(r[1], (i + 1) * cs) - i * cs,
-                        max(r[2], j * cs) - j * cs,
-                        min(r[3], (j + 1) * cs) - j * cs,
-                    )
-                    requests.extend(source_rect(local, cs, k, f) for k, f in elements)
+        # Every piece of every window needs, per symmetry, the matching child window.
+        requests = [
+            source_rect(p.local, cs, *elements[n])
+            for r in windows
+            for p in layout.pieces(r, side)
+            for n in (range(len(elements)) if used is None else used[p.cell])
+        ]
         side, windows = cs, merge_windows(requests)
+    if side > dense_max:
+        raise AssertionError(f"side {side} neither climbs nor fits the dense level {dense_max}")
     return ViewPlan(
         side=S,
         levels=levels,
@@ -327,6 +347,7 @@ class ViewRenderer:
 
     def __init__(self, code, device=None, dense_max: int = DENSE_MAX):
         self.grid = code.grid
+        self.layout = code.layout
         self.symmetries = code.symmetries
         self.aspect = code.source_size[0] / code.source_size[1]
         self.aspect_fraction = Fraction(code.source_size[0], code.source_size[1])
@@ -340,12 +361,16 @@ class ViewRenderer:
         self.a_wide = code.a.to(self.wide_device, self.wide)
         self.b_wide = code.b.to(self.wide_device, self.wide)
         self.elements = symmetry_elements(code.symmetries)
-        self.layouts = [_layout(k, flip) for k, flip in self.elements]
+        self.flips = _flips(code.symmetries)
         self.n_self, _ = domain_count(code.symmetries, 0 if code.aux is None else code.aux.shape[1])
+        # The domains each cell uses (one with sharp copies): only those are read.
+        nonzero = (code.a != 0).any(0)  # (K, N)
+        self.used = [tuple(torch.nonzero(row[: self.n_self]).flatten().tolist()) for row in nonzero]
+        self.used_any = [tuple(torch.nonzero(row).flatten().tolist()) for row in nonzero]
         # Sum of each cell's self weights: a constant image c maps to b + c * gain.
         self.gain_wide = self.a_wide[..., : self.n_self].sum(-1)  # (C, K)
         self.dense_max = dense_max
-        self.m_min = _min_mantissa(code.grid, dense_max)
+        self.m_min = _min_mantissa(self.layout, dense_max)
         self.stats = RenderStats()
         self._dense_cache: OrderedDict[int, torch.Tensor] = OrderedDict()
 
@@ -364,7 +389,9 @@ class ViewRenderer:
                 float32 (where such detail is far below one grey level anyway).
         """
         center, zoom, size = check_view(center, zoom, size)
-        plan = plan_view(self.grid, self.symmetries, center, zoom, size, self.aspect_fraction, self.dense_max)
+        plan = plan_view(
+            self.layout, self.symmetries, center, zoom, size, self.aspect_fraction, self.dense_max, self.used
+        )
         return self.render_plan(plan, precise)
 
     def render_plan(self, plan: ViewPlan, precise: bool = False) -> torch.Tensor:
@@ -402,21 +429,21 @@ class ViewRenderer:
 
     # ---------------------------------------------------------------- internals
     def _dense(self, side: int) -> torch.Tensor:
-        """``A(side)`` whole: ``(C, side, side)``, cached; exact when ``side`` climbs from an exact base."""
+        """``A(side)`` whole: ``(C, side, side)``, cached; the same levels :func:`decode_exact` climbs."""
         if side in self._dense_cache:
             self._dense_cache.move_to_end(side)
             return self._dense_cache[side]
         a, b = self.a[None], self.b[None]
         aux = None if self.aux is None else self.aux[None]
-        if side % self.grid == 0:
-            child = self._dense(side // self.grid)[None]
-            z = collage_step(child, a, b, self.grid, self.symmetries, aux, size=(side, side))[0]
-        elif is_exact_side(side, self.grid):
-            z = decode_exact(a, b, self.grid, self.symmetries, side, aux)[0]
+        if self.layout.climbs(side):
+            child = self._dense(self.layout.child_side(side))[None]
+            z = self.layout.step(child, a, b, self.symmetries, aux, size=(side, side))[0]
+        elif is_exact_side(side, self.layout):
+            z = decode_exact(a, b, self.layout, self.symmetries, side, aux)[0]
         else:
             # A base with no exact decoding: area-resampled from the next exact side,
             # which stays cached while an animation sweeps through bases.
-            z = area_resample(self._dense(nearest_exact_side(side, self.grid)), (side, side))
+            z = area_resample(self._dense(nearest_exact_side(side, self.layout)), (side, side))
         self._dense_cache[side] = z
         while sum(t.numel() for t in self._dense_cache.values()) > DENSE_CACHE_FLOATS and len(self._dense_cache) > 1:
             self._dense_cache.popitem(last=False)
@@ -424,117 +451,105 @@ class ViewRenderer:
 
     def _climb(self, windows: list[Rect], child: dict, plan: ViewPlan, level: int) -> dict:
         """Windows of level ``level`` as ``{rect: (offset, detail)}`` from the child level's."""
-        side = plan.side // self.grid**level
-        cs = side // self.grid
-        dense_child = len(child) == 1 and next(iter(child)) == (0, cs, 0, cs)
-        domains = None
-        if dense_child:
+        side = plan.side
+        for _ in range(level):
+            side = self.layout.child_side(side)
+        cs = self.layout.child_side(side)
+        copies = None
+        if len(child) == 1 and next(iter(child)) == (0, cs, 0, cs):
             C, N = self.a.shape[0], self.a.shape[-1]
             if C * N * cs * cs * self.a.element_size() <= DOMAIN_BYTES:
                 # Every symmetric (and style) copy of the whole child, once: the pieces
                 # then read plain crops of it, with no flip per piece.
                 offset, detail = child[(0, cs, 0, cs)]
                 aux = None if self.aux is None else self.aux[None]
-                copies = collage_domains(detail[None], self.grid, self.symmetries, aux, size=(side, side))[0]
-                domains = (offset, copies)  # (C,), (C, N, cs, cs)
+                copies = (offset, self.layout.domains(detail[None], self.symmetries, aux, size=(side, side))[0])
         out = {}
         for r in windows:
-            n_cells = ((r[1] - 1) // cs - r[0] // cs + 1) * ((r[3] - 1) // cs - r[2] // cs + 1)
-            if domains is not None and n_cells > BATCHED_PIECES:
-                out[r] = self._batched_window(r, domains, cs)
-            elif domains is not None:
-                out[r] = self._domain_window(r, domains, cs)
+            if copies is not None and self.layout.cells_in(r, side) > BATCHED_PIECES:
+                out[r] = self._batched_window(r, copies, side)
             else:
-                out[r] = self._piecewise_window(r, child, cs)
+                out[r] = self._window(r, child, copies, side, cs)
         return out
 
-    def _cell_constants(self, ks: torch.Tensor, child_offset: torch.Tensor) -> torch.Tensor:
-        """``b_k + offset * sum_self a_k``: what cells ``ks`` add up to from the child's constant, ``(C, nk)``."""
-        return self.b_wide[:, ks] + child_offset[:, None] * self.gain_wide[:, ks]
+    def _cell_constants(self, child_offset: torch.Tensor) -> torch.Tensor:
+        """``b_k + offset * sum_self a_k``: what every cell adds up to from the child's constant, ``(C, K)``."""
+        return self.b_wide + child_offset[:, None] * self.gain_wide
 
-    def _batched_window(self, r: Rect, domains, cs: int):
-        # Small cells: one step over the window's block of cells, then crop.
-        child_offset, copies = domains
-        g = self.grid
-        i0, i1 = r[0] // cs, (r[1] - 1) // cs + 1
-        j0, j1 = r[2] // cs, (r[3] - 1) // cs + 1
-        ks = (torch.arange(i0, i1)[:, None] * g + torch.arange(j0, j1)[None, :]).flatten()
-        consts = self._cell_constants(ks.to(self.wide_device), child_offset)  # (C, nk)
+    def _batched_window(self, r: Rect, copies, side: int):
+        # Small cells: one step over the window's block of cells (the layout's own), then crop.
+        child_offset, domains = copies
+        consts = self._cell_constants(child_offset)
         offset = consts.mean(1)
-        steps = (consts - offset[:, None]).to(self.device, torch.float32)[..., None, None]
-        ks = ks.to(self.device)
-        cells = torch.einsum("ckn,cnhw->ckhw", self.a[:, ks], copies) + steps
-        C = cells.shape[0]
-        block = (
-            cells.reshape(C, i1 - i0, j1 - j0, cs, cs).permute(0, 1, 3, 2, 4).reshape(C, (i1 - i0) * cs, (j1 - j0) * cs)
-        )
-        return offset, block[:, r[0] - i0 * cs : r[1] - i0 * cs, r[2] - j0 * cs : r[3] - j0 * cs]
+        steps = (consts - offset[:, None]).to(self.device, torch.float32)
+        return offset, self.layout.cells_block(self.a, steps, domains, r, side)
 
-    def _domain_window(self, r: Rect, domains, cs: int):
-        # Large cells from a whole child: each piece is N multiply-adds of crops.
-        child_offset, copies = domains
-        C, N = self.a.shape[0], self.a.shape[-1]
-        out = torch.empty(C, r[1] - r[0], r[3] - r[2], device=self.device)
-        offset = None
-        for i in range(r[0] // cs, (r[1] - 1) // cs + 1):
-            for j in range(r[2] // cs, (r[3] - 1) // cs + 1):
-                g0, g1 = max(r[0], i * cs), min(r[1], (i + 1) * cs)
-                h0, h1 = max(r[2], j * cs), min(r[3], (j + 1) * cs)
-                k = i * self.grid + j
-                const = self.b_wide[:, k] + child_offset * self.gain_wide[:, k]
-                offset = const if offset is None else offset
-                view = out[:, g0 - r[0] : g1 - r[0], h0 - r[2] : h1 - r[2]]
-                view.copy_((const - offset).to(self.device, torch.float32)[:, None, None].expand_as(view))
-                crop = copies[:, :, g0 - i * cs : g1 - i * cs, h0 - j * cs : h1 - j * cs]
-                for n in range(N):
-                    view.addcmul_(self.a[:, k, n, None, None], crop[:, n])
-        return offset, out
-
-    def _piecewise_window(self, r: Rect, child: dict, cs: int):
+    def _window(self, r: Rect, child: dict, copies, side: int, cs: int):
+        """Window ``r`` piece by piece: each piece sums its cell's domain terms (crops of
+        ``copies``, or of the child windows flipped into place), weighted by the window."""
         C = self.a.shape[0]
-        out = torch.empty(C, r[1] - r[0], r[3] - r[2], device=self.device)
+        out = torch.zeros(C, r[1] - r[0], r[3] - r[2], device=self.device)
         keys = list(child)
         n_aux = 0 if self.aux is None else self.aux.shape[1]
         offset = None
-        for i in range(r[0] // cs, (r[1] - 1) // cs + 1):
-            for j in range(r[2] // cs, (r[3] - 1) // cs + 1):
-                g0, g1 = max(r[0], i * cs), min(r[1], (i + 1) * cs)
-                h0, h1 = max(r[2], j * cs), min(r[3], (j + 1) * cs)
-                local = (g0 - i * cs, g1 - i * cs, h0 - j * cs, h1 - j * cs)
-                k = i * self.grid + j
-                view = out[:, g0 - r[0] : g1 - r[0], h0 - r[2] : h1 - r[2]]
-                view.zero_()
-                const = self.b_wide[:, k].clone()
-                # Terms whose transform ends in a transpose accumulate transposed, so every
-                # term is one flip (or none) plus a contiguous multiply-add.
-                acc_t = None
-                for n, ((rot, flip), (transposed, dims)) in enumerate(zip(self.elements, self.layouts, strict=True)):
-                    src = source_rect(local, cs, rot, flip)
-                    win = next(key for key in keys if _contains(key, src))
-                    win_offset, win_detail = child[win]
-                    const += self.a_wide[:, k, n] * win_offset
-                    crops = [win_detail[:, src[0] - win[0] : src[1] - win[0], src[2] - win[2] : src[3] - win[2]]]
-                    weights = [self.a[:, k, n, None, None]]
-                    for t in range(n_aux):
-                        # A style image does not fade with depth: its mean joins the constant.
-                        img = self._aux_crop(t, cs, src)
-                        mean = img.to(self.wide_device, self.wide).mean(dim=(-2, -1))
-                        const += self.a_wide[:, k, self.n_self * (1 + t) + n] * mean
-                        crops.append(img - mean.to(self.device, torch.float32)[:, None, None])
-                        weights.append(self.a[:, k, self.n_self * (1 + t) + n, None, None])
-                    for crop, weight in zip(crops, weights, strict=True):
-                        term = crop.flip(dims) if dims else crop
-                        if not transposed:
-                            view.addcmul_(weight, term)
-                        elif acc_t is None:
-                            acc_t = term * weight
-                        else:
-                            acc_t.addcmul_(weight, term)
-                if acc_t is not None:
-                    view.add_(acc_t.transpose(-1, -2))
-                offset = const if offset is None else offset
-                view.add_((const - offset).to(self.device, torch.float32)[:, None, None])
+        for piece in self.layout.pieces(r, side):
+            k, (g0, g1, h0, h1), local = piece.cell, piece.rect, piece.local
+            term = torch.zeros(C, g1 - g0, h1 - h0, device=self.device)
+            if copies is not None:
+                child_offset, domains = copies
+                const = self.b_wide[:, k] + child_offset * self.gain_wide[:, k]
+                crop = domains[:, :, local[0] : local[1], local[2] : local[3]]
+                for n in self.used_any[k]:
+                    term.addcmul_(self.a[:, k, n, None, None], crop[:, n])
+            else:
+                const = self._child_terms(term, k, local, child, keys, cs, n_aux)
+            offset = const if offset is None else offset
+            term.add_((const - offset).to(self.device, torch.float32)[:, None, None])
+            view = out[:, g0 - r[0] : g1 - r[0], h0 - r[2] : h1 - r[2]]
+            weight = self.layout.piece_weight(piece, side)
+            if weight is None:
+                view.add_(term)
+            else:
+                rows, cols = (w.to(self.device, torch.float32) for w in weight)
+                view.add_(term * rows[:, None] * cols[None, :])
         return offset, out
+
+    def _child_terms(self, view, k: int, local: Rect, child: dict, keys: list, cs: int, n_aux: int):
+        """Add cell ``k``'s domain terms over ``local`` to ``view`` from sparse child windows; returns the constant."""
+        const = self.b_wide[:, k].clone()
+        # Terms whose transform ends in a transpose accumulate transposed, so every
+        # term is one flip (or none) plus a contiguous multiply-add.
+        acc_t = None
+        used = set(self.used_any[k])
+        for n, ((rot, flip), (transposed, dims)) in enumerate(zip(self.elements, self.flips, strict=True)):
+            src = source_rect(local, cs, rot, flip)
+            crops, weights = [], []
+            if n in used:
+                win = next(key for key in keys if _contains(key, src))
+                win_offset, win_detail = child[win]
+                const += self.a_wide[:, k, n] * win_offset
+                crops.append(win_detail[:, src[0] - win[0] : src[1] - win[0], src[2] - win[2] : src[3] - win[2]])
+                weights.append(self.a[:, k, n, None, None])
+            for t in range(n_aux):
+                if self.n_self * (1 + t) + n not in used:
+                    continue
+                # A style image does not fade with depth: its mean joins the constant.
+                img = self._aux_crop(t, cs, src)
+                mean = img.to(self.wide_device, self.wide).mean(dim=(-2, -1))
+                const += self.a_wide[:, k, self.n_self * (1 + t) + n] * mean
+                crops.append(img - mean.to(self.device, torch.float32)[:, None, None])
+                weights.append(self.a[:, k, self.n_self * (1 + t) + n, None, None])
+            for crop, weight in zip(crops, weights, strict=True):
+                term = crop.flip(dims) if dims else crop
+                if not transposed:
+                    view.addcmul_(weight, term)
+                elif acc_t is None:
+                    acc_t = term * weight
+                else:
+                    acc_t.addcmul_(weight, term)
+        if acc_t is not None:
+            view.add_(acc_t.transpose(-1, -2))
+        return const
 
     def _aux_crop(self, t: int, cs: int, src: Rect) -> torch.Tensor:
         """Window ``src`` of auxiliary image ``t`` area-resized to ``cs x cs``: ``(C, h, w)``."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .loop import loop_cell, loop_center
+from .loop import loop_cell
 
 EASINGS = {
     "linear": lambda t: t,
@@ -92,7 +92,7 @@ def cover_zoom(source_size: tuple[int, int], size: tuple[int, int]) -> float:
 
 def auto_target(code) -> tuple[float, float]:
     """The loop point of ``code`` (DESIGN.md section 5): the planted loop cell, or the best copy."""
-    return loop_center(auto_cell(code), code.grid)
+    return code.layout.loop_center(auto_cell(code))
 
 
 def auto_cell(code) -> int:

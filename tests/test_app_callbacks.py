@@ -453,3 +453,15 @@ def test_a_studio_loop_works_at_the_deepest_depth_its_slider_offers(photo_path):
     depth = ui.math.log10(limits.MAX_ZOOM)
     out = ui.zoom(str(photo_path), preset="deep-zoom", depth=depth, loop=True, seconds=1, fps=4, size="128×128")
     assert len(_frames(out[-1])) == 4
+
+
+def test_saving_the_controls_as_a_preset(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEURAL_COLLAGE_PRESETS", str(tmp_path))
+    session = Session()
+    update, _ = ui.save_user_preset("My Look", "soft and tiled", 12, "rot", 0.4, 0, 3, "gray", 2, session)
+    assert update["value"] == "my-look" and "my-look" in update["choices"]
+    saved = session.presets["my-look"]
+    assert saved.config().grid == 12 and saved.config().symmetries == "rot"
+    assert saved.render == {"magnify": 2.0, "iterations": 3, "start": "gray"}
+    with pytest.raises(Exception, match="preset name"):
+        ui.save_user_preset("../../etc", "", 12, "rot", 0.4, 0, 0, "noise", 1, session)

@@ -55,6 +55,19 @@ def test_fractalize_writes_the_attractor_and_the_code(capsys, photo, tmp_path):
     assert code.grid == 8 and code.source_size == (120, 80)
 
 
+@pytest.mark.parametrize("flags,kind", [((), "blend"), (("--no-blend",), "grid"), (("--band", 0.25), "blend")])
+def test_fractalize_cell_layout_flags(capsys, photo, tmp_path, flags, kind):
+    code_path = tmp_path / "out.collage"
+    status, stdout, err = run(
+        capsys, "fractalize", photo, "-o", tmp_path / "o.png", "--grid", 8, *flags, "--code", code_path
+    )
+    assert status == 0, err
+    code = cc.FractalCode.load(code_path)
+    assert code.layout.kind == kind and f"grid 8 {kind}" in stdout
+    if "--band" in flags:
+        assert code.layout.band == 0.25
+
+
 def test_fractalize_a_saved_code_at_any_magnification(capsys, photo, tmp_path):
     code_path = tmp_path / "c.collage"
     assert run(capsys, "fractalize", photo, "-o", tmp_path / "a.png", "--grid", 8, "--code", code_path)[0] == 0

@@ -82,8 +82,10 @@ def test_refinement_keeps_the_chosen_copies():
 
 
 def test_a_sharp_cell_at_depth_is_an_affine_recolouring_of_the_attractor():
-    """View of one cell at zoom = grid: a * T_n(attractor) + b per channel, one orientation."""
-    code = cc.fractalize(synthetic_photo(64, 64, seed=3), grid=8, copies=1, strength=0.3)
+    """View of one cell at zoom = grid: a * T_n(attractor) + b per channel, one orientation.
+
+    Hard cells: a blended cell is a window-weighted mix of its neighbours' copies."""
+    code = cc.fractalize(synthetic_photo(64, 64, seed=3), grid=8, copies=1, strength=0.3, blend=False)
     whole = code.render_view(center=(0.5, 0.5), zoom=1, size=(64, 64))
     whole = torch.from_numpy(np.asarray(whole, dtype=np.float64)).permute(2, 0, 1)
     full = code.render_tensor(8).double()  # (3, 512, 512): cell (i, j) is 64 x 64

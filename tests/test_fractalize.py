@@ -22,21 +22,45 @@ def test_render_reproduces_the_photo(square):
     assert psnr(out, img) > 20
 
 
+@pytest.fixture(scope="module")
+def hard(square):
+    img, _ = square
+    return img, cc.fractalize(img, grid=16, blend=False)
+
+
+def test_default_cells_are_blended_and_the_hard_grid_is_one_switch(square, hard):
+    assert square[1].layout.kind == "blend" and hard[1].layout.kind == "grid"
+    assert psnr(square[1].render(1), square[0]) >= psnr(hard[1].render(1), hard[0])
+
+
 @pytest.mark.parametrize("m", [2, 4])
-def test_pooled_magnified_render_equals_base(square, m):
-    _, code = square
+def test_pooled_magnified_render_equals_base(hard, m):
+    # Hard cells: pooling commutes with the step, so magnification is exact.
+    _, code = hard
     big = code.render_tensor(m)
     small = code.render_tensor(1)
     pooled = big.reshape(3, 128, m, 128, m).mean(dim=(2, 4))
     assert (pooled - small).abs().max() < 1e-5
 
 
-def test_magnified_render_has_detail_bicubic_lacks(square):
+@pytest.mark.parametrize("m", [2, 4, 8])
+def test_pooled_magnified_blended_render_is_close_to_base(square, m):
+    # Blended windows vary inside a pixel: pooling commutes only approximately. The
+    # stated bound (DESIGN.md section 8, decode.py): 1/255 on average, 4/255 at worst.
     _, code = square
+    pooled = code.render_tensor(m).reshape(3, 128, m, 128, m).mean(dim=(2, 4))
+    error = (pooled - code.render_tensor(1)).abs()
+    assert error.mean() <= 1 / 255 and error.max() <= 4 / 255
+
+
+@pytest.mark.parametrize("fixture,ratio", [("hard", 1.5), ("square", 1.15)])
+def test_magnified_render_has_detail_bicubic_lacks(fixture, ratio, request):
+    _, code = request.getfixturevalue(fixture)
     big = np.asarray(code.render(8), dtype=np.float64)
     bicubic = np.asarray(code.render(1).resize((1024, 1024), Image.BICUBIC), dtype=np.float64)
-    # High-frequency energy: the attractor keeps structure at pixel scale.
-    assert np.abs(np.diff(big, axis=0)).mean() > 1.5 * np.abs(np.diff(bicubic, axis=0)).mean()
+    # High-frequency energy: the attractor keeps structure at pixel scale (hard cells
+    # add their seams to it; blended cells only their self-copies).
+    assert np.abs(np.diff(big, axis=0)).mean() > ratio * np.abs(np.diff(bicubic, axis=0)).mean()
 
 
 @pytest.mark.parametrize("size,grid", [((100, 60), 8), ((75, 75), 5), ((37, 90), 7)])

@@ -77,7 +77,7 @@ def test_area_window_rows_average_and_clip_outside():
 def _reference(code, plan):
     """The same view from a full decode of A(S) with the same area weights (a naive route)."""
     aux = None if code.aux is None else code.aux[None]
-    full = cc.decode_exact(code.a[None], code.b[None], code.grid, code.symmetries, plan.side, aux)[0]
+    full = cc.decode_exact(code.a[None], code.b[None], code.layout, code.symmetries, plan.side, aux)[0]
     r0, r1, c0, c1 = plan.window
     h, w = plan.out_size
     rows = _area_window(plan.side, plan.rows[0], plan.rows[1], h, r0, r1).float()
@@ -85,25 +85,29 @@ def _reference(code, plan):
     return rows @ full[:, r0:r1, c0:c1] @ cols.T
 
 
+@pytest.mark.parametrize("blend", [False, True])
 @pytest.mark.parametrize("dense_max", [16, 64])
 @pytest.mark.parametrize("symmetries", ["d4", "rot", "none"])
-def test_window_recursion_equals_the_full_decode(symmetries, dense_max):
-    code = cc.fractalize(synthetic_photo(64, 64, seed=2), grid=8, symmetries=symmetries)
+def test_window_recursion_equals_the_full_decode(symmetries, dense_max, blend):
+    code = cc.fractalize(synthetic_photo(64, 64, seed=2), grid=8, symmetries=symmetries, blend=blend)
     # A low dense_max forces 1-3 sparse levels on a tiny code; 64 makes cells larger than
     # the window at the first sparse level (pieces read precomputed domain copies).
     renderer = ViewRenderer(code, dense_max=dense_max)
     for center, zoom in [((0.5, 0.5), 3.0), ((0.31, 0.72), 37.3), ((0.95, 0.02), 11.0), ((0.2, 0.6), 1.7)]:
-        plan = plan_view(8, symmetries, center, zoom, (48, 40), 1, dense_max)
+        plan = plan_view(code.layout, symmetries, center, zoom, (48, 40), 1, dense_max)
         view = renderer.render_plan(plan)
         assert torch.allclose(view, _reference(code, plan), atol=1e-5), (center, zoom)
     assert len(renderer.stats.window_counts) >= 1
 
 
-def test_window_recursion_with_style_images_and_a_wide_source(wide_code):
+@pytest.mark.parametrize("blend", [False, True])
+def test_window_recursion_with_style_images_and_a_wide_source(blend):
+    style = Image.fromarray(synthetic_photo(32, 32, seed=3))
+    wide_code = cc.fractalize(synthetic_photo(64, 48, seed=1), grid=8, style=style, blend=blend)
     for dense_max in (16, 64):
         renderer = ViewRenderer(wide_code, dense_max=dense_max)
         for center, zoom in [((0.5, 0.5), 5.0), ((0.1, 0.9), 29.0)]:
-            plan = plan_view(8, "d4", center, zoom, (40, 30), renderer.aspect_fraction, dense_max)
+            plan = plan_view(wide_code.layout, "d4", center, zoom, (40, 30), renderer.aspect_fraction, dense_max)
             assert torch.allclose(renderer.render_plan(plan), _reference(wide_code, plan), atol=1e-5)
 
 
@@ -156,8 +160,11 @@ def test_cost_grows_with_log_zoom_not_zoom_squared():
     assert pixels[-1] <= 100 * 512 * 512
 
 
-def test_deepest_zoom_renders_with_detail(code):
+def test_deepest_zoom_renders_with_detail():
     # Dive into the loop point (a cell that copies the whole image), where detail never ends.
+    # Hard cells: blended ones climb by grid/2 per level, so at strength 0.2 their detail
+    # at 1e15 (0.2**12.5 of the top's) is below float64 resolution of the output itself.
+    code = cc.fractalize(synthetic_photo(64, 64), grid=8, symmetries="d4", blend=False)
     tx, ty = auto_target(code)
     renderer = ViewRenderer(code)
     shallow = autocontrast(renderer.render((0.5, 0.5), 1.0, (64, 64)))
@@ -174,8 +181,10 @@ def test_deepest_zoom_renders_with_detail(code):
     assert plain.dtype == torch.float32 and (plain - deep).abs().max() < 1e-5
 
 
-def test_deep_frame_has_pixel_scale_structure_not_blocks():
-    code = cc.fractalize(synthetic_photo(128, 128, seed=5), grid=16, symmetries="d4")
+@pytest.mark.parametrize("blend,within", [(False, 3), (True, 4)])
+def test_deep_frame_has_pixel_scale_structure_not_blocks(blend, within):
+    # Blended cells have no seams to add gradient at depth: a looser bound.
+    code = cc.fractalize(synthetic_photo(128, 128, seed=5), grid=16, symmetries="d4", blend=blend)
     renderer = ViewRenderer(code)
     top = autocontrast(renderer.render((0.5, 0.5), 1.0, (128, 128)))
     deep = autocontrast(renderer.render((0.4137, 0.3561), 1e6, (128, 128), precise=True))
@@ -185,8 +194,8 @@ def test_deep_frame_has_pixel_scale_structure_not_blocks():
 
     # A blurred or blocky upsample would repeat pixels: most neighbour differences zero.
     assert (dx(deep) > 1e-3).float().mean() > 0.5
-    # Structure at pixel scale comparable to the 1x view (mean gradient within 3x).
-    assert dx(deep).mean() > dx(top).mean() / 3
+    # Structure at pixel scale comparable to the 1x view.
+    assert dx(deep).mean() > dx(top).mean() / within
 
 
 # --------------------------------------------------------------------------- behaviour

@@ -1,0 +1,1 @@
+"""Studio tabs that live in their own modules."""

@@ -1,0 +1,401 @@
+"""Cell layouts: how the Collage operator partitions the image into cells (DESIGN.md sections 1, 8).
+
+The step, the fit, the decoders, the viewport and the code file all ask the layout, so
+the partition is written once. Every layout shrinks the whole image (and each style
+image) into a *domain frame* of side ``d`` per cell; cell ``k`` draws
+``sum_n a[c, k, n] * T_n(domain) + b[c, k]`` over its frame, and the frames are placed
+on the output:
+
+* :class:`GridLayout`: ``grid x grid`` square cells, each frame exactly its cell
+  (``d = S / grid``, hard seams; the paper's operator).
+* :class:`BlendedLayout`: each cell's frame is the square twice its width centred on
+  it (``d = 2 S / grid``), weighted by a separable window ``w_k`` with
+  ``sum_k w_k = 1`` at every pixel (renormalised at the image border). Overlapping
+  frames blend, so no seam is left at any level; the map stays a contraction with
+  ratio ``max_k sum_n |a_kn|``.
+
+A *piece* is the part of one cell's frame inside an axis-aligned window of a level:
+the viewport computes windows piece by piece without the rest of the level.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+
+from .resample import area_resize
+from .symmetry import apply_symmetries
+
+Rect = tuple[int, int, int, int]  # (row0, row1, col0, col1), half-open, Python ints
+WINDOWS = ("cosine", "tent")
+
+
+@dataclass(frozen=True)
+class Piece:
+    """The pixels ``rect`` of a level that cell ``cell`` draws; ``local`` is the same
+    pixels in the cell's domain frame (side :meth:`Layout.child_side`)."""
+
+    cell: int
+    rect: Rect
+    local: Rect
+
+
+def _check_size(size: tuple[int, int], unit: int, what: str) -> None:
+    H, W = size
+    if H % unit or W % unit:
+        raise ValueError(f"image {H}x{W} is not divisible by {unit} ({what})")
+
+
+def _domain_stack(z, symmetries, aux, d: tuple[int, int]) -> torch.Tensor:
+    """The whole image (and style images) area-pooled to the frame size, every symmetric copy.
+
+    ``z`` ``(B, C, H, W)``, ``aux`` ``(B, C, A, h, w)`` or ``None`` -> ``(B, C, N, *d)``.
+    """
+    domains = apply_symmetries(area_resize(z, d), symmetries)  # (B, C, n, dh, dw)
+    if aux is not None and aux.shape[2] > 0:
+        extra = apply_symmetries(area_resize(aux, d), symmetries)  # (B, C, A, n, dh, dw)
+        domains = torch.cat([domains, rearrange(extra, "b c a n h w -> b c (a n) h w")], dim=2)
+    return domains
+
+
+def _check_coefficients(a, b, B, C, K, N) -> None:
+    if a.shape != (B, C, K, N) or b.shape != (B, C, K):
+        raise ValueError(f"coefficients a{tuple(a.shape)}, b{tuple(b.shape)} do not fit B={B}, C={C}, K={K}, N={N}")
+
+
+# ---------------------------------------------------------------------------- hard grid
+@dataclass(frozen=True)
+class GridLayout:
+    """``grid x grid`` non-overlapping square cells (the paper's operator)."""
+
+    grid: int
+    kind = "grid"
+
+    @property
+    def cells(self) -> int:
+        return self.grid * self.grid
+
+    @property
+    def factor(self) -> int:
+        """How much smaller the level one step reads is: ``side / child_side(side)``."""
+        return self.grid
+
+    def climbs(self, side: int) -> bool:
+        """Whether ``A(side)`` is one step of ``A(child_side(side))``."""
+        return side % self.grid == 0
+
+    def child_side(self, side: int) -> int:
+        return side // self.grid
+
+    def domains(self, z, symmetries, aux=None, size=None) -> torch.Tensor:
+        """Domain stack for a step producing ``size``: ``(B, C, N, H / grid, W / grid)``."""
+        H, W = size or z.shape[-2:]
+        _check_size((H, W), self.grid, f"the grid {self.grid}")
+        return _domain_stack(z, symmetries, aux, (H // self.grid, W // self.grid))
+
+    def step(self, z, a, b, symmetries="d4", aux=None, size=None) -> torch.Tensor:
+        """One collage step: ``z`` ``(B, C, H_z, W_z)``, ``a`` ``(B, C, K, N)``, ``b`` ``(B, C, K)`` -> ``(B, C, H, W)``."""
+        domains = self.domains(z, symmetries, aux, size)
+        B, C, N = domains.shape[:3]
+        _check_coefficients(a, b, B, C, self.cells, N)
+        return self.assemble(a, b, domains)
+
+    def assemble(self, a, b, domains) -> torch.Tensor:
+        """Cells ``sum_n a_kn D_n + b_k`` placed on the grid; ``domains`` ``(B, C, N, h, w)``."""
+        g = self.grid
+        # The offset rides along as a constant domain. Batching the matmul over (gy, h) and
+        # multiplying (gx, n) by (n, w) writes rows straight into image layout, so the
+        # result is (B, C, H, W) as a view, with no copy the size of the output.
+        weights = torch.cat([a, b[..., None]], dim=-1)  # (B, C, K, N+1)
+        stack = torch.cat([domains, torch.ones_like(domains[:, :, :1])], dim=2)  # (B, C, N+1, h, w)
+        rows = torch.matmul(
+            rearrange(weights, "b c (gy gx) n -> b c gy 1 gx n", gy=g),
+            rearrange(stack, "b c n h w -> b c 1 h n w"),
+        )  # (B, C, gy, h, gx, w)
+        return rearrange(rows, "b c gy h gx w -> b c (gy h) (gx w)")
+
+    def cells_block(self, a, consts, copies, rect: Rect, side: int) -> torch.Tensor:
+        """Window ``rect`` of a level from the frames of all its cells at once.
+
+        ``a`` ``(C, K, N)``, ``consts`` ``(C, K)``, ``copies`` ``(C, N, c, c)`` -> ``(C, h, w)``.
+        """
+        cs, g = side // self.grid, self.grid
+        i0, i1 = rect[0] // cs, (rect[1] - 1) // cs + 1
+        j0, j1 = rect[2] // cs, (rect[3] - 1) // cs + 1
+        ks = (torch.arange(i0, i1)[:, None] * g + torch.arange(j0, j1)[None, :]).flatten().to(a.device)
+        cells = torch.einsum("ckn,cnhw->ckhw", a[:, ks], copies) + consts[:, ks, None, None]
+        block = rearrange(cells, "c (i j) h w -> c (i h) (j w)", i=i1 - i0)
+        return block[:, rect[0] - i0 * cs : rect[1] - i0 * cs, rect[2] - j0 * cs : rect[3] - j0 * cs]
+
+    def cells_in(self, rect: Rect, side: int) -> int:
+        cs = side // self.grid
+        return ((rect[1] - 1) // cs - rect[0] // cs + 1) * ((rect[3] - 1) // cs - rect[2] // cs + 1)
+
+    def pieces(self, rect: Rect, side: int) -> list[Piece]:
+        """The cells under ``rect`` of level ``side``, each with its part of the window."""
+        cs, out = side // self.grid, []
+        for i in range(rect[0] // cs, (rect[1] - 1) // cs + 1):
+            for j in range(rect[2] // cs, (rect[3] - 1) // cs + 1):
+                g0, g1 = max(rect[0], i * cs), min(rect[1], (i + 1) * cs)
+                h0, h1 = max(rect[2], j * cs), min(rect[3], (j + 1) * cs)
+                local = (g0 - i * cs, g1 - i * cs, h0 - j * cs, h1 - j * cs)
+                out.append(Piece(i * self.grid + j, (g0, g1, h0, h1), local))
+        return out
+
+    def piece_weight(self, piece: Piece, side: int):
+        """``(rows, cols)`` float64 window weights of a piece, or ``None`` (weight 1)."""
+        return None
+
+    def loop_center(self, cell: int) -> tuple[float, float]:
+        """Normalised ``(x, y)`` fixed point of cell ``cell``'s map: zooming into it by
+        :attr:`factor` maps the view of the whole image onto the cell (DESIGN.md section 5)."""
+        i, j = divmod(cell, self.grid)
+        return (j / (self.grid - 1), i / (self.grid - 1))
+
+    def to_meta(self) -> dict:
+        return {"kind": self.kind, "grid": self.grid}
+
+
+# ----------------------------------------------------------------------------- blended
+def _profile(t: torch.Tensor, window: str, band: float) -> torch.Tensor:
+    # 1 on the cell's plateau |t| <= 1/2 - band, a ramp across the band around each
+    # boundary, 0 beyond; the ramp r(u) satisfies r(u) + r(1 - u) = 1, so phi(t) +
+    # phi(t - 1) = 1 on [0, 1]: a partition of unity. band = 1/2 is the full tent/cosine.
+    u = ((t.abs() - (0.5 - band)) / (2 * band)).clamp(0, 1)
+    return torch.cos(u * (math.pi / 2)) ** 2 if window == "cosine" else 1 - u
+
+
+@dataclass(frozen=True)
+class BlendedLayout:
+    """Cells blended by a partition of unity (DESIGN.md section 8).
+
+    Cell ``(i, j)`` of width ``c = S / grid`` draws the whole image shrunk into the
+    square ``[(i - 1/2) c, (i + 3/2) c)`` (its *frame*, side ``d = 2c``) and is weighted
+    there by ``w_i(y) w_j(x)``, with ``w_i(y) = phi((y + 1/2 - (i + 1/2) c) / c)``
+    sampled at pixel centres. ``phi`` is a raised cosine (``cos^2``, smooth) or a tent;
+    both make the weights sum to exactly 1 at every pixel. The image border has no
+    outer neighbour, so there the border cell's weight is 1.
+
+    A step at side ``S`` needs ``S`` divisible by ``2 * grid`` (the half-cell offset is
+    whole pixels) and reads the level of side ``2 S / grid``.
+    """
+
+    grid: int
+    window: str = "cosine"
+    # Half-width of the blend band around each cell boundary, in cells (0 < band <= 1/2):
+    # the floor used by large cells. Narrow bands let deep views read fewer frames (a
+    # window away from a band needs one cell, not four: 0.3 s at 1e12 for 1/8, 13 s for 1/2).
+    band: float = 0.125
+    # ...but at least this many pixels of the level (up to half a cell): small cells, as
+    # seen at 1x and in every view, blend fully, large ones over a ramp >= 2 * ramp px.
+    ramp: int = 32
+    kind = "blend"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.grid, int) or self.grid < 4 or self.grid % 2:
+            raise ValueError(f"blended cells need an even grid of at least 4, got {self.grid!r}; use blend=False")
+        if self.window not in WINDOWS:
+            raise ValueError(f"window must be one of {WINDOWS}, got {self.window!r}")
+        if not (isinstance(self.band, int | float) and 1 / 64 <= self.band <= 0.5):
+            raise ValueError(f"band must be a number in [1/64, 1/2], got {self.band!r}")
+        if not (isinstance(self.ramp, int) and not isinstance(self.ramp, bool) and 0 <= self.ramp <= 4096):
+            raise ValueError(f"ramp must be an integer number of pixels in [0, 4096], got {self.ramp!r}")
+
+    @property
+    def cells(self) -> int:
+        return self.grid * self.grid
+
+    @property
+    def factor(self) -> int:
+        return self.grid // 2
+
+    def climbs(self, side: int) -> bool:
+        # At 2 * grid the level read is 4 x 4 pixels of A(2 * grid) itself: the base.
+        return side % (2 * self.grid) == 0 and side > 2 * self.grid
+
+    def child_side(self, side: int) -> int:
+        return 2 * side // self.grid
+
+    def domains(self, z, symmetries, aux=None, size=None) -> torch.Tensor:
+        """Domain stack for a step producing ``size``: ``(B, C, N, 2H / grid, 2W / grid)``."""
+        H, W = size or z.shape[-2:]
+        _check_size((H, W), 2 * self.grid, f"blended cells of grid {self.grid} need whole half cells")
+        return _domain_stack(z, symmetries, aux, (2 * H // self.grid, 2 * W // self.grid))
+
+    def step(self, z, a, b, symmetries="d4", aux=None, size=None) -> torch.Tensor:
+        """One blended collage step: ``(B, C, H_z, W_z)`` -> ``(B, C, H, W)``."""
+        domains = self.domains(z, symmetries, aux, size)
+        B, C, N = domains.shape[:3]
+        _check_coefficients(a, b, B, C, self.cells, N)
+        return self.assemble(a, b, domains)
+
+    def assemble(self, a, b, domains) -> torch.Tensor:
+        """Frames ``sum_n a_kn D_n + b_k``, weighted and overlap-added; ``domains`` ``(B, C, N, d, d)``."""
+        B, C, N, d, _ = domains.shape
+        frames = torch.einsum("bckn,bcnhw->bckhw", a, domains) + b[..., None, None]  # (B, C, K, d, d)
+        return self.overlap_add(frames * self.frame_weights(d // 2 * self.grid, frames.dtype, frames.device))
+
+    def overlap_add(self, frames: torch.Tensor) -> torch.Tensor:
+        """Place weighted frames ``(B, C, K, d, d)`` on the ``(B, C, S, S)`` image (``S = d * grid / 2``)."""
+        B, C, K, d, _ = frames.shape
+        c, g = d // 2, self.grid
+        # Padded by half a cell, the image is a (g+1)^2 grid of c-tiles, and quadrant
+        # (qy, qx) of frame (i, j) is exactly tile (i + qy, j + qx): four shifted adds.
+        quads = rearrange(frames, "b c (i j) (qy h) (qx w) -> qy qx b c i j h w", i=g, qy=2, qx=2)
+        tiles = frames.new_zeros(B, C, g + 1, g + 1, c, c)
+        for qy in range(2):
+            for qx in range(2):
+                tiles[:, :, qy : qy + g, qx : qx + g] += quads[qy, qx]
+        image = rearrange(tiles, "b c i j h w -> b c (i h) (j w)")
+        return image[..., c // 2 : c // 2 + g * c, c // 2 : c // 2 + g * c]
+
+    def frames_of(self, image: torch.Tensor) -> torch.Tensor:
+        """Every cell's frame cut out of ``image`` ``(B, C, S, S)`` -> ``(B, C, K, d, d)`` (zero outside)."""
+        B, C, S, _ = image.shape
+        c, g = S // self.grid, self.grid
+        padded = F.pad(image, (c // 2, c // 2, c // 2, c // 2))
+        tiles = rearrange(padded, "b c (i h) (j w) -> b c i j h w", h=c, w=c)
+        rows = [torch.cat([tiles[:, :, qy : qy + g, qx : qx + g] for qx in range(2)], dim=-1) for qy in range(2)]
+        return rearrange(torch.cat(rows, dim=-2), "b c i j h w -> b c (i j) h w")
+
+    def frame_weights(self, side: int, dtype=torch.float32, device=None) -> torch.Tensor:
+        """``w_k`` over each frame: ``(K, d, d)``, zero outside the image (cached for small sides)."""
+        fn = _frame_weights if side <= 1024 else _frame_weights.__wrapped__  # 4 * side^2 floats
+        return fn(self, side, dtype, torch.device(device or "cpu"))
+
+    def axis_weights(self, side: int) -> torch.Tensor:
+        """``w_i`` along one axis of every cell's frame: ``(grid, d)`` float64."""
+        return _axis_weights(self.grid, self.window, float(self.band_at(side // self.grid)), side)
+
+    def band_at(self, c: int) -> Fraction:
+        """The band (in cells) of a level whose cells are ``c`` pixels wide: exact."""
+        floor = Fraction(self.band).limit_denominator(1 << 20)
+        return max(floor, min(Fraction(1, 2), Fraction(self.ramp, max(c, 1))))
+
+    def cells_block(self, a, consts, copies, rect: Rect, side: int) -> torch.Tensor:
+        """Window ``rect`` of a level from the frames of every cell touching it (see GridLayout)."""
+        c, g = side // self.grid, self.grid
+        (i0, i1), (j0, j1) = self._cell_range(rect[0], rect[1], c), self._cell_range(rect[2], rect[3], c)
+        ks = (torch.arange(i0, i1)[:, None] * g + torch.arange(j0, j1)[None, :]).flatten().to(a.device)
+        frames = torch.einsum("ckn,cnhw->ckhw", a[:, ks], copies) + consts[:, ks, None, None]
+        w = self.axis_weights(side).to(frames)
+        frames = frames * rearrange(w[i0:i1, None, :, None] * w[None, j0:j1, None, :], "i j h w -> (i j) h w")
+        # Overlap-add the block of frames as a small blended image of (i1-i0) x (j1-j0) cells.
+        d = frames.shape[-1]
+        cols = rearrange(frames, "c k h w -> c (h w) k")
+        hb, wb = (i1 - i0 + 1) * c, (j1 - j0 + 1) * c
+        block = F.fold(cols, (hb, wb), kernel_size=d, stride=c)  # origin at ((i0 - 1/2) c, (j0 - 1/2) c)
+        y0, x0 = i0 * c - c // 2, j0 * c - c // 2
+        return block[:, 0, rect[0] - y0 : rect[1] - y0, rect[2] - x0 : rect[3] - x0]
+
+    def cells_in(self, rect: Rect, side: int) -> int:
+        c = side // self.grid
+        (i0, i1), (j0, j1) = self._cell_range(rect[0], rect[1], c), self._cell_range(rect[2], rect[3], c)
+        return (i1 - i0) * (j1 - j0)
+
+    def _axis_spans(self, lo: int, hi: int, c: int):
+        # Cells i whose window is nonzero somewhere in [lo, hi), with that part; f0 is
+        # where the cell's frame [(i - 1/2) c, (i + 3/2) c) starts.
+        reach = self._reach(c)
+        for i in range(*self._cell_range(lo, hi, c)):
+            f0 = i * c - c // 2
+            s0, s1 = max(lo, f0, i * c - reach), min(hi, f0 + 2 * c, (i + 1) * c + reach)
+            if s1 > s0:
+                yield i, s0, s1, f0
+
+    def _reach(self, c: int) -> int:
+        # Pixels past a boundary where the cell's weight is still nonzero: pixel centres
+        # with offset < band * c (exact for Python ints of any size).
+        return max(0, math.ceil(self.band_at(c) * c - Fraction(1, 2)))
+
+    def _cell_range(self, lo: int, hi: int, c: int) -> tuple[int, int]:
+        return max(0, (lo - c // 2) // c), min(self.grid, (hi + c // 2 - 1) // c + 1)
+
+    def pieces(self, rect: Rect, side: int) -> list[Piece]:
+        c, out = side // self.grid, []
+        rows = list(self._axis_spans(rect[0], rect[1], c))
+        cols = list(self._axis_spans(rect[2], rect[3], c))
+        for i, g0, g1, y0 in rows:
+            for j, h0, h1, x0 in cols:
+                out.append(Piece(i * self.grid + j, (g0, g1, h0, h1), (g0 - y0, g1 - y0, h0 - x0, h1 - x0)))
+        return out
+
+    def piece_weight(self, piece: Piece, side: int):
+        i, j = divmod(piece.cell, self.grid)
+        c = side // self.grid
+        band = float(self.band_at(c))
+        rows = _weights_at(self.grid, self.window, band, c, i, piece.local[0], piece.local[1])
+        cols = _weights_at(self.grid, self.window, band, c, j, piece.local[2], piece.local[3])
+        return rows, cols
+
+    def loop_center(self, cell: int) -> tuple[float, float]:
+        """Fixed point of ``p -> ((i - 1/2) + 2 p) / grid``, the map onto cell ``(i, j)``'s frame.
+
+        Border frames reach outside the image, and so would their fixed points: the
+        nearest interior cell's is used instead.
+        """
+        i, j = (min(max(v, 1), self.grid - 2) for v in divmod(cell, self.grid))
+        return ((j - 0.5) / (self.grid - 2), (i - 0.5) / (self.grid - 2))
+
+    def to_meta(self) -> dict:
+        return {"kind": self.kind, "grid": self.grid, "window": self.window, "band": self.band, "ramp": self.ramp}
+
+
+def _weights_at(grid: int, window: str, band: float, c: int, i: int, u0: int, u1: int) -> torch.Tensor:
+    """``w_i`` at frame positions ``u0..u1`` (float64); exact for any ``c`` (Python ints)."""
+    u = torch.arange(u1 - u0, dtype=torch.float64) + (u0 - c)  # pixel offset from the frame's centre
+    w = _profile((u + 0.5) / c, window, band)
+    # Border cells have no outer neighbour: their weight is 1 on the outer half cell,
+    # and 0 on the half of the frame that lies outside the image.
+    if i == 0:
+        w = torch.where(u < -(c // 2), 0.0, torch.where(u < 0, 1.0, w))
+    if i == grid - 1:
+        w = torch.where(u >= c // 2, 0.0, torch.where(u >= 0, 1.0, w))
+    return w
+
+
+@functools.lru_cache(maxsize=8)
+def _frame_weights(layout: BlendedLayout, side: int, dtype, device) -> torch.Tensor:
+    rows = layout.axis_weights(side).to(device=device, dtype=dtype)  # (g, d)
+    return rearrange(rows[:, None, :, None] * rows[None, :, None, :], "i j h w -> (i j) h w")
+
+
+@functools.lru_cache(maxsize=32)
+def _axis_weights(grid: int, window: str, band: float, side: int) -> torch.Tensor:
+    c = side // grid
+    return torch.stack([_weights_at(grid, window, band, c, i, 0, 2 * c) for i in range(grid)])
+
+
+Layout = GridLayout | BlendedLayout
+
+
+def as_layout(layout: int | Layout) -> Layout:
+    """A layout, or the hard grid of that many cells a side for a bare integer."""
+    if isinstance(layout, GridLayout | BlendedLayout):
+        return layout
+    if isinstance(layout, int) and not isinstance(layout, bool):
+        return GridLayout(layout)
+    raise ValueError(f"expected a grid size or a cell layout, got {layout!r}")
+
+
+def layout_from_meta(meta: dict) -> Layout:
+    """Inverse of ``layout.to_meta()``; malformed input raises ``ValueError``."""
+    if not isinstance(meta, dict):
+        raise ValueError(f"layout must be a JSON object, got {meta!r}")
+    kind, grid = meta.get("kind"), meta.get("grid")
+    if not isinstance(grid, int):
+        raise ValueError(f"layout grid must be an integer, got {grid!r}")
+    if kind == "grid":
+        return GridLayout(grid)
+    if kind == "blend":
+        band, ramp = meta.get("band", 0.5), meta.get("ramp", 0)
+        if not isinstance(band, int | float) or isinstance(band, bool):
+            raise ValueError(f"layout band must be a number, got {band!r}")
+        return BlendedLayout(grid, meta.get("window", "cosine"), float(band), ramp)
+    raise ValueError(f"unknown cell layout {kind!r}")
