@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 import torch
 
-from .tone import HIGH, LOW, Anchor, apply_map, check_look, colour_channels, levels, span, tone_map
+from .tone import HIGH, LOW, Anchor, apply_levels, apply_map, check_look, colour_channels, levels, span, tone_map
 
 __all__ = [
     "HIGH",
@@ -30,16 +30,6 @@ __all__ = [
 ]
 
 MAX_SMOOTHING_FRAMES = 12  # look-ahead cap: frames held back while smoothing
-
-
-def apply_levels(x: torch.Tensor, lv: torch.Tensor) -> torch.Tensor:
-    """Stretch colour channels of ``x`` ``(C, H, W)`` so ``lv`` ``(2, C)`` maps to 0 and 1; clamp."""
-    n = colour_channels(x.shape[0])
-    lo = lv[0, :n, None, None]
-    s = span(lv, x.dtype)[:n, None, None]
-    out = x.clone()
-    out[:n] = (x[:n] - lo.to(x.dtype)) / s.to(x.dtype)
-    return out.clamp_(0.0, 1.0)
 
 
 def _stretch(x: torch.Tensor, lv: torch.Tensor) -> torch.Tensor:

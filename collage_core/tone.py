@@ -139,6 +139,16 @@ def span(lv: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return (lv[1] - lv[0]).clamp_min(_floor(dtype, float(lv.abs().max())))
 
 
+def apply_levels(x: torch.Tensor, lv: torch.Tensor) -> torch.Tensor:
+    """Stretch colour channels of ``x`` ``(C, H, W)`` so ``lv`` ``(2, C)`` maps to 0 and 1; clamp."""
+    n = colour_channels(x.shape[0])
+    lo = lv[0, :n, None, None]
+    s = span(lv, x.dtype)[:n, None, None]
+    out = x.clone()
+    out[:n] = (x[:n] - lo.to(x.dtype)) / s.to(x.dtype)
+    return out.clamp_(0.0, 1.0)
+
+
 def vivid_map(x: torch.Tensor) -> torch.Tensor:
     """Per-channel stretch of ``x`` ``(C, H, W)`` as an affine colour map ``(n, n + 1)``, float64."""
     n = colour_channels(x.shape[0])
@@ -240,6 +250,8 @@ def tone_view(view: torch.Tensor, look: str, renderer=None, zoom: float = 1.0) -
     ``renderer``'s attractor."""
     if look == "off":
         return view.clamp(0.0, 1.0)
+    if look == "vivid":  # exactly as autocontrast(): Explore tiles and posters match it
+        return apply_levels(view, levels(view))
     anchor = None
     if look == "colour" and renderer is not None:
         anchor = attractor_anchor(renderer).at(zoom, renderer.grid)
