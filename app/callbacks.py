@@ -381,11 +381,13 @@ def export_zoom(
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
     device: str | None = None,
+    colour: str = "true",
 ) -> Path:
     """Render an infinite-zoom animation to ``path`` (.gif, .mp4 or .webp) within the studio's limits.
 
     Args:
         center: normalised ``(x, y)`` target, or ``None`` for the auto loop point.
+        colour: the tone look: ``"true"`` (colour-true), ``"vivid"`` or ``"off"``.
     """
     frames = check_animation(seconds, fps, size, zoom)
     report = None
@@ -406,6 +408,7 @@ def export_zoom(
         loop=loop,
         pingpong=pingpong,
         easing=easing,
+        autocontrast=colour,
         progress=report,
         cancel=cancel,
         device=device,

@@ -5,7 +5,8 @@
                       [--refine N] [--iterations N] [--start noise|gray|IMAGE] [--magnify M]
                       [--preset NAME] [--code OUT.collage] [--style IMAGE] [--seed S]
     collage zoom IN -o OUT.(gif|mp4|webp) [--zoom Z] [--seconds S] [--fps F] [--size WxH]
-                 [--center X,Y] [--loop] [--pingpong] [--easing E] [--preset NAME]
+                 [--center X,Y] [--loop] [--pingpong] [--easing E] [--colour true|vivid|off]
+                 [--preset NAME]
     collage poster IN -o OUT.png [--size WxH] [--center X,Y] [--zoom Z] [--view VIEW.json]
     collage zoom IN -o OUT.gif --keyframes FILE.(json|toml)   (a dive through recorded views)
     collage sample -o OUT.png [--n N] [--magnify M] [--temperature T] [--seed S]
@@ -130,6 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("--loop", action="store_true", default=None, help="seamless loop (plants a loop cell)")
     z.add_argument("--pingpong", action="store_true", default=None, help="zoom in, then back out")
     z.add_argument("--easing", choices=["ease-in-out", "linear", "ease-in", "ease-out", "sine"], default=None)
+    z.add_argument(
+        "--colour",
+        "--color",
+        dest="colour",
+        choices=["true", "vivid", "off"],
+        default=None,
+        help="tone of deep frames: true (default: levels on luma, the photo's colours), vivid (per channel), off",
+    )
     z.add_argument("--copies", metavar="1|2|3|soft", help=COPIES_HELP + "; overrides the look's")
     z.add_argument("--device", default=None, help="torch device: auto (default), cpu, cuda, mps")
     z.add_argument("--keyframes", metavar="FILE", help="dive through these views (JSON or TOML, from the Explore tab)")
@@ -285,12 +294,15 @@ def cmd_zoom(args: argparse.Namespace) -> int:
 
     out = _check_output(args.output, (".gif", ".mp4", ".webp"))
     settings = {"zoom": 1000.0, "seconds": 10.0, "fps": 24, "loop": False, "pingpong": False, "easing": "ease-in-out"}
+    settings["autocontrast"] = True
     if args.preset:  # a named look brings its zoom settings; flags still win
         settings.update({k: v for k, v in load_preset(args.preset).zoom.items() if k in settings})
     for key in settings:
         value = getattr(args, key, None)
         if value is not None:
             settings[key] = value
+    if args.colour is not None:
+        settings["autocontrast"] = args.colour
     size = args.size or (512, 512)
     if args.keyframes:
         from collage_core.keyframes import load_keyframes
@@ -330,6 +342,7 @@ def _run_export(code, out: Path, size, center, settings: dict, bar, device=None)
         loop=bool(settings["loop"]),
         pingpong=bool(settings["pingpong"]),
         easing=settings["easing"],
+        autocontrast=settings["autocontrast"],
         progress=report,
         device=device,
         keyframes=settings.get("keyframes"),

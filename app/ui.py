@@ -21,6 +21,7 @@ import collage_core as cc  # noqa: E402
 from collage_core.copies import parse_copies  # noqa: E402
 from collage_core.presets import Preset, user_dir  # noqa: E402
 from collage_core.resources import example_photos  # noqa: E402
+from collage_core.tone import check_look  # noqa: E402
 
 from . import callbacks, inputs, limits, user_presets  # noqa: E402
 from .explore_server import routes as explore_routes  # noqa: E402
@@ -41,6 +42,8 @@ SIZES = ["128×128", "256×256", "384×384", "512×512", "640×360", "768×768",
 FORMATS = ["GIF", "MP4", "WebP"]
 VIEW_BUTTONS = ["download", "fullscreen"]  # no "share": nothing leaves this machine
 EASINGS = ["ease-in-out", "linear", "ease-in", "ease-out", "sine"]
+# Tone of deep frames: true keeps the photo's colours (levels on luma), vivid stretches each channel.
+COLOURS = ["true", "vivid", "off"]
 # Copies per cell: sharp keeps the photo recognisable inside itself at every depth.
 COPIES = [("1 · sharp", "1"), ("2", "2"), ("3", "3"), ("soft · all 8", "soft")]
 CSS = """
@@ -486,6 +489,7 @@ def zoom(
     size: str = "256×256",
     session: Session | None = None,
     progress=gr.Progress(),  # noqa: B008
+    colour: str = "true",
 ):
     """Export an infinite zoom; returns (animation for the page, video for the page, download)."""
     session = session if session is not None else Session()
@@ -510,6 +514,7 @@ def zoom(
         progress=_progress_fn(progress),
         cancel=session.cancel,
         device=_device(),
+        colour=colour,
     )
     return _animation_outputs(path)
 
@@ -532,10 +537,11 @@ def mark_target(source, target_text):
 def apply_zoom_look(look, session: Session | None = None):
     """A look's [zoom] settings move the Zoom tab's controls (settings it lacks stay as they are)."""
     if look in (None, "", NO_PRESET):
-        return (gr.skip(),) * 6
+        return (gr.skip(),) * 7
     z = user_presets.find(session, look).zoom
     depth = math.log10(z["zoom"]) if "zoom" in z and z["zoom"] > 1 else None
-    values = (depth, z.get("seconds"), z.get("fps"), z.get("easing"), z.get("loop"), z.get("pingpong"))
+    tone = check_look(z["autocontrast"]).replace("colour", "true") if "autocontrast" in z else None
+    values = (depth, z.get("seconds"), z.get("fps"), z.get("easing"), z.get("loop"), z.get("pingpong"), tone)
     return tuple(gr.skip() if v is None else v for v in values)
 
 
@@ -824,7 +830,15 @@ def _zoom_tab(session, zoom_source, preset_choices):
                     1, limits.MAX_SECONDS, value=4, step=1, label="Duration (s)", elem_id="zoom-seconds"
                 )
                 fps = gr.Slider(2, limits.MAX_FPS, value=12, step=1, label="Frames per second", elem_id="zoom-fps")
-            easing = gr.Dropdown(EASINGS, value="ease-in-out", label="Easing")
+            with gr.Row():
+                easing = gr.Dropdown(EASINGS, value="ease-in-out", label="Easing")
+                colour = gr.Dropdown(
+                    COLOURS,
+                    value="true",
+                    label="Colour",
+                    info="true: the photo's colours; vivid: each channel stretched",
+                    elem_id="zoom-colour",
+                )
             with gr.Row():
                 loop = gr.Checkbox(False, label="Seamless loop")
                 pingpong = gr.Checkbox(False, label="Ping-pong (zoom in, then out)")
@@ -852,14 +866,14 @@ def _zoom_tab(session, zoom_source, preset_choices):
     look.change(
         apply_zoom_look,
         inputs=[look, session],
-        outputs=[depth, seconds, fps, easing, loop, pingpong],
+        outputs=[depth, seconds, fps, easing, loop, pingpong, colour],
         api_visibility="private",
         queue=False,
     )
     auto.click(lambda: "", outputs=[target], api_visibility="private", queue=False)
     go.click(
         zoom,
-        inputs=[zoom_source, look, target, depth, seconds, fps, easing, loop, pingpong, fmt, size, session],
+        inputs=[zoom_source, look, target, depth, seconds, fps, easing, loop, pingpong, fmt, size, session, colour],
         outputs=[anim, video, download],
         api_name="zoom",
         concurrency_id=limits.HEAVY_WORK,

@@ -170,7 +170,7 @@ class FractalCode:
         center: tuple[float, float] = (0.5, 0.5),
         zoom: float = 1.0,
         size: tuple[int, int] = (512, 512),
-        autocontrast: bool = False,
+        autocontrast: bool | str = False,
         device: str | torch.device | None = None,
         **kw,
     ) -> Image.Image:
@@ -181,8 +181,10 @@ class FractalCode:
             zoom: ``1 <= zoom <= 1e15``; the view spans ``1 / zoom`` of the image width
                 (and keeps square pixels on the source's aspect).
             size: ``(w, h)`` output pixels, each side at most 2048.
-            autocontrast: stretch each colour channel between robust percentiles
-                (deep views are otherwise nearly flat, DESIGN.md section 4).
+            autocontrast: a tone look, for deep views are otherwise nearly flat
+                (DESIGN.md sections 4 and 9): ``True``/``"colour"`` levels on luma that keep
+                the hue and the photo's colours, ``"vivid"`` each colour channel stretched
+                between its own robust percentiles, ``False``/``"off"`` none.
             kw: passed to :class:`~collage_core.viewport.ViewRenderer` (``dense_max``).
         Returns:
             a PIL image of ``size`` in this code's mode; it equals the matching crop of

@@ -25,9 +25,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .autocontrast import levels, smooth_stream
+from .autocontrast import smooth_stream
 from .fit import Cancelled
 from .image_io import to_image
+from .tone import attractor_anchor, check_look, tone_map
 from .viewport import MAX_ZOOM, ViewRenderer, check_size
 from .zoom_path import (
     EASINGS,
@@ -134,7 +135,7 @@ def export_zoom(
     center: tuple[float, float] | None = None,
     loop: bool = False,
     easing: str = "ease-in-out",
-    autocontrast: bool = True,
+    autocontrast: bool | str = True,
     progress: ProgressFn | None = None,
     *,
     pingpong: bool = False,
@@ -160,8 +161,9 @@ def export_zoom(
             pure copy (``fractalize(..., plant_loop=True)``), otherwise two depths are
             cross-faded so the wrap is invisible. Easing is ignored (constant speed).
         easing: one of ``linear``, ``ease-in``, ``ease-out``, ``ease-in-out``, ``sine``.
-        autocontrast: per-channel robust levels, smoothed over ~0.25 s, so deep frames
-            show their detail.
+        autocontrast: the tone look, smoothed over ~0.25 s so deep frames show their
+            detail: ``True``/``"colour"`` colour-true (hue kept, the photo's colours),
+            ``"vivid"`` per-channel levels, ``False``/``"off"`` none.
         progress: ``progress(i, n)`` after each frame.
         pingpong: zoom in, then back out. reverse: zoom out.
         dither: GIF dithering. cancel: a ``threading.Event``; setting it stops the
@@ -190,6 +192,7 @@ def export_zoom(
         raise ValueError(f"zoom must be a finite number in [1, {MAX_ZOOM:.0e}], got {zoom!r}")
     if easing not in EASINGS:
         raise ValueError(f"easing must be one of {sorted(EASINGS)}, got {easing!r}")
+    check_look(autocontrast)
     if loop and pingpong:
         raise ValueError("loop and pingpong are exclusive: a seamless loop only zooms one way")
     if center is not None:
@@ -283,7 +286,7 @@ def zoom_frames(
     center: tuple[float, float] | None = None,
     loop: bool = False,
     easing: str = "ease-in-out",
-    autocontrast: bool = True,
+    autocontrast: bool | str = True,
     pingpong: bool = False,
     reverse: bool = False,
     device: str | torch.device | None = None,
@@ -294,19 +297,21 @@ def zoom_frames(
     Arguments as :func:`export_zoom` (``frames`` is the count). A generator: the app
     can preview frames as they come.
     """
+    look = check_look(autocontrast)
     path, cycles, exact = zoom_path_for(code, zoom, frames, size, center, loop, easing, pingpong, reverse)
     renderer = renderer or ViewRenderer(code, device)
     blend = loop and not exact
+    precise = look != "off"  # float64 views keep detail far below float32 resolution to stretch
     f = code.layout.factor
     start = float(f) ** LOOP_PHASE if loop and exact else _loop_depths(f, path.zoom, frames, fps)[0]
     if loop and exact:
         cell = auto_cell(code) if center is None else cell_at(center, code.grid)
         gain, offset = code.a[:, cell, 0].double(), code.b[:, cell].double()  # the loop cell: x -> gain x + offset
 
-    def raw(i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Raw terms and their mixing weights of frame ``i`` (any integer in loop mode)."""
+    def views(i: int) -> tuple[list, torch.Tensor]:
+        """The ``(centre, zoom)`` views of frame ``i`` (any integer in loop mode) and their mixing weights."""
         if not loop:
-            return renderer.render(*path.view(i), size, autocontrast)[None], torch.ones(1)
+            return [path.view(i)], torch.ones(1)
         # A loop runs 1.5 cells deep, zoom grid**1.5 * Z**p: its frames before the start and
         # past the end are then real views in the same colour space, which is what
         # smoothing the levels across the wrap needs; and the wrap falls half-way between
@@ -315,26 +320,33 @@ def zoom_frames(
         p = path.progress(i)
         z = start * path.zoom**p
         if not blend:
-            return renderer.render(*path.view(i, z), size, autocontrast)[None], torch.ones(1)
+            return [path.view(i, z)], torch.ones(1)
         # Cross-fade with the same view one loop deeper; the deeper one's weight goes
         # from 1 at p = 0 to 0 at p = 1, so the frame after the last is the first.
-        pair = [
-            renderer.render(*path.view(i, z), size, autocontrast),
-            renderer.render(*path.view(i, z * path.zoom), size, autocontrast),
-        ]
-        return torch.stack(pair), torch.tensor([p, 1 - p])
+        return [path.view(i, z), path.view(i, z * path.zoom)], torch.tensor([p, 1 - p])
+
+    def raw(i: int) -> tuple[torch.Tensor, ...]:
+        """Raw terms of frame ``i``, their weights and (colour-true) their tone maps at their depths."""
+        spots, weights = views(i)
+        terms = torch.stack([renderer.render(c, z, size, precise) for c, z in spots])
+        if look != "colour":
+            return terms, weights
+        maps = [tone_map(t, look, anchor.at(z, f)) for t, (_, z) in zip(terms, spots, strict=True)]
+        return terms, weights, torch.stack(maps)
 
     stream = (raw(i) for i in range(frames))
-    if not autocontrast:
+    if look == "off":
         for terms, weights in stream:
             yield sum(float(w) * t.clamp(0, 1) for t, w in zip(terms, weights, strict=True)).float().cpu()
         return
+
+    anchor = attractor_anchor(renderer) if look == "colour" else None
 
     def outside(j: int) -> torch.Tensor:
         if loop and exact:
             # One loop deeper is the same view recoloured by the loop cell's map applied
             # ``cycles`` times (a pure copy): exact, and no deeper than the loop itself.
-            terms, _ = raw(j % frames)
+            terms, *_ = raw(j % frames)
             terms = terms.double()
             loops = round(path.progress(j) - path.progress(j % frames))  # + deeper, - shallower
             for _ in range(cycles * abs(loops)):
@@ -342,9 +354,10 @@ def zoom_frames(
                     terms = gain[:, None, None] * terms + offset[:, None, None]
                 else:
                     terms = (terms - offset[:, None, None]) / gain[:, None, None]
-            return torch.stack([levels(t) for t in terms])
-        terms, _ = raw(j % frames if pingpong else j)
-        return torch.stack([levels(t) for t in terms])
+            # Loops run at least 1.5 cells deep, where a colour-true anchor pulls fully.
+            return torch.stack([tone_map(t, look, anchor) for t in terms])
+        terms, _, *maps = raw(j % frames if pingpong else j)
+        return maps[0] if maps else torch.stack([tone_map(t, look) for t in terms])
 
     smoothed = smooth_stream(
         stream,
@@ -352,6 +365,7 @@ def zoom_frames(
         SMOOTHING_SECONDS * fps,
         circular=pingpong,
         outside=outside if (loop or pingpong) else None,
+        look=look,
     )
     for frame in smoothed:
         yield frame.float().cpu()

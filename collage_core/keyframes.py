@@ -32,6 +32,7 @@ import torch
 from .autocontrast import smooth_stream
 from .poster import check_view_exact
 from .tiles import render_exact
+from .tone import attractor_anchor, check_look
 from .viewport import ViewRenderer
 from .zoom_path import EASINGS
 
@@ -196,18 +197,20 @@ def keyframe_frames(
     path: KeyframePath,
     size: tuple[int, int],
     fps: float,
-    autocontrast: bool = True,
+    autocontrast: bool | str = True,
     smoothing_seconds: float = 0.25,
     device: str | torch.device | None = None,
 ) -> Iterator[torch.Tensor]:
     """The frames of a keyframed dive, one at a time: ``(C, h, w)`` tensors in [0, 1]."""
+    look = check_look(autocontrast)
     renderer = ViewRenderer(code, device)
     raw = ((render_exact(renderer, *path.view(i), size)[None], torch.ones(1)) for i in range(path.frames))
-    if not autocontrast:
+    if look == "off":
         for terms, _ in raw:
             yield terms[0].clamp(0, 1).float().cpu()
         return
-    for frame in smooth_stream(raw, path.frames, smoothing_seconds * fps):
+    anchor = attractor_anchor(renderer) if look == "colour" else None
+    for frame in smooth_stream(raw, path.frames, smoothing_seconds * fps, look=look, anchor=anchor):
         yield frame.float().cpu()
 
 
@@ -219,7 +222,7 @@ def export_keyframes(
     fps: float = 24,
     size: tuple[int, int] = (512, 512),
     easing: str = "ease-in-out",
-    autocontrast: bool = True,
+    autocontrast: bool | str = True,
     progress=None,
     dither: bool = False,
     cancel: threading.Event | None = None,

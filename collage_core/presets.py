@@ -31,6 +31,7 @@ from pathlib import Path
 
 from .config import FractalizeConfig
 from .resources import builtin_presets_dir
+from .tone import check_look
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 MAX_FILE_BYTES = 16 * 1024
@@ -47,7 +48,7 @@ _ZOOM_KEYS: dict[str, tuple[type, ...]] = {
     "pingpong": (bool,),
     "size": (int, str),
     "format": (str,),
-    "autocontrast": (bool,),
+    "autocontrast": (bool, str),  # true/false or a look: "colour", "vivid", "off"
 }
 
 
@@ -78,6 +79,11 @@ class Preset:
         self.config()  # FractalizeConfig validates the values
         _check_section(self.name, "render", self.render, _RENDER_KEYS)
         _check_section(self.name, "zoom", self.zoom, _ZOOM_KEYS)
+        if "autocontrast" in self.zoom:
+            try:
+                check_look(self.zoom["autocontrast"])
+            except ValueError as exc:
+                raise ValueError(f"preset {self.name}: [zoom] {exc}") from None
         start = self.render.get("start", "noise")
         if start not in ("noise", "gray"):
             raise ValueError(f"preset {self.name}: [render] start must be 'noise' or 'gray', got {start!r}")

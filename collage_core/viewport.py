@@ -599,15 +599,15 @@ def render_view(
     center: tuple[float, float] = (0.5, 0.5),
     zoom: float = 1.0,
     size: tuple[int, int] = (512, 512),
-    autocontrast: bool = False,
+    autocontrast: bool | str = False,
     device: str | torch.device | None = None,
     **kw,
 ):
     """A view of ``code``'s attractor as a PIL image (see :meth:`FractalCode.render_view`)."""
-    from .autocontrast import autocontrast as stretch
     from .image_io import to_image
+    from .tone import check_look, tone_view
 
-    view = ViewRenderer(code, device, **kw).render(center, zoom, size, precise=autocontrast)
-    if autocontrast:
-        view = stretch(view)
-    return to_image(view.cpu())
+    look = check_look(autocontrast)
+    renderer = ViewRenderer(code, device, **kw)
+    view = renderer.render(center, zoom, size, precise=look != "off")
+    return to_image(tone_view(view, look, renderer, zoom).cpu())

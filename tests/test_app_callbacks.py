@@ -405,6 +405,13 @@ def test_choosing_a_preset_moves_the_controls():
     assert copies == "1" and ui.apply_preset("natural")[-1] == "soft"
 
 
+def test_a_look_moves_the_zoom_controls():
+    depth, seconds, fps, easing, loop, pingpong, colour = ui.apply_zoom_look("deep-zoom")
+    z = presets.load_preset("deep-zoom").zoom
+    assert abs(10**depth - z["zoom"]) < 1e-6 * z["zoom"] and loop is True and easing == z["easing"]
+    assert pingpong == {"__type__": "update"} and colour == pingpong  # not set by the look: left as it is
+
+
 def _frames(path):
     with Image.open(path) as im:
         out = []

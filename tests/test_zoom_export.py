@@ -104,7 +104,8 @@ def test_stream_without_smoothing_is_per_frame_autocontrast():
     frames = [0.5 + 1e-9 * torch.rand(1, 3, 16, 16, generator=gen, dtype=torch.float64) for _ in range(4)]
     out = list(smooth_stream(((f, torch.ones(1)) for f in frames), 4, sigma=0.0))
     for o, f in zip(out, frames, strict=True):
-        assert (o - autocontrast(f[0]).float()).abs().max() < 1e-3  # held frames are float16
+        # Held frames are float16; a pixel pulled into gamut rescales its chroma: < 1/2 grey level.
+        assert (o - autocontrast(f[0]).float()).abs().max() < 2e-3
 
 
 # -------------------------------------------------------------------------------- loops

@@ -1,0 +1,125 @@
+"""Colour casts of deep views: how far a frame's mean CIELAB a*b* lies from the photo's.
+
+``mean_ab`` and ``ab_distance`` are the measure of issue 8's colour target (median at
+most 6, p90 at most 15). Run as a script, it fractalizes five photos that are not in
+``assets/`` (scikit-image's Hubble deep field, retina, motorcycle, microscope slide and
+the astronaut portrait; centre-cropped square, area-resized to 512), renders 16 random
+views of each at zooms 1e2, 1e4, 1e6, 1e9 and 1e12 (256x256) and prints the median and
+p90 distance of the vivid (per-channel) and colour-true looks side by side.
+
+Run: ``python benchmarks/colour_metrics.py [--out DIR]`` (about a minute on 2 cores);
+``--out`` also writes a few vivid | colour-true example pairs as PNGs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+ZOOMS = (1e2, 1e4, 1e6, 1e9, 1e12)
+VIEWS = 16
+SIDE = 256
+PHOTO_SIDE = 512
+D65 = np.array([0.95047, 1.0, 1.08883])  # reference white of sRGB
+SRGB_TO_XYZ = np.array(
+    [[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]]
+)
+
+
+def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """``(..., 3)`` uint8 sRGB -> ``(..., 3)`` CIELAB (D65), float64."""
+    c = rgb.astype(np.float64) / 255.0
+    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    t = (linear @ SRGB_TO_XYZ.T) / D65
+    f = np.where(t > (6 / 29) ** 3, np.cbrt(t), t / (3 * (6 / 29) ** 2) + 4 / 29)
+    L = 116 * f[..., 1] - 16
+    return np.stack([L, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], axis=-1)
+
+
+def mean_ab(rgb: np.ndarray) -> tuple[float, float]:
+    """Mean CIELAB ``(a*, b*)`` of an ``(H, W, 3)`` uint8 sRGB picture."""
+    lab = srgb_to_lab(np.asarray(rgb)[..., :3])
+    return float(lab[..., 1].mean()), float(lab[..., 2].mean())
+
+
+def ab_distance(frame: np.ndarray, photo: np.ndarray) -> float:
+    """Distance between the mean a*b* of two ``(H, W, 3)`` uint8 pictures."""
+    (a0, b0), (a1, b1) = mean_ab(frame), mean_ab(photo)
+    return float(np.hypot(a0 - a1, b0 - b1))
+
+
+def held_out_photos() -> dict[str, np.ndarray]:
+    """The five photos, each centre-cropped square and area-resized to 512, as uint8 ``(512, 512, 3)``."""
+    import skimage.data as data
+    import torch
+
+    from collage_core.resample import area_resize
+
+    raw = {
+        "hubble": data.hubble_deep_field(),
+        "retina": data.retina(),
+        "motorcycle": data.stereo_motorcycle()[0],
+        "microscope": data.immunohistochemistry(),
+        "portrait": data.astronaut(),
+    }
+    out = {}
+    for name, a in raw.items():
+        a = a[..., :3]
+        h, w = a.shape[:2]
+        s = min(h, w)
+        a = a[(h - s) // 2 : (h - s) // 2 + s, (w - s) // 2 : (w - s) // 2 + s]
+        t = area_resize(torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).double() / 255, (PHOTO_SIDE,) * 2)
+        out[name] = (t.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+    return out
+
+
+def to_uint8(x) -> np.ndarray:
+    return (x.float().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, help="folder for example PNGs (vivid | colour-true)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    from core_common import setup
+
+    setup()  # passive OpenMP waiting and 2 threads, as the other benchmarks
+    import torch
+    from PIL import Image
+
+    import collage_core as cc
+    from collage_core.tone import tone_view
+    from collage_core.viewport import ViewRenderer
+
+    looks = ("vivid", "colour")
+    dist: dict[str, list[float]] = {look: [] for look in looks}
+    print(f"{'photo':<11} {'vivid med':>9} {'p90':>6}   {'colour med':>10} {'p90':>6}")
+    for name, photo in held_out_photos().items():
+        code = cc.fractalize(photo, grid=32, symmetries="d4")
+        renderer = ViewRenderer(code)
+        gen = torch.Generator().manual_seed(args.seed)
+        mine: dict[str, list[float]] = {look: [] for look in looks}
+        for k in range(VIEWS):
+            center = tuple(torch.rand(2, generator=gen, dtype=torch.float64).tolist())
+            for zoom in ZOOMS:
+                raw = renderer.render(center, zoom, (SIDE, SIDE), precise=True)
+                frames = {look: to_uint8(tone_view(raw, look, renderer, zoom)) for look in looks}
+                for look in looks:
+                    mine[look].append(ab_distance(frames[look], photo))
+                if args.out is not None and k < 2 and zoom in (1e4, 1e12):
+                    args.out.mkdir(parents=True, exist_ok=True)
+                    pair = np.concatenate([frames["vivid"], frames["colour"]], axis=1)
+                    Image.fromarray(pair).save(args.out / f"{name}-{k}-1e{round(np.log10(zoom))}.png")
+        row = [f"{np.median(mine[look]):9.1f} {np.percentile(mine[look], 90):6.1f}" for look in looks]
+        print(f"{name:<11} {row[0]}   {row[1]:>17}", flush=True)
+        for look in looks:
+            dist[look] += mine[look]
+    row = [f"{np.median(dist[look]):9.1f} {np.percentile(dist[look], 90):6.1f}" for look in looks]
+    print(f"{'all':<11} {row[0]}   {row[1]:>17}   (target: colour median <= 6, p90 <= 15)")
+
+
+if __name__ == "__main__":
+    main()
