@@ -207,8 +207,9 @@ class TileService:
         if lv is not None:
             return lv
         center, zoom = tiles.reference_view(root, exp.aspect, level)
-        ref = self._pool(exp).render(lambda r: tiles.render_exact(r, center, zoom, (tiles.TILE, tiles.TILE)))
-        lv = tiles.tone_levels(ref)
+        lv = self._pool(exp).render(
+            lambda r: tiles.tone_levels(tiles.render_exact(r, center, zoom, (tiles.TILE, tiles.TILE)), r, zoom)
+        )
         with self._lock:
             self._levels[key] = lv
             while len(self._levels) > 4096:

