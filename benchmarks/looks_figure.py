@@ -35,7 +35,11 @@ def main() -> None:
     for copies in ("soft", "sharp"):
         for look in ("vivid", "colour"):
             frames = [
-                np.asarray(codes[copies].render_view(center, z, (SIDE, SIDE), autocontrast=look).convert("RGB"))
+                np.asarray(
+                    codes[copies]
+                    .render_view(center if z > 1 else (0.5, 0.5), z, (SIDE, SIDE), autocontrast=look)
+                    .convert("RGB")
+                )
                 for z in ZOOMS
             ]
             rows.append(np.concatenate(frames, axis=1))

@@ -277,7 +277,7 @@ def test_load_pretrained_offline_and_valid_samples():
         assert torch.isfinite(x).all() and x.min() >= 0 and x.max() <= 1
     # Shipped Collage VAE: the attractor is pool-consistent to float32 round-off; the
     # probabilities only on average, since the head (MLP + sigmoid) is non-linear: measured
-    # mean 0.013-0.019 and max 0.55 at edge pixels for m = 2..40 (docs/vae/README-section.md).
+    # mean 0.013-0.019 and max 0.55 at edge pixels for m = 2..40 (docs/vae.md).
     model = vae.load_pretrained()
     h = model.decoder.sample(3, 1.0, torch.Generator().manual_seed(0))
     base = model.likelihood.attractor(h, 28)

@@ -146,7 +146,7 @@ class TrainConfig:
 RESUMABLE_CHANGES = ("epochs", "time_limit_s", "extra")
 
 # Named recipes: a few overrides of the defaults above, for the model and for training.
-# "v1" is how the shipped beta=1 weights were trained (docs/vae/README-section.md).
+# "v1" is how the shipped beta=1 weights were trained (docs/vae.md).
 RECIPES: dict[str, tuple[dict, dict]] = {
     "default": ({}, {}),
     "v1": ({"head": "mlp", "supersample": 1}, {"kl_warmup_epochs": 2.0, "free_bits": 0.5, "kl_balance": False}),
