@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--blend",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="blended, seamless cells (default where the grid is even) or --no-blend for hard square cells",
+        help="blended, seamless cells (no grid at 1x; softer deep views) or --no-blend (default) for hard square cells",
     )
     f.add_argument("--band", type=float, help="blend band half-width in cells, 1/64..1/2 (default 0.25)")
     f.add_argument("--refine", type=_non_negative_int, help="refinement steps after the closed-form fit (default 0)")

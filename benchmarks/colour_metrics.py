@@ -51,28 +51,10 @@ def ab_distance(frame: np.ndarray, photo: np.ndarray) -> float:
 
 
 def held_out_photos() -> dict[str, np.ndarray]:
-    """The five photos, each centre-cropped square and area-resized to 512, as uint8 ``(512, 512, 3)``."""
-    import skimage.data as data
-    import torch
+    """The five held-out photos (:mod:`heldout`) as uint8 ``(512, 512, 3)`` arrays."""
+    from heldout import heldout_photos
 
-    from collage_core.resample import area_resize
-
-    raw = {
-        "hubble": data.hubble_deep_field(),
-        "retina": data.retina(),
-        "motorcycle": data.stereo_motorcycle()[0],
-        "microscope": data.immunohistochemistry(),
-        "portrait": data.astronaut(),
-    }
-    out = {}
-    for name, a in raw.items():
-        a = a[..., :3]
-        h, w = a.shape[:2]
-        s = min(h, w)
-        a = a[(h - s) // 2 : (h - s) // 2 + s, (w - s) // 2 : (w - s) // 2 + s]
-        t = area_resize(torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).double() / 255, (PHOTO_SIDE,) * 2)
-        out[name] = (t.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
-    return out
+    return {name: np.asarray(img) for name, img in heldout_photos(PHOTO_SIDE).items()}
 
 
 def to_uint8(x) -> np.ndarray:

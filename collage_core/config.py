@@ -23,9 +23,11 @@ class FractalizeConfig:
     seed: int = 0
     work_side: int | None = None  # fitting resolution; None picks an exact side near the image
     plant_loop: bool = False  # make the auto loop cell a pure copy, for exactly seamless zoom loops
-    # Blended cells (no seams at any depth): None blends wherever it can (even grids >= 4
-    # without a planted loop), True insists, False keeps today's hard grid.
-    blend: bool | None = None
+    # Blended cells remove the grid at 1x but, today, soften deep views (held-out photos:
+    # 9.5% of deep frames flat, a cell view matches the photo at NCC 0.25 against 1.00 for
+    # hard cells), so the hard grid stays the default. None blends wherever it can (even
+    # grids >= 4 without a planted loop), True insists.
+    blend: bool | None = False
     window: str = "cosine"  # blend window: "cosine" (smooth) or "tent"
     band: float = 0.125  # blend band half-width in cells for large cells (deep views), [1/64, 1/2]
     ramp: int = 32  # ...and at least this many pixels: cells up to 2 * ramp px blend fully

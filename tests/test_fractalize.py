@@ -12,7 +12,7 @@ import collage_core as cc
 @pytest.fixture(scope="module")
 def square():
     img = synthetic_photo(128, 128)
-    return img, cc.fractalize(img, grid=16)
+    return img, cc.fractalize(img, grid=16, blend=True)
 
 
 def test_render_reproduces_the_photo(square):
@@ -28,7 +28,8 @@ def hard(square):
     return img, cc.fractalize(img, grid=16, blend=False)
 
 
-def test_default_cells_are_blended_and_the_hard_grid_is_one_switch(square, hard):
+def test_default_cells_are_hard_and_blended_cells_are_one_switch(square, hard):
+    assert cc.fractalize(hard[0], grid=16).layout.kind == "grid"  # sharp copies at depth first
     assert square[1].layout.kind == "blend" and hard[1].layout.kind == "grid"
     assert psnr(square[1].render(1), square[0]) >= psnr(hard[1].render(1), hard[0])
 

@@ -97,6 +97,7 @@ def test_extreme_aspects_stay_bounded_in_the_studio_and_the_cli(tmp_path):
     status, (w, h) = out["edge16"]  # 16:1 is allowed: magnification reduced to a 4096 px decode
     assert status == "ok" and w <= limits.MAX_DECODE_SIDE and w == 16 * h
     assert out["code"][0] == "refused" and "65536x1" in out["code"][1]
+    assert out["bigcode"][0] == "ok", out["bigcode"]
     status, (w, h) = out["bigcode"]  # a valid but huge code: shown smaller, never decoded at 32768
     assert status == "ok" and max(w, h) <= limits.MAX_DECODE_SIDE
     assert out["cli"] == 1 and out["cli_big"] == 1

@@ -109,7 +109,7 @@ def test_blended_step_is_a_contraction_with_the_cells_bound():
 
 
 def test_iteration_converges_from_any_start_and_near_the_multiscale_render():
-    code = cc.fractalize(synthetic_photo(64, 64, seed=3), grid=8, copies=None)
+    code = cc.fractalize(synthetic_photo(64, 64, seed=3), grid=8, copies=None, blend=True)
     assert code.layout.kind == "blend"
     a, b = code.a[None].double(), code.b[None].double()
     ends = [
@@ -138,7 +138,7 @@ def test_coupled_fit_lowers_the_collage_error():
 
 
 def test_sharp_copies_use_one_orientation_per_cell_in_blended_layouts():
-    code = cc.fractalize(synthetic_photo(64, 64), grid=8, copies=1)
+    code = cc.fractalize(synthetic_photo(64, 64), grid=8, copies=1, blend=True)
     assert code.layout.kind == "blend"
     used = (code.a != 0).any(0)  # (K, N): shared by the channels
     assert (used.sum(-1) == 1).all()
