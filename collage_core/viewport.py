@@ -303,7 +303,9 @@ def plan_view(
             for p in layout.pieces(r, side)
             for n in (range(len(elements)) if used is None else used[p.cell])
         ]
-        side, windows = cs, merge_windows(requests)
+        # Cells with no copy (flat: their value is their offset) request nothing; keep one
+        # pixel of the child so every level still climbs from a window.
+        side, windows = cs, merge_windows(requests) or [(0, 1, 0, 1)]
     if side > dense_max:
         raise AssertionError(f"side {side} neither climbs nor fits the dense level {dense_max}")
     return ViewPlan(

@@ -250,3 +250,13 @@ def test_bad_view_parameters_raise(code, kwargs):
     args = {"center": (0.5, 0.5), "zoom": 2.0, "size": (16, 16)} | kwargs
     with pytest.raises(ValueError):
         code.render_view(**args)
+
+
+def test_a_view_of_flat_cells_only_renders_their_offsets():
+    """Cells fitted to a flat area use no copy at all; a view inside them is their constant."""
+    img = np.zeros((64, 64, 3), dtype=np.uint8)
+    img[:, 32:] = 200  # two flat halves
+    code = cc.fractalize(img, grid=8, strength=0.0)
+    assert (code.a[:, 9] == 0).all()  # a flat cell keeps no copy
+    view = cc.ViewRenderer(code).render((0.1, 0.1), 8.0**3, (32, 32), precise=True)
+    assert torch.allclose(view, view[:, :1, :1].expand_as(view), atol=1e-6)
