@@ -55,7 +55,10 @@ def test_fractalize_writes_the_attractor_and_the_code(capsys, photo, tmp_path):
     assert code.grid == 8 and code.source_size == (120, 80)
 
 
-@pytest.mark.parametrize("flags,kind", [((), "blend"), (("--no-blend",), "grid"), (("--band", 0.25), "blend")])
+@pytest.mark.parametrize(
+    "flags,kind",
+    [((), "grid"), (("--blend",), "blend"), (("--no-blend",), "grid"), (("--blend", "--band", 0.25), "blend")],
+)
 def test_fractalize_cell_layout_flags(capsys, photo, tmp_path, flags, kind):
     code_path = tmp_path / "out.collage"
     status, stdout, err = run(
