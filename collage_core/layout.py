@@ -69,9 +69,20 @@ def _check_coefficients(a, b, B, C, K, N) -> None:
         raise ValueError(f"coefficients a{tuple(a.shape)}, b{tuple(b.shape)} do not fit B={B}, C={C}, K={K}, N={N}")
 
 
+class _Stepper:
+    """The one collage step every layout shares: its domains, checked, then its assembly."""
+
+    def step(self, z, a, b, symmetries="d4", aux=None, size=None) -> torch.Tensor:
+        """One collage step: ``z`` ``(B, C, H_z, W_z)``, ``a`` ``(B, C, K, N)``, ``b`` ``(B, C, K)`` -> ``(B, C, H, W)``."""
+        domains = self.domains(z, symmetries, aux, size)
+        B, C, N = domains.shape[:3]
+        _check_coefficients(a, b, B, C, self.cells, N)
+        return self.assemble(a, b, domains)
+
+
 # ---------------------------------------------------------------------------- hard grid
 @dataclass(frozen=True)
-class GridLayout:
+class GridLayout(_Stepper):
     """``grid x grid`` non-overlapping square cells (the paper's operator)."""
 
     grid: int
@@ -98,13 +109,6 @@ class GridLayout:
         H, W = size or z.shape[-2:]
         _check_size((H, W), self.grid, f"the grid {self.grid}")
         return _domain_stack(z, symmetries, aux, (H // self.grid, W // self.grid))
-
-    def step(self, z, a, b, symmetries="d4", aux=None, size=None) -> torch.Tensor:
-        """One collage step: ``z`` ``(B, C, H_z, W_z)``, ``a`` ``(B, C, K, N)``, ``b`` ``(B, C, K)`` -> ``(B, C, H, W)``."""
-        domains = self.domains(z, symmetries, aux, size)
-        B, C, N = domains.shape[:3]
-        _check_coefficients(a, b, B, C, self.cells, N)
-        return self.assemble(a, b, domains)
 
     def assemble(self, a, b, domains) -> torch.Tensor:
         """Cells ``sum_n a_kn D_n + b_k`` placed on the grid; ``domains`` ``(B, C, N, h, w)``."""
@@ -172,7 +176,7 @@ def _profile(t: torch.Tensor, window: str, band: float) -> torch.Tensor:
 
 
 @dataclass(frozen=True)
-class BlendedLayout:
+class BlendedLayout(_Stepper):
     """Cells blended by a partition of unity (DESIGN.md section 8).
 
     Cell ``(i, j)`` of width ``c = S / grid`` draws the whole image shrunk into the
@@ -227,13 +231,6 @@ class BlendedLayout:
         H, W = size or z.shape[-2:]
         _check_size((H, W), 2 * self.grid, f"blended cells of grid {self.grid} need whole half cells")
         return _domain_stack(z, symmetries, aux, (2 * H // self.grid, 2 * W // self.grid))
-
-    def step(self, z, a, b, symmetries="d4", aux=None, size=None) -> torch.Tensor:
-        """One blended collage step: ``(B, C, H_z, W_z)`` -> ``(B, C, H, W)``."""
-        domains = self.domains(z, symmetries, aux, size)
-        B, C, N = domains.shape[:3]
-        _check_coefficients(a, b, B, C, self.cells, N)
-        return self.assemble(a, b, domains)
 
     def assemble(self, a, b, domains) -> torch.Tensor:
         """Frames ``sum_n a_kn D_n + b_k``, weighted and overlap-added; ``domains`` ``(B, C, N, d, d)``."""
