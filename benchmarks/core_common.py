@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -50,6 +51,18 @@ def setup(threads: int = THREADS) -> None:
         f"torch {torch.__version__} on CPU, {torch.get_num_threads()} threads, "
         f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}, load average {load:.1f} on {os.cpu_count()} cores\n"
     )
+
+
+def median_time(fn, runs: int = 3, warmup: bool = False) -> float:
+    """Median seconds of ``runs`` calls of ``fn`` (after one uncounted call with ``warmup``)."""
+    if warmup:
+        fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def timed(fn, *args, **kwargs):

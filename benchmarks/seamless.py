@@ -37,7 +37,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from core_common import PEAK_RSS_CHILD, ROOT, setup  # noqa: E402
+from core_common import PEAK_RSS_CHILD, ROOT, median_time, setup  # noqa: E402
 from heldout import heldout_photos  # noqa: E402
 
 import collage_core as cc  # noqa: E402
@@ -96,16 +96,6 @@ def cell_views(code, rng: np.random.Generator, depths=(1, 2), paths: int = 3):
     return out
 
 
-def median_time(fn, runs: int = 3) -> float:
-    fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def peak_memory(code) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = code.save(Path(tmp) / "code.collage")
@@ -144,7 +134,9 @@ def main() -> None:
             # next level's cells are SIDE / factor pixels wide (16 hard, 32 blended).
             depth[look] += [blockiness(v, SIDE // code.layout.factor) for _, v in cell_views(code, rng)]
             renderer = ViewRenderer(code)
-            speed[look].append(median_time(lambda r=renderer: r.render((0.4137, 0.3561), 1e12, (SIDE, SIDE))))
+            speed[look].append(
+                median_time(lambda r=renderer: r.render((0.4137, 0.3561), 1e12, (SIDE, SIDE)), warmup=True)
+            )
             if not args.quick and look == "blended" and name == next(iter(photos)):
                 row["blended view MB"] = peak_memory(code) / 2**20
         rows.append(row)

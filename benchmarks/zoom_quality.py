@@ -23,9 +23,7 @@ this issue) and the sharp one side by side, measured in the same run:
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +31,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from core_common import setup  # noqa: E402
+from colour_metrics import mean_ab  # noqa: E402
+from core_common import median_time, setup  # noqa: E402
 from heldout import heldout_photos  # noqa: E402
 
 import collage_core as cc  # noqa: E402
@@ -83,17 +82,6 @@ def cell_path_view(renderer, grid: int, rng, size: int = 256) -> tuple[np.ndarra
     return view.cpu().numpy(), depth
 
 
-def lab_ab(rgb: np.ndarray) -> np.ndarray:
-    """Mean (a*, b*) of an ``(H, W, 3)`` sRGB image in [0, 1] (D65)."""
-    c = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
-    m = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
-    xyz = c.reshape(-1, 3) @ m.T / np.array([0.95047, 1.0, 1.08883])
-    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
-    a = 500 * (f[:, 0] - f[:, 1])
-    b = 200 * (f[:, 1] - f[:, 2])
-    return np.array([a.mean(), b.mean()])
-
-
 def luma(rgb: np.ndarray) -> np.ndarray:
     return rgb @ np.array([0.2126, 0.7152, 0.0722])
 
@@ -111,15 +99,6 @@ def frames(code, rng, targets: int, size: int = 256):
             yield np.asarray(img.convert("RGB"), dtype=np.float64) / 255
 
 
-def median_time(fn, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 photos, 4 targets")
@@ -133,7 +112,7 @@ def main() -> None:
         photos = dict(list(photos.items())[:2])
     rows = {look: {"ncc": [], "ab": [], "flat": [], "psnr": []} for look in LOOKS}
     for name, photo in photos.items():
-        photo_ab = lab_ab(np.asarray(photo, dtype=np.float64) / 255)
+        photo_ab = np.array(mean_ab(np.asarray(photo)))
         for look, settings in LOOKS.items():
             code = fit(photo, settings)
             rng = np.random.default_rng(0)
@@ -143,7 +122,8 @@ def main() -> None:
             top = np.asarray(code.render_view(size=(256, 256), autocontrast=True).convert("RGB"), float) / 255
             top_detail = detail(luma(top))
             for frame in frames(code, rng, targets):
-                rows[look]["ab"].append(float(np.linalg.norm(lab_ab(frame) - photo_ab)))
+                rgb = (frame * 255).round().astype(np.uint8)
+                rows[look]["ab"].append(float(np.linalg.norm(np.array(mean_ab(rgb)) - photo_ab)))
                 y = luma(frame)
                 rows[look]["flat"].append(y.std() < 4 / 255 or detail(y) < 0.15 * top_detail)
             out = np.asarray(code.render(1), dtype=np.float64)

@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from core_common import PEAK_RSS_CHILD, PHOTOS, ROOT, setup
+from core_common import PEAK_RSS_CHILD, PHOTOS, ROOT, median_time, setup
 
 ZOOMS = (1e3, 1e6, 1e9, 1e12, 1e15)
 TARGETS = {1e3: 0.25, 1e6: 0.5, 1e12: 1.0}
@@ -58,15 +57,6 @@ view = code.render_view(center=(0.4137, 0.3561), zoom=zoom, size=(512, 512))
 print(json.dumps({"peak_extra": status("VmHWM") - before}))
 """
 )
-
-
-def median_time(fn, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def peak_memory(code_path: Path, zoom: float) -> int:
