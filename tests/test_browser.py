@@ -9,51 +9,19 @@ under ``artifacts/``; ``UPDATE_DOCS_SCREENSHOT=1`` also refreshes ``docs/app/scr
 import os
 import re
 import shutil
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from browser_support import ARTIFACTS, studio_browser
 from conftest import REPO, textured
 from PIL import Image
-from studio_server import running_studio
-
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-ARTIFACTS = REPO / "artifacts"
 
 pytestmark = pytest.mark.browser
 
 
-def _skip_reason() -> str | None:
-    if not CHROMIUM.exists():
-        return f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium) to run the browser test"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright Python package is not installed (pip install -e .[test])"
-    return None
-
-
 @pytest.fixture(scope="module")
 def page():
-    reason = _skip_reason()
-    if reason:
-        print(f"\nSKIPPING the browser test: {reason}")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with running_studio() as (_, url), sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    with studio_browser("the browser test") as (browser, url):
         context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
         pg = context.new_page()
         pg.set_default_timeout(60_000)
@@ -66,7 +34,6 @@ def page():
         pg.wait_for_selector("#photo")
         pg.outside_requests = outside
         yield pg
-        browser.close()
 
 
 def _upload(page, path):

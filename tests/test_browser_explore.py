@@ -11,14 +11,11 @@ from fractions import Fraction
 from urllib.parse import urlparse
 
 import pytest
-from conftest import REPO
+from browser_support import ARTIFACTS, studio_browser
 from PIL import Image
-from studio_server import running_studio
-from test_browser import ARGS, CHROMIUM, _skip_reason
 
 import collage_core as cc
 
-ARTIFACTS = REPO / "artifacts"
 pytestmark = pytest.mark.browser
 
 
@@ -30,17 +27,8 @@ def code_file(tmp_path_factory, example_photo):
 
 @pytest.fixture(scope="module")
 def studio():
-    reason = _skip_reason()
-    if reason:
-        print(f"\nSKIPPING the Explore browser tests: {reason}")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with running_studio() as (_, url), sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    with studio_browser("the Explore browser tests") as (browser, url):
         yield browser, url
-        browser.close()
 
 
 def _open(studio, code_file, viewport):
