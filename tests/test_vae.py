@@ -399,8 +399,19 @@ def test_legacy_config_json_reads_as_the_mlp_grid_model():
     assert shipped.config.head == "mlp" and isinstance(shipped.likelihood.head, vae.MLPHead)
     with pytest.raises(ValueError, match="head must be"):
         vae.VAEConfig(head="cubic")
-    with pytest.raises(ValueError, match="blend"):
-        tiny(layout="blend")
+    with pytest.raises(ValueError, match="layout must be"):
+        tiny(layout="quadtree")
+
+
+def test_blended_layout_samples_agree_across_magnifications():
+    """A blended Collage VAE decodes through the engine's BlendedLayout; its 8x digits
+    pool back to its 1x digits (the multiscale recursion, DESIGN.md 8)."""
+    model = tiny(layout="blend")
+    assert model.config.layout == "blend"
+    small = model.sample(n=3, magnify=1, seed=2)
+    big = model.sample(n=3, magnify=8, seed=2)
+    assert big.shape[-1] == 8 * small.shape[-1]
+    assert (F.avg_pool2d(big, 8) - small).abs().mean() < 1e-3
 
 
 def test_loading_evaluating_and_sampling_never_touch_the_network(monkeypatch, tmp_path):

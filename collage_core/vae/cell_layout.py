@@ -9,7 +9,7 @@ the VAE to blended cells is the one ``"blend"`` line below (docs/vae/PLAN.md).
 
 from __future__ import annotations
 
-Layout = object  # an int grid today; collage_core.layout's GridLayout/BlendedLayout later
+Layout = object  # an int grid, or collage_core.layout's BlendedLayout
 
 
 def make_layout(kind: str, grid: int) -> Layout:
@@ -17,8 +17,9 @@ def make_layout(kind: str, grid: int) -> Layout:
     if kind == "grid":
         return grid
     if kind == "blend":
-        # After the seamless branch lands: ``from ..layout import BlendedLayout; return BlendedLayout(grid)``
-        raise ValueError("layout 'blend' needs collage_core.layout (blended cells); it is not in this build yet")
+        from ..layout import BlendedLayout
+
+        return BlendedLayout(grid)
     raise ValueError(f"layout must be 'grid' or 'blend', got {kind!r}")
 
 
