@@ -9,6 +9,12 @@ Selection is greedy and exact for the first copy: every candidate's best weight 
 clamped to the contraction bound (and the ``strength`` floor) before its error is
 compared, so the chosen copy is the best *admissible* one. Further copies are added by
 forward selection on the unconstrained least-squares error.
+
+Self weights are never negative. A negative weight makes the cell a photographic
+negative of the whole image: least squares picks one in about half of the cells of a
+photo (a sign is as good as a small weight's), and a deep view inside such a cell shows
+the photo inverted, an orange suit blue and a face teal, an odd number of times along
+the path. With positive weights every cell, at every depth, is the photo itself.
 """
 
 from __future__ import annotations
@@ -75,10 +81,10 @@ def select_copies(
     N = G.shape[-1]
     var = G.diagonal(dim1=-2, dim2=-1)
     var = var.clamp_min(RIDGE * var.amax(-1, keepdim=True).clamp_min(1e-12))[:, None, :]  # (B, 1, N)
-    # First copy: a 1-D fit per candidate, its weight clamped to what the code may hold.
+    # First copy: a 1-D fit per candidate, its weight clamped to what the code may hold
+    # (positive, in [strength, s_max]).
     weight, r_self, var = r[..., :n_self] / var[..., :n_self], r[..., :n_self], var[..., :n_self]
-    magnitude = weight.abs().clamp(min=strength, max=s_max)
-    weight = torch.where(weight < 0, -magnitude, magnitude)
+    weight = weight.clamp(min=strength, max=s_max)
     err = weight * weight * var - 2 * weight * r_self  # (B, K, n_self): the error up to a constant
     mask = torch.nn.functional.one_hot(err.argmin(-1), N).bool()
     self_domains = torch.arange(N, device=G.device) < n_self
@@ -87,6 +93,20 @@ def select_copies(
     for _ in range(min(copies, N - n_self)):
         mask = _add_copy(G, r, mask, ~self_domains)
     return mask
+
+
+def positive_self(w: torch.Tensor, support: torch.Tensor, n_self: int) -> torch.Tensor:
+    """Self weights ``w`` ``(B, K, N)`` with negative ones set to zero; a cell left with no
+    positive self weight gets a tiny one on its first chosen self copy (which the caller's
+    :func:`~collage_core.operator.contract` then raises to the ``strength`` floor), so the
+    chosen copy is kept.
+    """
+    own = w[..., :n_self].clamp_min(0.0)
+    empty = own.sum(-1, keepdim=True) <= 0
+    first = support[..., :n_self].float().argmax(-1, keepdim=True)
+    tiny = torch.zeros_like(own).scatter_(-1, first, 1e-9)
+    own = torch.where(empty, tiny, own)
+    return torch.cat([own, w[..., n_self:]], dim=-1)
 
 
 def _add_copy(G: torch.Tensor, r: torch.Tensor, mask: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:

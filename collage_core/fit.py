@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from .blend_fit import fit_blended
-from .copies import cells_of, centered_stats, masked_solve, offsets, select_copies
+from .copies import cells_of, centered_stats, masked_solve, offsets, positive_self, select_copies
 from .decode import decode_exact
 from .layout import BlendedLayout, Layout, as_layout
 from .operator import collage_domains, contract, domain_count
@@ -94,7 +94,7 @@ def _fit_sharp(domains, cells, copies, n_self, s_max, strength, plant_loop):
     if plant_loop is not None:
         support[:, plant_loop] = False
         support[:, plant_loop, 0] = True
-    w = contract(masked_solve(G, r, support), n_self, s_max, strength)
+    w = contract(positive_self(masked_solve(G, r, support), support, n_self), n_self, s_max, strength)
     w = _floor_on_chosen(w[:, None], support, n_self, strength)[:, 0]
     if plant_loop is not None:
         w[:, plant_loop, 0] = s_max
@@ -194,6 +194,8 @@ def refine(
     raw_b = b.detach().clone().requires_grad_(True)
     keep = torch.ones_like(a)
     support = a.ne(0).any(1, keepdim=True).expand_as(a) if keep_copies else None
+    # A sharp code's copies are positive (the photo, never its negative): keep them so.
+    positive = keep_copies and bool((a[..., :n_self] >= 0).all())
     if support is not None:
         keep = keep * support
     if frozen_cell is not None:
@@ -214,7 +216,10 @@ def refine(
         if evals >= steps:
             raise _BudgetSpent  # the line search may ask for more than max_eval
         opt.zero_grad(set_to_none=True)
-        cur_a = contract(raw_a.expand_as(a) * keep + fixed, n_self, s_max, strength)
+        cur_a = raw_a.expand_as(a) * keep + fixed
+        if positive:
+            cur_a = torch.cat([cur_a[..., :n_self].clamp_min(0.0), cur_a[..., n_self:]], dim=-1)
+        cur_a = contract(cur_a, n_self, s_max, strength)
         if support is not None:
             cur_a = _floor_on_chosen(cur_a, support[:, 0], n_self, strength)
         loss = F.mse_loss(decode_exact(cur_a, raw_b, grid, symmetries, side, aux), x)

@@ -37,6 +37,7 @@ LOW, HIGH = 0.005, 0.995  # percentiles: ignore the 0.5% extremes on either side
 MIN_RANGE_ULPS = 64
 MAX_SAMPLES = 1 << 15  # levels from a strided sample of at most this many pixels
 REC709 = (0.2126, 0.7152, 0.0722)
+MIN_LEVELS = 0.125  # narrowest luma range an anchored frame is stretched to
 
 
 def check_look(value) -> str:
@@ -73,9 +74,12 @@ class Anchor:
         pull: how far a frame's mean chroma moves from its own to ``chroma``: 0 keeps a
             shallow view's colours true to the picture; 1 (a view inside one cell shows
             copies of the photo) gives it the photo's. See :meth:`at`.
-        levels: the attractor's robust black and white luma: a pulled frame's luma is
-            stretched to them rather than to 0 and 1, so it keeps the photo's tonal range
-            (a dark red photo stays dark red instead of washing out to white and black).
+        levels: the attractor's robust black and white luma (inside [0, 1]): an anchored
+            frame's luma is stretched to them rather than to 0 and 1, at every zoom, so a
+            dive keeps the photo's tonal range from 1x to any depth (a dark red photo stays
+            dark red instead of washing out to white and black; a star field stays a dark
+            sky, and its deep frames keep the 1x view's contrast rather than a murky
+            fraction of it).
     """
 
     chroma: torch.Tensor
@@ -98,7 +102,12 @@ class Anchor:
         w = luma_weights(x.shape[0])
         chroma = x - w @ x
         mean = chroma.mean(1)
-        lo, hi = torch.quantile(w @ x, torch.tensor([LOW, HIGH], dtype=torch.float64)).tolist()
+        lo, hi = torch.quantile(w @ x, torch.tensor([LOW, HIGH], dtype=torch.float64)).clamp(0.0, 1.0).tolist()
+        # A nearly flat attractor still gets a visible range: its deep frames are stretched
+        # to at least MIN_LEVELS, about its mid-grey.
+        widen = max(0.0, MIN_LEVELS - (hi - lo)) / 2
+        lo, hi = max(0.0, lo - widen), min(1.0, hi + widen)
+        lo, hi = min(lo, 1.0 - MIN_LEVELS), max(hi, MIN_LEVELS)
         return Anchor(chroma=mean, spread=_rms(chroma - mean[:, None]), levels=(lo, hi))
 
 
@@ -160,8 +169,8 @@ def vivid_map(x: torch.Tensor) -> torch.Tensor:
 def colour_map(x: torch.Tensor, anchor: Anchor | None = None) -> torch.Tensor:
     """Colour-true levels of ``x`` ``(C, H, W)`` as an affine colour map ``(n, n + 1)``, float64.
 
-    Luma ``Y = w @ x`` goes from its robust percentiles ``lo, hi`` to 0 and 1 (pulled
-    toward ``anchor.levels``), gain ``g``; chroma ``x - Y`` is scaled by ``g_c = min(g, limit /
+    Luma ``Y = w @ x`` goes from its robust percentiles ``lo, hi`` to 0 and 1 (with an
+    anchor: to ``anchor.levels``), gain ``g``; chroma ``x - Y`` is scaled by ``g_c = min(g, limit /
     frame's RMS chroma)``, ``limit`` the anchor's (without an anchor, the frame's own:
     ``g_c = min(g, 1)``). So without pull every pixel keeps its hue; with
     ``anchor.pull = 1`` the frame's mean chroma is replaced by ``anchor.chroma`` and its
@@ -175,8 +184,10 @@ def colour_map(x: torch.Tensor, anchor: Anchor | None = None) -> torch.Tensor:
     if hi - lo < _floor(x.dtype, max(abs(lo), abs(hi))):  # flat: do not amplify rounding noise
         return torch.cat([torch.eye(n, dtype=torch.float64), torch.zeros(n, 1, dtype=torch.float64)], dim=1)
     pull = anchor.pull if anchor is not None else 0.0
+    # Luma lo, hi go to the attractor's levels at every zoom (not only deep ones): the 1x
+    # view and the deep frames of a dive then share one tonal range, and a deep frame's
+    # detail is as strong, relative to the range, as the 1x view's.
     black, white = (0.0, 1.0) if anchor is None else anchor.levels
-    black, white = pull * black, 1.0 + pull * (white - 1.0)  # luma lo, hi go to these
     g = (white - black) / (hi - lo)
     mean = xs.mean(1)
     chroma = xs - w @ xs

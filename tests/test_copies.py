@@ -32,7 +32,7 @@ def _naive_error(domains, cells, k, subset, s_max=None, strength=0.0):
     full = np.concatenate([design, blocks], axis=1)
     coef, *_ = np.linalg.lstsq(full, target, rcond=None)
     if s_max is not None:  # one weight, clamped as the code must hold it; offsets refit
-        w = np.clip(abs(coef[0]), strength, s_max) * (1 if coef[0] >= 0 else -1)
+        w = np.clip(coef[0], strength, s_max)  # copies are positive: never the photo's negative
         rest, *_ = np.linalg.lstsq(blocks, target - design[:, 0] * w, rcond=None)
         coef = np.concatenate([[w], rest])
     return ((full @ coef - target) ** 2).sum()
