@@ -11,6 +11,10 @@ step only approximately. Their renders are *defined* by the multiscale recursion
 (:func:`blended_attractor`): exact in the sense that every level is exactly one step of
 the level below, and that any window of a level (the viewport) equals the same crop of
 the whole level; ``pool(A(m S), m)`` matches ``A(S)`` to a small measured error.
+
+Quadtree layouts (:class:`~collage_core.quadtree.QuadtreeLayout`) do not overlap, so
+pooling commutes with their step exactly and :func:`quadtree_attractor` is the true
+fixed point at every power-of-two side (other sides are area-resampled from the next).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import torch
 from .cancel import check_cancelled
 from .layout import BlendedLayout, Layout, as_layout
 from .operator import collage_step, domain_count
+from .quadtree import QuadtreeLayout
 from .resample import area_resize
 
 # Bases ``c`` not reached from side 1 are found by iterating at side ``c * grid``;
@@ -78,6 +83,8 @@ def is_exact_side(side: int, grid: int | Layout) -> bool:
     layout = as_layout(grid)
     if isinstance(layout, BlendedLayout):
         return side % (2 * layout.grid) == 0
+    if isinstance(layout, QuadtreeLayout):
+        return side & (side - 1) == 0
     grid = layout.grid
     c, _ = _split(side, grid)
     return _reachable_from_one(c, grid) or c * grid * c * grid <= MAX_ITERATED_BASE
@@ -89,6 +96,8 @@ def nearest_exact_side(side: int, grid: int | Layout) -> int:
     if isinstance(layout, BlendedLayout):
         unit = 2 * layout.grid
         return -(-side // unit) * unit
+    if isinstance(layout, QuadtreeLayout):
+        return 1 << max(0, side - 1).bit_length()
     s = side
     while not is_exact_side(s, grid):
         s += 1
@@ -137,6 +146,9 @@ def decode_exact(
     layout = as_layout(grid)
     if isinstance(layout, BlendedLayout):
         return area_resize(blended_attractor(a, b, layout, symmetries, max(h, w), aux), (h, w))
+    if isinstance(layout, QuadtreeLayout):
+        s = nearest_exact_side(max(h, w), layout)
+        return area_resize(quadtree_attractor(a, b, layout, symmetries, s, aux), (h, w))
     s = nearest_exact_side(max(h, w), layout.grid)
     return area_resize(_attractor(a, b, layout.grid, symmetries, s, aux), (h, w))
 
@@ -185,6 +197,70 @@ def _blended_base(a, b, layout, symmetries, aux):
     v = area_resize(collage_step(zero, a, b, layout, symmetries, aux, (u, u)), (4, 4)).reshape(B, C, n, 1)
     eye = torch.eye(n, dtype=a.dtype, device=a.device)
     return torch.linalg.solve(eye - lin, v).reshape(B, C, 4, 4)
+
+
+def quadtree_attractor(a, b, layout: QuadtreeLayout, symmetries: str, side: int, aux=None, memo=None):
+    """``A(side)`` of a quadtree layout, ``side`` a power of two: ``(B, C, side, side)``.
+
+    With ``u = layout.unit`` (the smallest side where every leaf is whole pixels):
+
+    * ``A(S) = step(A(S / grid))`` when ``u`` divides ``S`` (the biggest leaves read
+      ``A(S / grid)``, smaller ones the same level pooled further: pooling commutes);
+    * ``A(S) = pool(A(u), u / S)`` for ``S < u``;
+    * ``A(u / grid)`` is the small linear fixed point ``p = pool(step(p))``, solved.
+
+    So every side is the true fixed point (area averages of the attractor), and ``S``
+    costs ``log_grid(S / u)`` steps (about 1.07 steps at ``S``).
+    """
+    memo = {} if memo is None else memo
+    if side in memo:
+        return memo[side]
+    u = layout.unit
+    if side & (side - 1):
+        raise ValueError(f"quadtree attractors are exact at powers of two, got {side}")
+    if side < u:
+        z = area_resize(quadtree_attractor(a, b, layout, symmetries, u, aux, memo), (side, side))
+    else:
+        child = side // layout.grid
+        if child % u == 0:
+            base = quadtree_attractor(a, b, layout, symmetries, child, aux, memo)
+        elif side == u:
+            base = _quadtree_base(a, b, layout, symmetries, aux)
+        else:
+            base = area_resize(quadtree_attractor(a, b, layout, symmetries, u, aux, memo), (child, child))
+        check_cancelled()
+        z = collage_step(base, a, b, layout, symmetries, aux, (side, side))
+    memo[side] = z
+    return z
+
+
+def _quadtree_base(a, b, layout, symmetries, aux):
+    # p = A(u / grid) solves p = L p + v with L p + v = pool(step(p)) at side u; the
+    # linear part is found by stepping basis images (one batch), like _blended_base.
+    B, C = b.shape[:2]
+    u, p = layout.unit, layout.unit // layout.grid
+    n = p * p
+    zero = torch.zeros(B, C, p, p, dtype=a.dtype, device=a.device)
+    v = area_resize(collage_step(zero, a, b, layout, symmetries, aux, (u, u)), (p, p))
+    if n * u * u * C * B > MAX_SOLVE_SETUP * 4:
+        # Too big to set up: iterate the contraction from the mean instead.
+        z = attractor_mean(a, b, symmetries, aux).expand(B, C, p, p)
+        for _ in range(BASE_MAX_ITERATIONS):
+            check_cancelled()
+            new = area_resize(collage_step(z, a, b, layout, symmetries, aux, (u, u)), (p, p))
+            delta = (new - z).abs().max()
+            z = new
+            if delta <= BASE_TOLERANCE * (1 + z.abs().max()):
+                break
+        return z
+    own = a[..., : domain_count(symmetries)[0]]  # style images are constants here
+    basis = torch.eye(n, dtype=a.dtype, device=a.device).reshape(1, n, 1, p, p).expand(B, n, C, p, p)
+    own_n = own[:, None].expand(B, n, *own.shape[1:]).reshape(B * n, *own.shape[1:])
+    zero_b = torch.zeros(B * n, *b.shape[1:], dtype=b.dtype, device=b.device)
+    steps = collage_step(basis.reshape(B * n, C, p, p), own_n, zero_b, layout, symmetries, None, (u, u))
+    lin = area_resize(steps, (p, p)).reshape(B, n, C, n).permute(0, 2, 3, 1)  # (B, C, out, in)
+    eye = torch.eye(n, dtype=a.dtype, device=a.device)
+    return torch.linalg.solve(eye - lin, v.reshape(B, C, n, 1)).reshape(B, C, p, p)
 
 
 def _attractor(a, b, grid, symmetries, side, aux):
