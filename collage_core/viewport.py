@@ -44,6 +44,8 @@ from .decode import decode_exact, is_exact_side, nearest_exact_side
 from .device import pick_device
 from .layout import BlendedLayout, Layout, as_layout
 from .operator import domain_count
+from .quadtree import QuadtreeLayout
+from .quadtree_view import plan_sides, power_side, quadtree_top
 from .symmetry import symmetry_elements
 from .view_geometry import (  # noqa: F401 - re-exported: the view's geometry lived here
     MERGE_SLACK,
@@ -91,6 +93,9 @@ class ViewPlan:
     rows: tuple[Fraction, Fraction]
     cols: tuple[Fraction, Fraction]
     out_size: tuple[int, int]  # (h, w)
+    # Quadtree layouts: the side of each sparse level in ``levels`` (top down); leaves of
+    # different depths read different levels, so the sides are not one chain.
+    sides: list[int] | None = None
 
     @property
     def pixels(self) -> int:
@@ -157,13 +162,20 @@ def plan_view(
     span_y = asp * Fraction(h_out, w_out) / Z
     # Square pixels of A(S) no larger than the output's on either axis.
     desired = max(w_out / span_x, h_out / span_y)
-    S = choose_side(desired, layout, dense_max)
+    quadtree = isinstance(layout, QuadtreeLayout)
+    S = power_side(desired) if quadtree else choose_side(desired, layout, dense_max)
     cx, cy = Fraction(center[0]), Fraction(center[1])
     x0, y0 = (cx - span_x / 2) * S, (cy - span_y / 2) * S
     x1, y1 = x0 + span_x * S, y0 + span_y * S
     c0, c1 = max(0, math.floor(x0)), min(S, _ceil(x1))
     r0, r1 = max(0, math.floor(y0)), min(S, _ceil(y1))
     window = (r0, max(r0, r1), c0, max(c0, c1))
+    geometry = dict(
+        window=window, rows=(y0, span_y * S / h_out), cols=(x0, span_x * S / w_out), out_size=(h_out, w_out)
+    )
+    if quadtree:
+        sides, levels, dense = plan_sides(layout, symmetries, S, window, dense_max, used)
+        return ViewPlan(side=S, levels=levels, dense_side=dense, sides=sides, **geometry)
     levels: list[list[Rect]] = []
     side, windows = S, [window] if _area(window) > 0 else []
     elements = symmetry_elements(symmetries)
@@ -185,15 +197,7 @@ def plan_view(
         side, windows = cs, merge_windows(requests) or [(0, 1, 0, 1)]
     if side > dense_max:
         raise AssertionError(f"side {side} neither climbs nor fits the dense level {dense_max}")
-    return ViewPlan(
-        side=S,
-        levels=levels,
-        dense_side=side,
-        window=window,
-        rows=(y0, span_y * S / h_out),
-        cols=(x0, span_x * S / w_out),
-        out_size=(h_out, w_out),
-    )
+    return ViewPlan(side=S, levels=levels, dense_side=side, **geometry)
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -282,8 +286,10 @@ class ViewRenderer:
         out_dtype, out_device = (self.wide, self.wide_device) if precise else (torch.float32, self.device)
         if r1 <= r0 or c1 <= c0:
             return torch.zeros(C, h_out, w_out, device=out_device, dtype=out_dtype)
-        dense = self._dense(plan.dense_side)  # (C, s, s)
-        if plan.levels:
+        if plan.sides is not None:
+            offset, top = quadtree_top(self, plan)
+        elif plan.levels:
+            dense = self._dense(plan.dense_side)  # (C, s, s)
             offset = dense.to(self.wide_device, self.wide).mean(dim=(-2, -1))  # (C,)
             detail = dense - offset.to(self.device, torch.float32)[:, None, None]
             child = {(0, plan.dense_side, 0, plan.dense_side): (offset, detail)}
@@ -291,7 +297,8 @@ class ViewRenderer:
                 child = self._climb(plan.levels[level], child, plan, level)
             offset, top = child[plan.window]
         else:
-            offset, top = torch.zeros(C, device=self.wide_device, dtype=self.wide), dense[:, r0:r1, c0:c1]
+            top = self._dense(plan.dense_side)[:, r0:r1, c0:c1]
+            offset = torch.zeros(C, device=self.wide_device, dtype=self.wide)
         (y0, dy), (x0, dx) = plan.rows, plan.cols
         if dy == dx == 1 and y0 == r0 and x0 == c0 and (r1 - r0, c1 - c0) == (h_out, w_out):
             detail = top  # pixel-aligned at the output's scale: an exact crop
