@@ -260,7 +260,10 @@ def _quadtree_base(a, b, layout, symmetries, aux):
     steps = collage_step(basis.reshape(B * n, C, p, p), own_n, zero_b, layout, symmetries, None, (u, u))
     lin = area_resize(steps, (p, p)).reshape(B, n, C, n).permute(0, 2, 3, 1)  # (B, C, out, in)
     eye = torch.eye(n, dtype=a.dtype, device=a.device)
-    return torch.linalg.solve(eye - lin, v.reshape(B, C, n, 1)).reshape(B, C, p, p)
+    # One system at a time: torch 2.13's batched LU fails ("pivots ... >= 1") for
+    # 256 x 256 systems with 2 CPU threads; a loop over B * C systems costs nothing.
+    system, rhs = (eye - lin).reshape(B * C, n, n), v.reshape(B * C, n, 1)
+    return torch.stack([torch.linalg.solve(m, r) for m, r in zip(system, rhs, strict=True)]).reshape(B, C, p, p)
 
 
 def _attractor(a, b, grid, symmetries, side, aux):
