@@ -27,8 +27,9 @@ import torch
 from .cancel import check_cancelled
 from .layout import BlendedLayout, Layout, as_layout
 from .operator import collage_step, domain_count
-from .quadtree import QuadtreeLayout
+from .quadtree import QuadtreeLayout, _by_depth
 from .resample import area_resize
+from .symmetry import apply_symmetries
 
 # Bases ``c`` not reached from side 1 are found by iterating at side ``c * grid``;
 # above this many pixels that costs more than rendering a larger exact side.
@@ -38,6 +39,9 @@ MAX_ITERATED_BASE = 512 * 512
 MAX_SOLVED_BASE = 256
 MAX_SOLVE_SETUP = 2**24
 BASE_TOLERANCE = 1e-7
+# Quadtree bases (the level the biggest leaves read at the smallest exact side) up to
+# this many pixels are solved densely (32 x 32: a 1024-unknown system per channel).
+MAX_SOLVED_QUADTREE_BASE = 1024
 BASE_MAX_ITERATIONS = 1000
 
 
@@ -235,35 +239,62 @@ def quadtree_attractor(a, b, layout: QuadtreeLayout, symmetries: str, side: int,
 
 
 def _quadtree_base(a, b, layout, symmetries, aux):
-    # p = A(u / grid) solves p = L p + v with L p + v = pool(step(p)) at side u; the
-    # linear part is found by stepping basis images (one batch), like _blended_base.
+    # p = A(u / grid) solves p = L p + v with L p + v = pool(step(p)) at side u. L is
+    # built on the basis images by _pooled_linear (the pooled step without the full-size
+    # image), one small system per channel.
     B, C = b.shape[:2]
     u, p = layout.unit, layout.unit // layout.grid
     n = p * p
     zero = torch.zeros(B, C, p, p, dtype=a.dtype, device=a.device)
     v = area_resize(collage_step(zero, a, b, layout, symmetries, aux, (u, u)), (p, p))
-    if n * u * u * C * B > MAX_SOLVE_SETUP * 4:
-        # Too big to set up: iterate the contraction from the mean instead.
+    own = a[..., : domain_count(symmetries)[0]]  # style images are constants here
+    if n > MAX_SOLVED_QUADTREE_BASE:
+        # Too many unknowns for one dense solve: iterate the contraction from the mean.
         z = attractor_mean(a, b, symmetries, aux).expand(B, C, p, p)
         for _ in range(BASE_MAX_ITERATIONS):
             check_cancelled()
-            new = area_resize(collage_step(z, a, b, layout, symmetries, aux, (u, u)), (p, p))
-            delta = (new - z).abs().max()
-            z = new
+            new = _pooled_linear(z, own, layout, symmetries) + v
+            delta, z = (new - z).abs().max(), new
             if delta <= BASE_TOLERANCE * (1 + z.abs().max()):
                 break
         return z
-    own = a[..., : domain_count(symmetries)[0]]  # style images are constants here
-    basis = torch.eye(n, dtype=a.dtype, device=a.device).reshape(1, n, 1, p, p).expand(B, n, C, p, p)
-    own_n = own[:, None].expand(B, n, *own.shape[1:]).reshape(B * n, *own.shape[1:])
-    zero_b = torch.zeros(B * n, *b.shape[1:], dtype=b.dtype, device=b.device)
-    steps = collage_step(basis.reshape(B * n, C, p, p), own_n, zero_b, layout, symmetries, None, (u, u))
-    lin = area_resize(steps, (p, p)).reshape(B, n, C, n).permute(0, 2, 3, 1)  # (B, C, out, in)
+    basis = torch.eye(n, dtype=a.dtype, device=a.device).reshape(n, 1, 1, p, p)
+    lin = _pooled_linear(basis.expand(n, B, C, p, p), own, layout, symmetries)  # (in, B, C, p, p)
+    lin = lin.reshape(n, B, C, n).permute(1, 2, 3, 0)  # (B, C, out, in)
     eye = torch.eye(n, dtype=a.dtype, device=a.device)
     # One system at a time: torch 2.13's batched LU fails ("pivots ... >= 1") for
     # 256 x 256 systems with 2 CPU threads; a loop over B * C systems costs nothing.
     system, rhs = (eye - lin).reshape(B * C, n, n), v.reshape(B * C, n, 1)
     return torch.stack([torch.linalg.solve(m, r) for m, r in zip(system, rhs, strict=True)]).reshape(B, C, p, p)
+
+
+def _pooled_linear(z, own, layout, symmetries):
+    """``pool(step(z) - offsets, grid)`` at side ``p = unit / grid``, straight from ``z`` ``(..., B, C, p, p)``.
+
+    Pooling commutes with the step, so a leaf ``t = p / (grid * 2**d)`` pixels wide after
+    pooling is its cell at side ``t``; a leaf narrower than a pixel adds its mean,
+    ``sum_n a_kn * mean(z)`` (symmetries keep the mean), weighted by its area.
+    """
+    lead, p = z.shape[:-2], z.shape[-1]
+    out = z.new_zeros(*lead, p * p)
+    mean = z.mean(dim=(-2, -1))  # (..., B, C)
+    for d, (ks, rows, cols) in enumerate(_by_depth(layout)):
+        if not len(ks):
+            continue
+        weights = own[:, :, ks.to(own.device)]  # (B, C, K_d, n)
+        n_side, dev = layout.grid << d, own.device
+        if p >= n_side:
+            t = p // n_side
+            dom = apply_symmetries(area_resize(z, (t, t)), symmetries)  # (..., B, C, n, t, t)
+            cells = torch.einsum("bckn,...bcnhw->...bckhw", weights, dom)
+            grid_view = out.view(*lead, n_side, t, n_side, t).transpose(-3, -2)  # (..., i, j, h, w)
+            grid_view[..., rows.to(dev), cols.to(dev), :, :] = cells
+        else:
+            r = n_side // p  # leaves per output pixel, a side
+            pixel = (rows // r) * p + cols // r
+            values = weights.sum(-1) * mean[..., None] / (r * r)  # (..., B, C, K_d)
+            out.index_add_(-1, pixel.to(dev), values)
+    return out.reshape(*lead, p, p)
 
 
 def _attractor(a, b, grid, symmetries, side, aux):

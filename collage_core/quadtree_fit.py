@@ -25,7 +25,6 @@ from .quadtree import MAX_CELLS, MAX_DEPTH, QuadtreeLayout, leaves_in_preorder
 MIN_CELL = 4
 # The deepest level a step reads must stay small enough to decode whole (viewport DENSE_MAX).
 MAX_UNIT = 1024
-LOOKAHEAD = True
 
 
 def max_depth(side: int, grid: int, min_cell: int = MIN_CELL) -> int:
@@ -86,7 +85,7 @@ def fit_quadtree(
         n = grid << d
         a, b = fit_closed_form(x, GridLayout(n), symmetries, s_max, strength, aux, copies=copies)
         residual = x - collage_step(x, a, b, n, symmetries, aux)
-        errors.append(reduce(residual.square(), "1 c (i h) (j w) -> i j", "sum", i=n, j=n).tolist())
+        errors.append(reduce(residual.double().square(), "1 c (i h) (j w) -> i j", "sum", i=n, j=n))
         fits.append((a, b))
     split = _grow(grid, depth, max_cells, errors)
     leaves = leaves_in_preorder(grid, split)
@@ -95,23 +94,18 @@ def fit_quadtree(
     return QuadtreeLayout(grid, tuple(d for d, _, _ in leaves)), a, b
 
 
-def _grow(grid: int, depth: int, max_cells: int, errors: list[list[list[float]]]) -> set[tuple[int, int, int]]:
-    """Greedy splits: the set of split nodes ``(depth, row, col)``."""
-
-    def drop(d: int, i: int, j: int) -> float:
-        children = errors[d + 1]
-        return errors[d][i][j] - sum(children[2 * i + di][2 * j + dj] for di in range(2) for dj in range(2))
-
-    def gain(d: int, i: int, j: int) -> float:
-        # Error drop per added cell, looking one more level ahead: a quarter that only pays
-        # once split again (an edge through the middle of it) still gets its turn.
-        first = drop(d, i, j) / 3
-        if d + 2 > depth or not LOOKAHEAD:
-            return first
-        grand = sum(errors[d + 2][4 * i + u][4 * j + v] for u in range(4) for v in range(4))
-        return max(first, (errors[d][i][j] - grand) / 15)
-
-    heap = [(-gain(0, i, j), 0, i, j) for i in range(grid) for j in range(grid)] if depth else []
+def _grow(grid: int, depth: int, max_cells: int, errors: list[torch.Tensor]) -> set[tuple[int, int, int]]:
+    """Greedy splits, given every candidate leaf's collage error ``errors[d]`` ``(n, n)``:
+    the set of split nodes ``(depth, row, col)``."""
+    gains = []
+    for d in range(depth):
+        # Error drop per added cell, looking one level further ahead: a quarter that only
+        # pays once split again (an edge through its middle) still gets its turn.
+        gain = (errors[d] - _block_sum(errors[d + 1], 2)) / 3
+        if d + 2 <= depth:
+            gain = torch.maximum(gain, (errors[d] - _block_sum(errors[d + 2], 4)) / 15)
+        gains.append(gain.tolist())
+    heap = [(-gains[0][i][j], 0, i, j) for i in range(grid) for j in range(grid)] if depth else []
     heapq.heapify(heap)
     split: set[tuple[int, int, int]] = set()
     cells = grid * grid
@@ -122,8 +116,11 @@ def _grow(grid: int, depth: int, max_cells: int, errors: list[list[list[float]]]
         split.add((d, i, j))
         cells += 3
         if d + 1 < depth:
-            for di in range(2):
-                for dj in range(2):
-                    ci, cj = 2 * i + di, 2 * j + dj
-                    heapq.heappush(heap, (-gain(d + 1, ci, cj), d + 1, ci, cj))
+            for ci in (2 * i, 2 * i + 1):
+                for cj in (2 * j, 2 * j + 1):
+                    heapq.heappush(heap, (-gains[d + 1][ci][cj], d + 1, ci, cj))
     return split
+
+
+def _block_sum(x: torch.Tensor, f: int) -> torch.Tensor:
+    return reduce(x, "(i p) (j q) -> i j", "sum", p=f, q=f)

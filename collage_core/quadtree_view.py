@@ -64,23 +64,23 @@ def quadtree_top(renderer, plan) -> tuple[torch.Tensor, torch.Tensor]:
         dense = renderer._dense(plan.dense_side)
         return torch.zeros(C, device=renderer.wide_device, dtype=renderer.wide), dense[:, r0:r1, c0:c1]
     known: dict[int, dict[Rect, tuple[torch.Tensor, torch.Tensor]]] = {}
-    if plan.dense_side:
-        dense = renderer._dense(plan.dense_side)
-        s = plan.dense_side
-        while s >= 1:
-            level = dense if s == plan.dense_side else area_resize(dense, (s, s))  # exact: powers of two
-            offset = level.to(renderer.wide_device, renderer.wide).mean(dim=(-2, -1))
-            known[s] = {(0, s, 0, s): (offset, level - offset.to(renderer.device, torch.float32)[:, None, None])}
-            s //= 2
+    dense = renderer._dense(plan.dense_side) if plan.dense_side else None
     reach = renderer.layout.grid << renderer.layout.depth  # the farthest a leaf reads down
     for s, windows in zip(reversed(plan.sides), reversed(plan.levels), strict=True):
-        known[s] = {r: _window(renderer, r, s, known) for r in windows}
+        known[s] = {r: _window(renderer, r, s, known, dense) for r in windows}
         for lower in [t for t in known if t * reach < s]:
             del known[lower]  # no level from here up reads it: memory stays bounded
     return known[plan.side][plan.window]
 
 
-def _window(renderer, r: Rect, side: int, known: dict) -> tuple[torch.Tensor, torch.Tensor]:
+def _whole(renderer, level: torch.Tensor) -> dict:
+    """A whole level ``(C, s, s)`` as the one window ``{rect: (offset, detail)}``."""
+    s = level.shape[-1]
+    offset = level.to(renderer.wide_device, renderer.wide).mean(dim=(-2, -1))
+    return {(0, s, 0, s): (offset, level - offset.to(renderer.device, torch.float32)[:, None, None])}
+
+
+def _window(renderer, r: Rect, side: int, known: dict, dense) -> tuple[torch.Tensor, torch.Tensor]:
     """Window ``r`` of level ``side``, piece by piece, each from the level its leaf reads."""
     layout = renderer.layout
     C = renderer.a.shape[0]
@@ -90,6 +90,9 @@ def _window(renderer, r: Rect, side: int, known: dict) -> tuple[torch.Tensor, to
     for piece in layout.pieces(r, side):
         k, (g0, g1, h0, h1) = piece.cell, piece.rect
         cs = side // (layout.grid << layout.leaf(k)[0])
+        if cs not in known and dense is not None and cs <= dense.shape[-1]:
+            # The dense level, or its exact pooling (every side is a power of two).
+            known[cs] = _whole(renderer, area_resize(dense, (cs, cs)))
         child = known.get(cs, {})
         term = torch.zeros(C, g1 - g0, h1 - h0, device=renderer.device)
         const = renderer._child_terms(term, k, piece.local, child, list(child), cs, n_aux)

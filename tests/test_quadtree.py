@@ -187,3 +187,13 @@ def test_refinement_runs_through_the_exact_decoder():
     x = cc.image_io.to_tensor(img)
     err = [((c.render_tensor(1) - x) ** 2).mean() for c in (code0, code1)]
     assert err[1] <= err[0] + 1e-7
+
+
+def test_iterated_base_equals_the_solved_one(monkeypatch):
+    from collage_core import decode
+
+    layout = _layout()
+    a, b = _random_code(layout.cells)
+    solved = quadtree_attractor(a, b, layout, "d4", 64)
+    monkeypatch.setattr(decode, "MAX_SOLVED_QUADTREE_BASE", 1)
+    assert torch.allclose(quadtree_attractor(a, b, layout, "d4", 64), solved, atol=1e-8)
