@@ -197,3 +197,18 @@ def test_iterated_base_equals_the_solved_one(monkeypatch):
     solved = quadtree_attractor(a, b, layout, "d4", 64)
     monkeypatch.setattr(decode, "MAX_SOLVED_QUADTREE_BASE", 1)
     assert torch.allclose(quadtree_attractor(a, b, layout, "d4", 64), solved, atol=1e-8)
+
+
+def test_cli_fractalize_adaptive(capsys, tmp_path):
+    from app.cli import main
+
+    photo = tmp_path / "p.png"
+    _half_busy(128).save(photo)
+    code_path = tmp_path / "q.collage"
+    argv = ["fractalize", photo, "-o", tmp_path / "o.png", "--grid", 4, "--adaptive", "--max-cells", 100]
+    assert main([str(a) for a in [*argv, "--code", code_path]]) == 0
+    out = capsys.readouterr().out
+    code = cc.FractalCode.load(code_path)
+    assert code.layout.kind == "quadtree" and 16 < code.layout.cells <= 100 and "grid 4 quadtree" in out
+    assert main([str(a) for a in ["fractalize", photo, "-o", tmp_path / "b.png", "--grid", 6, "--adaptive"]]) == 1
+    assert "power-of-two" in capsys.readouterr().err
