@@ -212,3 +212,19 @@ def test_cli_fractalize_adaptive(capsys, tmp_path):
     assert code.layout.kind == "quadtree" and 16 < code.layout.cells <= 100 and "grid 4 quadtree" in out
     assert main([str(a) for a in ["fractalize", photo, "-o", tmp_path / "b.png", "--grid", 6, "--adaptive"]]) == 1
     assert "power-of-two" in capsys.readouterr().err
+
+
+def test_code_refuses_a_tree_too_deep_to_decode():
+    code = cc.fractalize(_half_busy(128), grid=4, adaptive=True, max_cells=40)
+    deep = QuadtreeLayout(64, (5,) * 1024 + (0,) * (64 * 64 - 1))  # unit 64 * 32 = 2048 px
+    with pytest.raises(ValueError, match="quadtree"):
+        cc.FractalCode(**{**_fields(code), "grid": 64, "layout": deep, "work_side": 2048})
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_views_on_cuda_match_the_cpu():
+    code = cc.fractalize(_half_busy(128), grid=4, adaptive=True, max_cells=64)
+    for zoom in (1.0, 16.0, 1e9):
+        cpu = ViewRenderer(code, "cpu", dense_max=32).render((0.37, 0.61), zoom, (64, 64), precise=True)
+        gpu = ViewRenderer(code, "cuda", dense_max=32).render((0.37, 0.61), zoom, (64, 64), precise=True)
+        assert torch.allclose(gpu.cpu(), cpu, atol=1e-5)
