@@ -66,6 +66,8 @@ class FractalizeConfig:
             raise ValueError(f"adaptive must be True or False, got {self.adaptive!r}")
         if self.adaptive:
             self._check_adaptive()
+        elif self.max_cells is not None:
+            raise ValueError("max_cells only applies to adaptive cells: add adaptive=True (CLI: --adaptive)")
         if not isinstance(self.refine_steps, int) or not 0 <= self.refine_steps <= 5000:
             raise ValueError(f"refine_steps must be an integer in [0, 5000], got {self.refine_steps!r}")
 

@@ -178,6 +178,8 @@ def test_config_refuses_what_adaptive_cannot_do():
         cc.FractalizeConfig(grid=8, adaptive=True, max_cells=10)
     with pytest.raises(ValueError, match="loop"):
         cc.FractalizeConfig(grid=8, adaptive=True, plant_loop=True)
+    with pytest.raises(ValueError, match="adaptive=True"):
+        cc.FractalizeConfig(grid=8, max_cells=100)
 
 
 def test_refinement_runs_through_the_exact_decoder():
