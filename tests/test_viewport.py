@@ -19,7 +19,7 @@ from collage_core.viewport import (
     plan_view,
     source_rect,
 )
-from collage_core.zoom_path import auto_target
+from collage_core.zoom import auto_target
 
 
 @pytest.fixture(scope="module")
