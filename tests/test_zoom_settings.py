@@ -79,6 +79,20 @@ def test_override_and_presets():
         ZoomSettings.from_preset(preset.zoom)
 
 
+def test_a_server_adds_tighter_limits_without_checking_fields_again():
+    s = ZoomSettings(zoom=1e6, seconds=20, fps=30, size=(800, 600))
+    assert s.within(max_zoom=1e12, max_seconds=30, max_fps=50, max_frames=600, max_side=1024) is s
+    for limits, message in [
+        ({"max_zoom": 1e3}, "Zoom must be at most 1000"),
+        ({"max_seconds": 10}, "Duration must be at most 10 s"),
+        ({"max_fps": 25}, "Frames per second must be at most 25"),
+        ({"max_frames": 500}, "600 frames; the limit is 500"),
+        ({"max_side": 640}, "at most 640 px, got 800×600"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            s.within(**limits)
+
+
 def test_the_library_uses_the_one_set_of_defaults(monkeypatch, tmp_path):
     seen = {}
 

@@ -118,6 +118,33 @@ class ZoomSettings:
         given = {k: v for k, v in changes.items() if v is not None}
         return dataclasses.replace(self, **given) if given else self
 
+    def within(
+        self,
+        *,
+        max_zoom: float | None = None,
+        max_seconds: float | None = None,
+        max_fps: float | None = None,
+        max_frames: int | None = None,
+        max_side: int | None = None,
+    ) -> ZoomSettings:
+        """These settings, or a ``ValueError`` when they pass a caller's tighter limits.
+
+        The engine's limits are checked on construction; a server adds its own per-request
+        limits here (``app/limits.py``) instead of validating the same fields again.
+        """
+        s = self
+        if max_zoom is not None and s.zoom > max_zoom:
+            raise ValueError(f"Zoom must be at most {max_zoom:g}, got {s.zoom:g}.")
+        if max_seconds is not None and s.seconds > max_seconds:
+            raise ValueError(f"Duration must be at most {max_seconds:g} s, got {s.seconds:g}.")
+        if max_fps is not None and s.fps > max_fps:
+            raise ValueError(f"Frames per second must be at most {max_fps:g}, got {s.fps:g}.")
+        if max_frames is not None and s.frames > max_frames:
+            raise ValueError(f"{s.seconds:g} s at {s.fps:g} fps is {s.frames} frames; the limit is {max_frames}.")
+        if max_side is not None and max(s.size) > max_side:
+            raise ValueError(f"Animation sides must be at most {max_side} px, got {s.size[0]}×{s.size[1]}.")
+        return self
+
     @classmethod
     def from_preset(cls, table: Mapping, base: ZoomSettings | None = None) -> ZoomSettings:
         """``base`` (default: the defaults) with a preset's ``[zoom]`` table applied.
