@@ -46,16 +46,16 @@ from .layout import BlendedLayout, Layout, as_layout
 from .operator import domain_count
 from .quadtree import QuadtreeLayout
 from .quadtree_view import plan_sides, power_side, quadtree_top
+from .resample import area_resize as area_resample
+from .resample import area_weights as _area_window
 from .symmetry import symmetry_elements
 from .view_geometry import (  # noqa: F401 - re-exported: the view's geometry lived here
     MERGE_SLACK,
     Rect,
     _area,
-    _area_window,
     _ceil,
     _contains,
     _flips,
-    area_resample,
     merge_windows,
     source_rect,
 )
