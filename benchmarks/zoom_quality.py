@@ -15,7 +15,8 @@ this issue) and the sharp one side by side, measured in the same run:
   zooms 1e2, 1e4, 1e6, 1e9, 1e12 around random targets, tone-mapped as animations are
   (target: median <= 6, p90 <= 15).
 * **dead ends**: the share of those frames that are flat: luma std under 4/255, or mean
-  |gradient| under 0.15 of the 1x view's (target: <= 1% for the zoom look).
+  |gradient| under 0.15 of the 1x view's (target: <= 1% for the zoom look), also per
+  photo (``--targets 8`` halves the run for a quick check).
 * **fidelity**: 1x PSNR at grid 32 (target: sharp within 1.5 dB of soft).
 * **speed**: fit + render(1) of the 512x512 photo, and a 512x512 view at 1e12.
 """
@@ -110,7 +111,7 @@ def main() -> None:
     targets = 4 if args.quick else args.targets
     if args.quick:
         photos = dict(list(photos.items())[:2])
-    rows = {look: {"ncc": [], "ab": [], "flat": [], "psnr": []} for look in LOOKS}
+    rows = {look: {"ncc": [], "ab": [], "flat": [], "psnr": [], "by_photo": {}} for look in LOOKS}
     for name, photo in photos.items():
         photo_ab = np.array(mean_ab(np.asarray(photo)))
         for look, settings in LOOKS.items():
@@ -121,11 +122,13 @@ def main() -> None:
             rows[look]["ncc"] += [ncc_best(cell_path_view(renderer, code.grid, rng)[0], whole) for _ in range(targets)]
             top = np.asarray(code.render_view(size=(256, 256), autocontrast=True).convert("RGB"), float) / 255
             top_detail = detail(luma(top))
+            first = len(rows[look]["flat"])
             for frame in frames(code, rng, targets):
                 rgb = (frame * 255).round().astype(np.uint8)
                 rows[look]["ab"].append(float(np.linalg.norm(np.array(mean_ab(rgb)) - photo_ab)))
                 y = luma(frame)
                 rows[look]["flat"].append(y.std() < 4 / 255 or detail(y) < 0.15 * top_detail)
+            rows[look]["by_photo"][name] = float(np.mean(rows[look]["flat"][first:]))
             out = np.asarray(code.render(1), dtype=np.float64)
             mse = ((out - np.asarray(photo, dtype=np.float64)) ** 2).mean()
             rows[look]["psnr"].append(10 * np.log10(255**2 / mse))
@@ -144,6 +147,14 @@ def main() -> None:
             f"| {look} | {np.median(r['ncc']):.3f} | {np.median(ab):.1f} / {np.percentile(ab, 90):.1f} | "
             f"{100 * np.mean(r['flat']):.1f}% | {np.median(r['psnr']):.2f} dB ({gap:+.2f} vs soft) |"
         )
+
+    # Where the flat frames are: a look's dead ends usually sit in one kind of photo.
+    print(
+        "\nflat frames per photo: "
+        + "; ".join(
+            f"{look}: " + ", ".join(f"{n} {100 * v:.0f}%" for n, v in r["by_photo"].items()) for look, r in rows.items()
+        )
+    )
 
     photo = next(iter(photos.values()))
     soft_t = median_time(lambda: cc.fractalize(photo, copies=None, strength=0.0).render(1), args.runs)
