@@ -95,18 +95,14 @@ def select_copies(
     return mask
 
 
-def positive_self(w: torch.Tensor, support: torch.Tensor, n_self: int) -> torch.Tensor:
-    """Self weights ``w`` ``(B, K, N)`` with negative ones set to zero; a cell left with no
-    positive self weight gets a tiny one on its first chosen self copy (which the caller's
-    :func:`~collage_core.operator.contract` then raises to the ``strength`` floor), so the
-    chosen copy is kept.
+def positive_self(w: torch.Tensor, n_self: int) -> torch.Tensor:
+    """Weights ``w`` ``(..., N)`` with negative self weights set to zero.
+
+    A cell left with no self weight keeps no copy (a flat cell stays a constant); under a
+    ``strength`` floor :func:`~collage_core.operator.contract` then gives it the floor,
+    which the sharp fit moves onto the cell's chosen copy.
     """
-    own = w[..., :n_self].clamp_min(0.0)
-    empty = own.sum(-1, keepdim=True) <= 0
-    first = support[..., :n_self].float().argmax(-1, keepdim=True)
-    tiny = torch.zeros_like(own).scatter_(-1, first, 1e-9)
-    own = torch.where(empty, tiny, own)
-    return torch.cat([own, w[..., n_self:]], dim=-1)
+    return torch.cat([w[..., :n_self].clamp_min(0.0), w[..., n_self:]], dim=-1)
 
 
 def _add_copy(G: torch.Tensor, r: torch.Tensor, mask: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:

@@ -94,7 +94,7 @@ def _fit_sharp(domains, cells, copies, n_self, s_max, strength, plant_loop):
     if plant_loop is not None:
         support[:, plant_loop] = False
         support[:, plant_loop, 0] = True
-    w = contract(positive_self(masked_solve(G, r, support), support, n_self), n_self, s_max, strength)
+    w = contract(positive_self(masked_solve(G, r, support), n_self), n_self, s_max, strength)
     w = _floor_on_chosen(w[:, None], support, n_self, strength)[:, 0]
     if plant_loop is not None:
         w[:, plant_loop, 0] = s_max
@@ -218,7 +218,7 @@ def refine(
         opt.zero_grad(set_to_none=True)
         cur_a = raw_a.expand_as(a) * keep + fixed
         if positive:
-            cur_a = torch.cat([cur_a[..., :n_self].clamp_min(0.0), cur_a[..., n_self:]], dim=-1)
+            cur_a = positive_self(cur_a, n_self)
         cur_a = contract(cur_a, n_self, s_max, strength)
         if support is not None:
             cur_a = _floor_on_chosen(cur_a, support[:, 0], n_self, strength)
