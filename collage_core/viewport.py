@@ -347,6 +347,10 @@ class ViewRenderer:
             the window recursion on tiny codes).
     """
 
+    # Whole symmetric copies of a dense child are made when the windows read at least
+    # this fraction of it (0: always, the old rule; the tests check both paths agree).
+    copies_min_read = 1.0
+
     def __init__(self, code, device=None, dense_max: int = DENSE_MAX):
         self.grid = code.grid
         self.layout = code.layout
@@ -375,6 +379,7 @@ class ViewRenderer:
         self.m_min = _min_mantissa(self.layout, dense_max)
         self.stats = RenderStats()
         self._dense_cache: OrderedDict[int, torch.Tensor] = OrderedDict()
+        self._details: OrderedDict[int, tuple] = OrderedDict()  # side -> (dense, offset, detail)
 
     # ------------------------------------------------------------------ public
     def render(
@@ -407,8 +412,7 @@ class ViewRenderer:
             return torch.zeros(C, h_out, w_out, device=out_device, dtype=out_dtype)
         dense = self._dense(plan.dense_side)  # (C, s, s)
         if plan.levels:
-            offset = dense.to(self.wide_device, self.wide).mean(dim=(-2, -1))  # (C,)
-            detail = dense - offset.to(self.device, torch.float32)[:, None, None]
+            offset, detail = self._dense_detail(dense)
             child = {(0, plan.dense_side, 0, plan.dense_side): (offset, detail)}
             for level in range(len(plan.levels) - 1, -1, -1):
                 child = self._climb(plan.levels[level], child, plan, level)
@@ -451,6 +455,22 @@ class ViewRenderer:
             self._dense_cache.popitem(last=False)
         return z
 
+    def _dense_detail(self, dense: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``dense`` as a float64 offset ``(C,)`` and float32 detail, kept for the last few
+        levels: the tiles of a map share a handful of dense levels, and splitting a
+        1024^2 level costs more than a small tile's whole climb."""
+        side = dense.shape[-1]
+        entry = self._details.get(side)
+        if entry is not None and entry[0] is dense:
+            self._details.move_to_end(side)
+            return entry[1], entry[2]
+        offset = dense.to(self.wide_device, self.wide).mean(dim=(-2, -1))  # (C,)
+        detail = dense - offset.to(self.device, torch.float32)[:, None, None]
+        self._details[side] = (dense, offset, detail)
+        while len(self._details) > 4:
+            self._details.popitem(last=False)
+        return offset, detail
+
     def _climb(self, windows: list[Rect], child: dict, plan: ViewPlan, level: int) -> dict:
         """Windows of level ``level`` as ``{rect: (offset, detail)}`` from the child level's."""
         side = plan.side
@@ -460,7 +480,12 @@ class ViewRenderer:
         copies = None
         if len(child) == 1 and next(iter(child)) == (0, cs, 0, cs):
             C, N = self.a.shape[0], self.a.shape[-1]
-            if C * N * cs * cs * self.a.element_size() <= DOMAIN_BYTES:
+            # The copies cost N whole child images; pieces flipped one by one cost N of
+            # their own size. A window smaller than the child (a 256^2 tile over a
+            # 1024^2 dense level) is 10x cheaper without them; many cells need the batch.
+            wide = sum(_area(r) for r in windows) >= self.copies_min_read * cs * cs
+            wide = wide or any(self.layout.cells_in(r, side) > BATCHED_PIECES for r in windows)
+            if wide and C * N * cs * cs * self.a.element_size() <= DOMAIN_BYTES:
                 # Every symmetric (and style) copy of the whole child, once: the pieces
                 # then read plain crops of it, with no flip per piece.
                 offset, detail = child[(0, cs, 0, cs)]

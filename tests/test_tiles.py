@@ -1,0 +1,68 @@
+"""The map tiles' fast paths give the same pixels as the naive route.
+
+A 256^2 tile over a 1024^2 dense level used to copy the whole level eight times
+(one per symmetry) and split it into offset and detail on every tile; now small windows
+flip their pieces one by one and the split is kept. Both must stay exact.
+"""
+
+import pytest
+import torch
+from photos import synthetic_photo
+
+import collage_core as cc
+from collage_core.viewport import BATCHED_PIECES, ViewRenderer, _area_window, plan_view
+
+
+def _reference(code, plan):
+    """The view from a full decode of ``A(S)`` with the same area weights (naive)."""
+    aux = None if code.aux is None else code.aux[None]
+    full = cc.decode_exact(code.a[None], code.b[None], code.layout, code.symmetries, plan.side, aux)[0]
+    r0, r1, c0, c1 = plan.window
+    h, w = plan.out_size
+    rows = _area_window(plan.side, plan.rows[0], plan.rows[1], h, r0, r1).float()
+    cols = _area_window(plan.side, plan.cols[0], plan.cols[1], w, c0, c1).float()
+    return rows @ full[:, r0:r1, c0:c1] @ cols.T
+
+
+VIEWS = [((0.5, 0.5), 3.0), ((0.31, 0.72), 37.3), ((0.95, 0.02), 11.0), ((0.2, 0.6), 5.7)]
+
+
+@pytest.mark.parametrize("blend", [False, True])
+@pytest.mark.parametrize("symmetries", ["d4", "rot"])
+def test_whole_copies_and_piece_flips_agree_with_the_full_decode(symmetries, blend, monkeypatch):
+    code = cc.fractalize(synthetic_photo(64, 64, seed=2), grid=8, symmetries=symmetries, blend=blend)
+    calls = []
+    domains = type(code.layout).domains
+    monkeypatch.setattr(type(code.layout), "domains", lambda *a, **k: calls.append(1) or domains(*a, **k))
+    always = ViewRenderer(code, dense_max=64)
+    always.copies_min_read = 0.0  # every dense child copied whole (the old rule)
+    never = ViewRenderer(code, dense_max=64)
+    never.copies_min_read = float("inf")  # pieces flipped one by one (unless batched)
+    for center, zoom in VIEWS:
+        plan = plan_view(code.layout, symmetries, center, zoom, (24, 20), 1, 64)
+        assert plan.levels, "the view must climb from the dense level"
+        ref = _reference(code, plan)
+        always.render_plan(plan), never.render_plan(plan)  # the dense levels' decodes step too
+        calls.clear()
+        a = always.render_plan(plan)
+        assert calls, "the whole copies were not made"
+        calls.clear()
+        b = never.render_plan(plan)
+        side = plan.side
+        for _ in plan.levels[1:]:
+            side = code.layout.child_side(side)
+        # Windows over many cells take the batched step, which reads the copies.
+        batched = any(code.layout.cells_in(r, side) > BATCHED_PIECES for r in plan.levels[-1])
+        assert bool(calls) == batched, "the pieces read whole copies"
+        assert torch.allclose(a, ref, atol=1e-5), (center, zoom)
+        assert torch.allclose(b, ref, atol=1e-5), (center, zoom)
+
+
+def test_kept_dense_split_gives_the_same_tiles_as_a_fresh_renderer():
+    code = cc.fractalize(synthetic_photo(64, 64, seed=4), grid=8, symmetries="d4")
+    kept = ViewRenderer(code, dense_max=64)
+    views = [((0.4, 0.6), 20.0), ((0.7, 0.2), 160.0), ((0.41, 0.59), 21.0), ((0.4, 0.6), 20.0)]
+    for center, zoom in views:  # alternate dense levels: the split is reused and replaced
+        fresh = ViewRenderer(code, dense_max=64).render(center, zoom, (32, 32), precise=True)
+        assert torch.equal(kept.render(center, zoom, (32, 32), precise=True), fresh)
+    assert 1 <= len(kept._details) <= 4
