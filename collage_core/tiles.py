@@ -154,12 +154,24 @@ def render_tile(renderer: ViewRenderer, root: Root, level: int, x: int, y: int) 
     return render_exact(renderer, center, zoom, (TILE, TILE))
 
 
+def tone_depth(root: Root, aspect: Fraction, level: int) -> int:
+    """The absolute depth of pyramid level ``level`` of ``root``: ``log2`` of its tile zoom
+    over the top's, the same number for the same zoom under any root (roots' zooms are
+    the top's times powers of two). A map keeps one set of levels per depth."""
+    ratio = root.zoom * 2**level / home_zoom(aspect)
+    n, d = ratio.numerator, ratio.denominator
+    k = n.bit_length() - d.bit_length()  # floor(log2(n / d)) is k or k - 1, exactly
+    return k if n << max(0, -k) >= d << max(0, k) else k - 1
+
+
 def reference_view(root: Root, aspect: Fraction, level: int) -> tuple[tuple[Fraction, Fraction], Fraction]:
     """``(centre, zoom)`` of the view whose levels tone-map pyramid level ``level``.
 
     Four tiles wide around the root's centre (about the screen's width of that level
     when the page made the root, centred where the person was looking), never wider
-    than the whole image.
+    than the whole image. A map picks it the first time it needs a depth
+    (:func:`tone_depth`) and keeps it for every root after, so re-rooting never changes
+    how a depth looks.
     """
     zoom = max(root.zoom * 2**level / 4, home_zoom(aspect))
     if zoom == home_zoom(aspect):
