@@ -6,8 +6,9 @@ With the astronaut photo fitted at grid 32, d4, on the CPU (2 threads):
   it as the page would have it), median and p95 of ``--tiles`` tiles; side by side in the
   same loop, the same views through ``ViewRenderer.render`` with float centres (the
   issue's baseline) and the whole tile a browser gets (tone + PNG);
-* **from the cache**: a cached tile through the real HTTP route (FastAPI test client),
-  median of 200;
+* **from the cache**: a cached tile through the real HTTP route, with FastAPI's test
+  client and over a local socket to uvicorn (as a browser asks), the route before the
+  speed-up side by side, and a 304 revalidation;
 * **first map**: pressing Explore to every tile of the first screen (1280x800 at the
   whole image: the pyramid's levels 0..2, 21 tiles), in-process with the server's two
   renderers; with ``--browser``, also measured in Chromium from the click on Explore to
@@ -123,29 +124,79 @@ def bench_tiles(code, n: int, seed: int = 0):
     return times, cpu
 
 
-def bench_cache(code):
+def _before_tile(token: str, code_hash: str, root: int, level: int, x: int, y: int):
+    """The tile route before the speed-up (a FastAPI route in the thread pool): the baseline."""
+    from fastapi.responses import Response
+
+    from app import explore_server
+
+    exp = explore_server.SERVICE.get(token, code_hash)
+    png = explore_server.SERVICE.tile_png(exp, root, level, x, y)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600, immutable"})
+
+
+def bench_cache(code, n: int = 200):
+    """A cached tile: through FastAPI's test client and through a real server on a local
+    socket with a kept-alive connection (what a browser sees), the route now and the route
+    before side by side (alternating), and a revalidation answered 304."""
+    import http.client
+    import socket
+    import threading
+
+    import uvicorn
     from fastapi import FastAPI
+    from fastapi.routing import APIRoute
     from fastapi.testclient import TestClient
 
     from app import explore_server
 
     service = explore_server.TileService(prefetch=False)
     explore_server.SERVICE = service
-    client = TestClient(FastAPI(routes=explore_server.routes()))
+    before = APIRoute("/before/tile/{token}/{code_hash}/{root}/{level}/{x}/{y}.png", _before_tile, methods=["GET"])
+    app = FastAPI(routes=[*explore_server.routes(), before])
     exp = service.start(code, "bench")
     exp.config()
     url = f"/explore/tile/{exp.token}/{exp.hash}/0/2/1/1.png"
-    assert client.get(url).status_code == 200
-    times, lookups = [], []
-    key = next(iter(service.cache.keys()))
-    for _ in range(200):
+    urls = {"now": url, "before": url.replace("/explore/", "/before/")}
+    client = TestClient(app)
+    first = client.get(url)
+    assert first.status_code == 200
+    etag = first.headers["etag"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.02)
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+
+    def over_socket(u, headers=None):
+        conn.request("GET", u, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, r.read()
+
+    times = {k: [] for k in ("client now", "client before", "socket now", "socket before", "socket 304")}
+    lookups = []
+    key = service.tile_key(exp, 0, 2, 1, 1)
+    for _ in range(n):
+        for which in ("now", "before"):
+            t = time.perf_counter()
+            r = client.get(urls[which])
+            times[f"client {which}"].append(time.perf_counter() - t)
+            assert r.status_code == 200 and r.content == first.content
+            t = time.perf_counter()
+            status, body = over_socket(urls[which])
+            times[f"socket {which}"].append(time.perf_counter() - t)
+            assert status == 200 and body == first.content
         t = time.perf_counter()
-        r = client.get(url)
-        times.append(time.perf_counter() - t)
-        assert r.status_code == 200
+        status, _ = over_socket(url, {"If-None-Match": etag})
+        times["socket 304"].append(time.perf_counter() - t)
+        assert status == 304
         t = time.perf_counter()
         service.cache.get(key)
         lookups.append(time.perf_counter() - t)
+    server.should_exit = True
     return times, lookups
 
 
@@ -244,9 +295,21 @@ def main() -> int:
     print()
 
     cache, lookups = bench_cache(code)
+    print("\n| cached 256x256 tile over HTTP, in process | median | p95 |")
+    print("|---|---|---|")
+    labels = {
+        "client now": "FastAPI test client, the route now",
+        "client before": "FastAPI test client, the route before",
+        "socket now": "local socket (uvicorn, kept-alive connection), the route now",
+        "socket before": "local socket, the route before",
+        "socket 304": "local socket, revalidation (If-None-Match) now",
+    }
+    for key, label in labels.items():
+        print(f"| {label} | {statistics.median(cache[key]) * 1e3:.2f} ms | {pct(cache[key], 0.95) * 1e3:.2f} ms |")
     print(
-        f"\ncached tile over HTTP (FastAPI test client, in process): median {statistics.median(cache) * 1e3:.2f} ms, "
-        f"p95 {pct(cache, 0.95) * 1e3:.2f} ms (target <= 5 ms); the LRU lookup itself {statistics.median(lookups) * 1e6:.1f} us"
+        f"\nnow / before (medians, same loop): test client {statistics.median(cache['client now']) / statistics.median(cache['client before']):.2f}, "
+        f"socket {statistics.median(cache['socket now']) / statistics.median(cache['socket before']):.2f}; target <= 5 ms; "
+        f"the LRU lookup itself {statistics.median(lookups) * 1e6:.1f} us"
     )
 
     first, count = bench_first_map(code)
