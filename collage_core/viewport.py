@@ -155,6 +155,32 @@ def _area_window(n_in: int, start: Fraction, step: Fraction, count: int, lo: int
     return overlap * inside / float(step)
 
 
+def _banded_rows(weights: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``weights @ x`` for area weights ``(count, n)`` whose rows are short runs (the taps
+    of :func:`_area_window`), as a few row gathers: ``O(count * taps)`` a column instead of
+    ``O(count * n)`` (a 1024^2 poster block: 6x less work than the dense product).
+
+    Args:
+        x: ``(..., n, w)``.
+    """
+    count, n = weights.shape
+    nonzero = weights != 0
+    first = nonzero.to(torch.uint8).argmax(1)  # (count,)
+    last = n - 1 - nonzero.flip(1).to(torch.uint8).argmax(1)
+    span = torch.where(nonzero.any(1), last - first, 0)  # rows all off the image: none
+    taps = int(span.max()) + 1
+    if taps > 8:  # a strong reduction: the dense product is as fast
+        return weights @ x
+    index = first[:, None] + torch.arange(taps, device=weights.device)  # (count, taps)
+    valid = index < n
+    index = index.clamp(max=n - 1)
+    w = torch.where(valid, weights.gather(1, index), torch.zeros((), dtype=weights.dtype, device=weights.device))
+    out = x.index_select(-2, index[:, 0]) * w[:, 0, None]
+    for t in range(1, taps):
+        out += x.index_select(-2, index[:, t]) * w[:, t, None]
+    return out
+
+
 def _ceil(x: Fraction) -> int:
     return -((-x.numerator) // x.denominator)
 
@@ -425,7 +451,7 @@ class ViewRenderer:
         else:
             rows = _area_window(plan.side, y0, dy, h_out, r0, r1).to(self.device, top.dtype)
             cols = _area_window(plan.side, x0, dx, w_out, c0, c1).to(self.device, top.dtype)
-            detail = rows @ top @ cols.T
+            detail = _banded_rows(cols, _banded_rows(rows, top).transpose(-1, -2)).transpose(-1, -2)
             # Output pixels partly off the image are partly black: scale the offset alike.
             coverage = rows.sum(1)[:, None] * cols.sum(1)[None, :]
             if not bool((coverage > 1 - 1e-6).all()):

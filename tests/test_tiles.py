@@ -5,12 +5,14 @@ A 256^2 tile over a 1024^2 dense level used to copy the whole level eight times
 flip their pieces one by one and the split is kept. Both must stay exact.
 """
 
+from fractions import Fraction
+
 import pytest
 import torch
 from photos import synthetic_photo
 
 import collage_core as cc
-from collage_core.viewport import BATCHED_PIECES, ViewRenderer, _area_window, plan_view
+from collage_core.viewport import BATCHED_PIECES, ViewRenderer, _area_window, _banded_rows, plan_view
 
 
 def _reference(code, plan):
@@ -66,3 +68,20 @@ def test_kept_dense_split_gives_the_same_tiles_as_a_fresh_renderer():
         fresh = ViewRenderer(code, dense_max=64).render(center, zoom, (32, 32), precise=True)
         assert torch.equal(kept.render(center, zoom, (32, 32), precise=True), fresh)
     assert 1 <= len(kept._details) <= 4
+
+
+@pytest.mark.parametrize(
+    "n_in, start, step, count",
+    [
+        (10**9, Fraction(10**8) + Fraction(1, 3), Fraction(103, 100), 64),  # a deep block, 1.03 per pixel
+        (80, Fraction(-7, 3), Fraction(3, 2), 70),  # rows off the image on both sides (black)
+        (66, Fraction(0), Fraction(66, 64), 64),  # a pixel-scale resample
+        (200, Fraction(1, 7), Fraction(12), 16),  # a strong reduction (the dense fallback)
+    ],
+)
+def test_banded_area_weights_equal_the_dense_product(n_in, start, step, count):
+    lo = max(0, int(start))
+    hi = min(n_in, lo + 66)
+    weights = _area_window(n_in, start, step, count, lo, hi).float()
+    x = torch.rand(3, hi - lo, 5)
+    assert torch.allclose(_banded_rows(weights, x), weights @ x, atol=1e-6)
