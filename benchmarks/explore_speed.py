@@ -17,8 +17,11 @@ With the astronaut photo fitted at grid 32, d4, on the CPU (2 threads):
   and peak memory above the process, in a fresh subprocess each (``/proc/self/clear_refs``
   then ``VmHWM``).
 
-The CPU is shared: the load average is printed before and after. Run:
-``python benchmarks/explore_speed.py [--tiles 60] [--big] [--browser]``.
+The CPU is shared: the load average is printed before and after, CPU seconds next to
+wall seconds, and every speed-up is measured against its baseline in the same run (the
+renderer and the tile route before it, in process; posters with ``--poster-baseline
+REV``, ``collage_core`` of that git revision, in their own fresh processes). Run:
+``python benchmarks/explore_speed.py [--tiles 60] [--big] [--browser] [--poster-baseline REV]``.
 """
 
 from __future__ import annotations
@@ -243,16 +246,26 @@ def bench_browser(code_path: Path):
     return times
 
 
-def bench_poster(code_path: Path, side: int):
+def bench_poster(code_path: Path, side: int, tree: Path = ROOT):
+    """``render_poster`` in a fresh process with the package of ``tree`` (a baseline's too)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = subprocess.run(
             [sys.executable, "-c", POSTER_CHILD, str(code_path), str(side), str(Path(tmp) / "p.png")],
             capture_output=True,
             text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            env={**os.environ, "PYTHONPATH": str(tree)},
             check=True,
+            cwd=tmp,
         )
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def export_tree(rev: str) -> Path:
+    """``collage_core`` as of git revision ``rev``, in a temporary folder (a side-by-side baseline)."""
+    folder = Path(tempfile.mkdtemp(prefix="explore-baseline-"))
+    archive = subprocess.run(["git", "archive", rev, "collage_core"], cwd=ROOT, capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    return folder
 
 
 def main() -> int:
@@ -261,6 +274,7 @@ def main() -> int:
     parser.add_argument("--big", action="store_true", help="also a 16384^2 poster")
     parser.add_argument("--browser", action="store_true", help="also time the first map in Chromium")
     parser.add_argument("--no-poster", action="store_true")
+    parser.add_argument("--poster-baseline", metavar="REV", help="also time the posters with collage_core of git REV")
     args = parser.parse_args()
     setup()
     from PIL import Image
@@ -321,14 +335,25 @@ def main() -> int:
             )
 
     if not args.no_poster:
-        print("\n| poster at 1e6x | seconds | peak above the process | target |")
-        print("|---|---|---|---|")
+        trees = [("now", ROOT)]
+        if args.poster_baseline:
+            trees.append((args.poster_baseline, export_tree(args.poster_baseline)))
+        print("\n| poster at 1e6x | code | seconds | CPU seconds | peak above the process | target |")
+        print("|---|---|---|---|---|---|")
         for side in (8192, 16384) if args.big else (8192,):
-            r = bench_poster(code_path, side)
             target = "<= 120 s, <= 1 GB" if side == 8192 else "<= 1.5 GB"
-            print(
-                f"| {side}x{side} | {r['seconds']:.0f} | {r['cpu']:.0f} | {r['peak_extra'] / 2**30:.2f} GB | {target} |"
-            )
+            results = {}
+            for name, tree in trees:  # one after the other, in fresh processes
+                r = results[name] = bench_poster(code_path, side, tree)
+                print(
+                    f"| {side}x{side} | {name} | {r['seconds']:.0f} | {r['cpu']:.0f} | {r['peak_extra'] / 2**30:.2f} GB | {target} |",
+                    flush=True,
+                )
+            if len(results) == 2:
+                now, base = results["now"], results[args.poster_baseline]
+                print(
+                    f"| {side}x{side} | now / {args.poster_baseline} | {now['seconds'] / base['seconds']:.2f} | {now['cpu'] / base['cpu']:.2f} | | |"
+                )
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     return 0
 

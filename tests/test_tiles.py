@@ -12,6 +12,7 @@ import torch
 from photos import synthetic_photo
 
 import collage_core as cc
+from collage_core import tiles
 from collage_core.viewport import BATCHED_PIECES, ViewRenderer, _area_window, _banded_rows, plan_view
 
 
@@ -85,3 +86,17 @@ def test_banded_area_weights_equal_the_dense_product(n_in, start, step, count):
     weights = _area_window(n_in, start, step, count, lo, hi).float()
     x = torch.rand(3, hi - lo, 5)
     assert torch.allclose(_banded_rows(weights, x), weights @ x, atol=1e-6)
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_tone_in_float32_equals_the_float64_map_at_depth(channels):
+    from collage_core.tone import apply_map
+
+    # A deep view: a tint with detail of 1e-9 (far below float32's step at 0.4).
+    gen = torch.Generator().manual_seed(0)
+    view = torch.tensor([0.41, 0.37, 0.52, 0.9][:channels], dtype=torch.float64)[:, None, None]
+    view = view + 1e-9 * torch.rand(channels, 40, 30, generator=gen, dtype=torch.float64)
+    lv = tiles.tone_levels(view)
+    got, want = tiles.tone(view, lv), apply_map(view, lv, "colour")
+    assert got.dtype == torch.float32 and float(want[:3].std()) > 0.1  # the detail is stretched
+    assert torch.allclose(got.double(), want, atol=1e-5)
