@@ -9,7 +9,8 @@ are added to the app Gradio builds (``launch(app_kwargs={"routes": routes()})``)
 Access: an exploration is made by the session that holds a code and gets an
 unguessable token (``secrets.token_urlsafe``); tile URLs carry the token and the code's
 hash, and a token only reads tiles of its own code. Tiles of the same code are shared
-through one cache, keyed by the code's hash, the root and the tile address.
+through one cache, keyed by the code's hash, the reference of the tile's depth (below),
+the root and the tile address. Closing a session forgets its map (``forget``).
 
 Tone: one set of levels per exploration and depth (``tiles.tone_depth``), from a
 reference view chosen where the person was looking when the map first needed that
