@@ -1,5 +1,6 @@
 """The studio's callbacks as plain functions, without a server: inputs, limits, renders, presets."""
 
+import math
 import time
 
 import numpy as np
@@ -10,7 +11,10 @@ from PIL import Image
 
 import collage_core as cc
 from app import callbacks, limits, ui
+from app.actions.converge import STILL
 from app.session import Session, sweep, temp_root
+from app.tabs.common import CELLS, cells_value
+from app.tabs.fractalize_request import FractalizeRequest
 from collage_core import FractalizeConfig, presets
 
 
@@ -217,7 +221,7 @@ def test_code_files_round_trip_and_bad_files_are_explained(fitted, tmp_path, bad
 # ------------------------------------------------------------------ watch it converge
 def test_converge_frames_end_at_the_attractor(fitted, tmp_path):
     _, code = fitted
-    result = callbacks.converge_frames(code, steps=12, start="noise", side=64, hold=3)
+    result = callbacks.converge_frames(code, steps=12, start="noise", side=64, hold=3, clip=False)
     assert len(result.frames) == 12 + 1 + 3 and result.frames[0].size == (64, 43)
     assert result.errors[0] > 100  # noise is far from the picture
     assert result.errors[-1] <= 3  # ... and 12 steps later it is the attractor (8-bit rounding)
@@ -229,6 +233,19 @@ def test_converge_frames_end_at_the_attractor(fitted, tmp_path):
         last = gif.convert("RGB")
     # What the user sees last is the attractor (up to the GIF's 256-colour palette).
     assert callbacks.psnr(last, code.render(64 / 96)) > 25
+
+
+def test_converge_stops_where_the_picture_stops_changing(fitted):
+    _, code = fitted
+    full = callbacks.converge_frames(code, steps=12, side=64, hold=2, clip=False)
+    clipped = callbacks.converge_frames(code, steps=12, side=64, hold=2)
+    n = clipped.converged_at
+    # The first iteration within STILL grey levels of the attractor, found by hand in the full run.
+    first_still = next(i for i, e in enumerate(full.errors) if e <= STILL)
+    assert n == first_still and 1 <= n < 12 and full.errors[n - 1] > STILL
+    assert clipped.errors == full.errors[: n + 1] and len(clipped.frames) == n + 1 + 2
+    for a, b in zip(clipped.frames, full.frames, strict=False):
+        assert np.array_equal(np.asarray(a), np.asarray(b))
 
 
 def test_write_frames_rejects_unknown_formats(tmp_path):
@@ -310,6 +327,19 @@ def test_sample_digits_with_a_stand_in_model():
     assert sharp > soft
     with pytest.raises(ValueError, match="Count must be"):
         callbacks.sample_digits(count=0, model=_FakeVAE())
+
+
+def test_the_contact_sheet_keeps_every_tile_in_reading_order():
+    tiles = [Image.new("L", (5, 3), 10 * (i + 1)) for i in range(7)]
+    sheet = callbacks.contact_sheet(tiles, gap=1)
+    assert sheet.size == (3 * 5 + 2, 3 * 3 + 2)  # 7 tiles: 3 columns, 3 rows
+    arr = np.asarray(sheet)
+    for i in range(7):  # naive reference: tile i at row i // 3, column i % 3
+        r, c = divmod(i, 3)
+        assert (arr[r * 4 : r * 4 + 3, c * 6 : c * 6 + 5] == 10 * (i + 1)).all()
+    assert arr[2 * 4 :, 1 * 6 :].max() == 0  # the two missing tiles stay black
+    digits = callbacks.sample_digits(count=5, magnify=2, model=_FakeVAE())
+    assert digits.sheet.size == (3 * 56, 2 * 56)
 
 
 def test_sample_digits_caps_the_gallery_size():
@@ -397,12 +427,32 @@ def test_gradio_state_copies_start_fresh():
 
 # ------------------------------------------------------------------ page-only handlers
 def test_choosing_a_preset_moves_the_controls():
-    grid, symmetries, strength, refine, iterations, start, magnify, _, copies = ui.apply_preset("snowflake")
+    grid, symmetries, strength, refine, iterations, start, magnify, _, copies, cells = ui.apply_preset("snowflake")
     snow = presets.load_preset("snowflake")
     assert (grid, symmetries, strength) == (snow.config().grid, "d4", snow.config().strength)
     assert magnify == snow.render["magnify"] and iterations == 0 and start == "noise"
     assert ui.apply_preset(ui.NO_PRESET)[:3] == (32, "d4", FractalizeConfig().strength)  # back to the defaults
-    assert copies == "1" and ui.apply_preset("natural")[-1] == "soft"
+    assert copies == "1" and ui.apply_preset("natural")[8] == "soft"
+    assert cells == cells_value(snow.config().blend) and cells in dict(CELLS).values()
+
+
+def test_the_cells_control_sets_blend_and_follows_the_library_default():
+    assert FractalizeRequest(photo=None).cells == cells_value(FractalizeConfig().blend)
+    for label, value in CELLS:
+        blend = FractalizeRequest(photo=None, grid=8, cells=value).config().blend
+        assert cells_value(blend) == value, label
+    # A preset's blend is overridden by the control (which the preset moved when it was chosen).
+    snow = presets.load_preset("snowflake").name
+    assert FractalizeRequest(photo=None, preset=snow, cells="blended").config().blend is True
+    with pytest.raises(ValueError, match="Cells must be one of"):
+        FractalizeRequest(photo=None, cells="soft").config()
+
+
+def test_blended_cells_change_the_collage(photo_path):
+    hard = ui.fractalize(str(photo_path), grid=8, cells="hard", session=Session())[0]
+    blended = ui.fractalize(str(photo_path), grid=8, cells="blended", session=Session())[0]
+    a, b = (np.asarray(Image.open(p), dtype=np.float64) for p in (hard, blended))
+    assert a.shape == b.shape and np.abs(a - b).mean() > 0.5
 
 
 def test_a_look_moves_the_zoom_controls():
@@ -450,7 +500,7 @@ def test_the_dive_target_is_marked(photo_path):
 
 def test_a_studio_loop_works_at_the_deepest_depth_its_slider_offers(photo_path):
     # The loop cell is planted as a pure copy, so the loop is exact: no cross-fade to render deeper.
-    depth = ui.math.log10(limits.MAX_ZOOM)
+    depth = math.log10(limits.MAX_ZOOM)
     out = ui.zoom(str(photo_path), preset="deep-zoom", depth=depth, loop=True, seconds=1, fps=4, size="128×128")
     assert len(_frames(out[-1])) == 4
 
@@ -463,5 +513,8 @@ def test_saving_the_controls_as_a_preset(tmp_path, monkeypatch):
     saved = session.presets["my-look"]
     assert saved.config().grid == 12 and saved.config().symmetries == "rot"
     assert saved.render == {"magnify": 2.0, "iterations": 3, "start": "gray"}
+    ui.save_user_preset("Blended", "", 12, "rot", 0.4, 0, 0, "noise", 1, session, "1", "blended")
+    assert session.presets["blended"].config().blend is True
+    assert ui.apply_preset("blended", session)[-1] == "blended"
     with pytest.raises(Exception, match="preset name"):
         ui.save_user_preset("../../etc", "", 12, "rot", 0.4, 0, 0, "noise", 1, session)
