@@ -43,6 +43,7 @@ def build() -> None:
             with gr.Row(equal_height=True):
                 sheet = gr.Image(
                     label="Samples",
+                    show_label=False,  # the badge would cover the first digit; the summary below names it
                     interactive=False,
                     format="png",
                     elem_id="digits-gallery",
