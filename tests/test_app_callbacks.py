@@ -10,7 +10,7 @@ from conftest import textured
 from PIL import Image
 
 import collage_core as cc
-from app import callbacks, limits, ui
+from app import callbacks, inputs, limits, ui
 from app.actions.converge import STILL
 from app.session import Session, sweep, temp_root
 from app.tabs.common import CELLS, cells_value
@@ -294,6 +294,8 @@ def test_zoom_target_and_size_parsing():
     assert ui.parse_size("384×384") == (384, 384) and ui.parse_size("640x360") == (640, 360)
     with pytest.raises(ValueError, match="between 16 and"):
         ui.parse_size("4096x4096")
+    # One parser for every caller, with the caller's bounds (the CLI has no animation cap).
+    assert inputs.size("20000x16", high=10**5) == (20000, 16) and inputs.point(" 0.5; 1 ") == (0.5, 1.0)
 
 
 # ----------------------------------------------------------------------------- digits

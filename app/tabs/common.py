@@ -15,7 +15,7 @@ from PIL import Image
 import collage_core as cc
 from collage_core.presets import Preset
 
-from .. import callbacks, limits, user_presets
+from .. import callbacks, inputs, user_presets
 from ..session import Session
 
 NO_PRESET = "(none)"
@@ -48,28 +48,12 @@ def parse_cells(value) -> bool | None:
 # ---------------------------------------------------------------------- typed values
 def parse_target(text: str | None) -> tuple[float, float] | None:
     """``"x, y"`` in 0..1 (fractions of width and height) or empty for the auto loop point."""
-    if text is None or not str(text).strip() or str(text).strip().lower().startswith("auto"):
-        return None
-    try:
-        x, y = (float(v) for v in str(text).replace(";", ",").split(","))
-    except ValueError:
-        raise ValueError(
-            f"Target must be 'x, y' with numbers in 0..1, or empty for the auto loop point; got {text!r}."
-        ) from None
-    if not (0 <= x <= 1 and 0 <= y <= 1):
-        raise ValueError(f"Target coordinates must lie in 0..1, got {x}, {y}.")
-    return (x, y)
+    return inputs.point(text)
 
 
 def parse_size(text: str) -> tuple[int, int]:
     """``"512×512"`` or ``"640x360"`` as ``(width, height)`` within the animation limits."""
-    try:
-        w, h = (int(v) for v in str(text).lower().replace("×", "x").split("x"))
-    except ValueError:
-        raise ValueError(f"Size must look like 512x512, got {text!r}.") from None
-    if not (16 <= w <= limits.MAX_ANIMATION_SIDE and 16 <= h <= limits.MAX_ANIMATION_SIDE):
-        raise ValueError(f"Animation sides must be between 16 and {limits.MAX_ANIMATION_SIDE} px, got {w}×{h}.")
-    return w, h
+    return inputs.size(text)
 
 
 def suffix(fmt: str) -> str:
