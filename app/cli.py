@@ -4,7 +4,7 @@
                       [--copies 1|2|3|soft] [--blend | --no-blend] [--band B]
                       [--refine N] [--iterations N] [--start noise|gray|IMAGE] [--magnify M]
                       [--preset NAME] [--code OUT.collage] [--style IMAGE] [--seed S]
-    collage zoom IN -o OUT.(gif|mp4|webp) [--zoom Z] [--seconds S] [--fps F] [--size WxH]
+    collage zoom IN -o OUT.(gif|mp4|webp|png) [--zoom Z] [--seconds S] [--fps F] [--size WxH]
                  [--center X,Y] [--loop] [--pingpong] [--easing E] [--colour true|vivid|off]
                  [--preset NAME]
     collage poster IN -o OUT.png [--size WxH] [--center X,Y] [--zoom Z] [--view VIEW.json]
@@ -117,9 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--device", default=None, help="torch device: auto (default), cpu, cuda, mps")
     f.set_defaults(func=cmd_fractalize)
 
-    z = sub.add_parser("zoom", help="export an infinite-zoom animation (.gif, .mp4 or .webp)")
+    z = sub.add_parser("zoom", help="export an infinite-zoom animation (.gif, .mp4, .webp or .png frames)")
     z.add_argument("input", metavar="IN", help="an image or a .collage code")
-    z.add_argument("-o", "--output", required=True, metavar="OUT.gif|mp4|webp")
+    z.add_argument("-o", "--output", required=True, metavar="OUT.gif|mp4|webp|png")
     z.add_argument(
         "--preset", help="a look: fits an image with it and uses its zoom settings (default: deep-zoom's fit)"
     )
@@ -289,64 +289,51 @@ def cmd_fractalize(args: argparse.Namespace) -> int:
 
 def cmd_zoom(args: argparse.Namespace) -> int:
     from collage_core.presets import load_preset
+    from collage_core.zoom import ZoomSettings, load_keyframes, writers
 
     from . import callbacks
 
-    out = _check_output(args.output, (".gif", ".mp4", ".webp"))
-    settings = {"zoom": 1000.0, "seconds": 10.0, "fps": 24, "loop": False, "pingpong": False, "easing": "ease-in-out"}
-    settings["autocontrast"] = True
+    out = _check_output(args.output, tuple(writers.suffixes()))
+    settings = ZoomSettings()
     if args.preset:  # a named look brings its zoom settings; flags still win
-        settings.update({k: v for k, v in load_preset(args.preset).zoom.items() if k in settings})
-    for key in settings:
-        value = getattr(args, key, None)
-        if value is not None:
-            settings[key] = value
-    if args.colour is not None:
-        settings["autocontrast"] = args.colour
-    size = args.size or (512, 512)
-    if args.keyframes:
-        from collage_core.keyframes import load_keyframes
-
-        settings["keyframes"] = load_keyframes(args.keyframes)
-    extra = {"plant_loop": True} if settings["loop"] else {}
+        settings = ZoomSettings.from_preset(load_preset(args.preset).zoom)
+    settings = settings.override(
+        zoom=args.zoom,
+        seconds=args.seconds,
+        fps=args.fps,
+        size=args.size,
+        center=args.center,
+        loop=args.loop,
+        pingpong=args.pingpong,
+        easing=args.easing,
+        autocontrast=args.colour,
+        keyframes=load_keyframes(args.keyframes) if args.keyframes else None,
+    )
+    writers.writer_for(out).check_fps(settings.fps)  # before the fit, which takes a while
+    extra = {"plant_loop": True} if settings.loop else {}
     config = callbacks.resolve_config(args.preset or "deep-zoom", copies=args.copies, **extra)
     code, _, _ = _load_input(args.input, config, args)
-    frames = round(settings["seconds"] * settings["fps"])
-    bar = _tqdm_progress("zoom", frames)
+    bar = _tqdm_progress("zoom", settings.frames)
     try:
-        _run_export(code, out, size, args.center, settings, bar, args.device)
+        _run_export(code, out, settings, bar, args.device)
     finally:
         bar.close()
+    size = writers.writer_for(out).frame_size(settings.size)
     print(
-        f"wrote {out} ({frames} frames, {size[0]}x{size[1]}, "
-        + (f"{len(keys)} keyframes" if (keys := settings.get("keyframes")) else f"zoom {settings['zoom']:g}")
+        f"wrote {out} ({settings.frames} frames, {size[0]}x{size[1]}, "
+        + (f"{len(keys)} keyframes" if (keys := settings.keyframes) else f"zoom {settings.zoom:g}")
         + f", {out.stat().st_size / 1024:.0f} KB)"
     )
     return 0
 
 
-def _run_export(code, out: Path, size, center, settings: dict, bar, device=None) -> None:
+def _run_export(code, out: Path, settings, bar, device=None) -> None:
     import collage_core as cc
 
     def report(done, total=None, *_):
         bar(done / total if total else float(done))
 
-    cc.export_zoom(
-        code,
-        out,
-        zoom=float(settings["zoom"]),
-        seconds=float(settings["seconds"]),
-        fps=int(settings["fps"]),
-        size=size,
-        center=center,
-        loop=bool(settings["loop"]),
-        pingpong=bool(settings["pingpong"]),
-        easing=settings["easing"],
-        autocontrast=settings["autocontrast"],
-        progress=report,
-        device=device,
-        keyframes=settings.get("keyframes"),
-    )
+    cc.export_zoom(code, out, settings, progress=report, device=device)
 
 
 def cmd_sample(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from .atomic import write_bytes_atomic
 from .config import MAX_GRID, MIN_GRID
 from .decode import decode_exact, decode_iterative, nearest_exact_side
 from .device import pick_device
@@ -232,11 +233,7 @@ class FractalCode:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the code to ``path`` atomically; returns the path."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".part")
-        tmp.write_bytes(self.to_bytes())
-        os.replace(tmp, path)
-        return path
+        return write_bytes_atomic(path, self.to_bytes())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> FractalCode:

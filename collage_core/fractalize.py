@@ -14,7 +14,7 @@ from .device import pick_device
 from .fit import ProgressFn, fit_closed_form, refine
 from .image_io import ImageLike, open_image, to_tensor
 from .layout import BlendedLayout, Layout, as_layout
-from .loop import loop_cell
+from .loop_cell import loop_cell
 from .resample import area_resize
 
 # Fitting above this side costs more than it shows at 1x; renders magnify anyway.

@@ -44,6 +44,8 @@ from .decode import decode_exact, is_exact_side, nearest_exact_side
 from .device import pick_device
 from .layout import BlendedLayout, Layout, as_layout
 from .operator import domain_count
+from .resample import area_resize as area_resample
+from .resample import area_weights as _area_window
 from .symmetry import apply_symmetries, symmetry_elements
 
 MAX_ZOOM = 1e15
@@ -137,60 +139,8 @@ def merge_windows(rects, slack: float = MERGE_SLACK) -> list[Rect]:
     return out
 
 
-def _area_window(n_in: int, start: Fraction, step: Fraction, count: int, lo: int, hi: int) -> torch.Tensor:
-    """Area weights ``(count, hi - lo)``: output ``i`` averages input ``[start + i*step, start + (i+1)*step)``.
-
-    Positions are in input pixels (``n_in`` of them, each of width 1); input columns
-    ``lo..hi`` are the ones held. Parts outside ``[0, n_in)`` weigh zero (black), so a
-    pixel half off the image is half as bright. Big integers stay exact: only offsets
-    relative to ``lo`` become floats.
-    """
-    base = float(start - lo)
-    edges = base + torch.arange(count + 1, dtype=torch.float64) * float(step)
-    e0, e1 = edges[:-1, None], edges[1:, None]
-    j = torch.arange(hi - lo, dtype=torch.float64)[None, :]
-    overlap = (torch.minimum(e1, j + 1) - torch.maximum(e0, j)).clamp_min(0)
-    # Clip to the image [0, n_in) in local coordinates.
-    inside = (j >= -lo) & (j < n_in - lo)
-    return overlap * inside / float(step)
-
-
 def _ceil(x: Fraction) -> int:
     return -((-x.numerator) // x.denominator)
-
-
-def area_resample(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Exact area (box) resampling with banded weights: ``O(pixels * taps)``, any ratio.
-
-    Output pixel ``i`` averages input ``[i * r, (i + 1) * r)``, ``r = n_in / n_out``,
-    which touches at most ``ceil(r) + 1`` input pixels: a few row gathers per axis
-    instead of the dense ``(out, in)`` matrices of
-    :func:`~collage_core.resample.area_resize` (``O(out * in^2)``). Same result.
-
-    Args:
-        x: ``(..., h, w)``.
-        size: ``(out_h, out_w)``.
-    """
-    x = _resample_rows(x, size[0])
-    return _resample_rows(x.transpose(-1, -2).contiguous(), size[1]).transpose(-1, -2)
-
-
-def _resample_rows(x: torch.Tensor, n_out: int) -> torch.Tensor:
-    # Gathering whole rows (index_select on dim -2) copies contiguous memory: fast.
-    n_in = x.shape[-2]
-    if n_in == n_out:
-        return x
-    r = n_in / n_out
-    taps = math.ceil(r) + 1
-    lo = torch.arange(n_out, dtype=torch.float64) * r
-    j = lo.floor()[:, None] + torch.arange(taps, dtype=torch.float64)[None, :]  # (n_out, taps)
-    overlap = (torch.minimum(lo[:, None] + r, j + 1) - torch.maximum(lo[:, None], j)).clamp_min(0) / r
-    index = j.clamp(max=n_in - 1).long().to(x.device)
-    weight = overlap.to(x.device, x.dtype)
-    out = x.index_select(-2, index[:, 0]) * weight[:, 0, None]
-    for t in range(1, taps):
-        out += x.index_select(-2, index[:, t]) * weight[:, t, None]
-    return out
 
 
 # ------------------------------------------------------------------------------ planning
