@@ -14,7 +14,7 @@ from .actions.digits import Digits, contact_sheet, gray_image, load_vae, sample_
 from .actions.fractalize import Views, fit, load_code, preview, psnr, readout, render_views, resolve_config
 from .actions.photos import Photo, digest, load_photo, mark_point, safe_stem, start_image
 from .actions.progress import ProgressFn
-from .actions.zoom import check_animation, export_zoom
+from .actions.zoom import check_animation, export_zoom, zoom_settings
 from .budget import effective_magnify, largest_exact_side, studio_magnify
 
 __all__ = [
@@ -46,4 +46,5 @@ __all__ = [
     "start_image",
     "studio_magnify",
     "write_frames",
+    "zoom_settings",
 ]

@@ -258,9 +258,14 @@ def test_animation_limits():
     assert callbacks.check_animation(2, 12, (256, 256), 1000) == 24
     with pytest.raises(ValueError, match="frames; the limit is"):
         callbacks.check_animation(limits.MAX_SECONDS, limits.MAX_FPS, (64, 64), 10)
-    with pytest.raises(ValueError, match="Animation sides"):
+    # The studio's limits on top of the engine's (one ZoomSettings, validated once):
+    with pytest.raises(ValueError, match="Animation sides must be at most 1024"):
+        callbacks.check_animation(1, 4, (2000, 64), 10)  # the engine allows 2048
+    with pytest.raises(ValueError, match="Zoom must be at most 1e"):
+        callbacks.check_animation(1, 4, (64, 64), limits.MAX_ZOOM * 10)
+    with pytest.raises(ValueError, match=r"each side must be 16\.\.2048"):
         callbacks.check_animation(1, 4, (4096, 64), 10)
-    with pytest.raises(ValueError, match="Zoom must be above 1"):
+    with pytest.raises(ValueError, match=r"zoom must be in \[1"):
         callbacks.check_animation(1, 4, (64, 64), 0.5)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import threading
 from pathlib import Path
 
@@ -13,68 +12,54 @@ from .. import limits
 from .progress import ProgressFn
 
 
+def zoom_settings(**fields) -> cc.ZoomSettings:
+    """One :class:`~collage_core.ZoomSettings` from a request, validated once: the engine's
+    checks on construction, then the studio's per-request limits (``app/limits.py``).
+
+    Args:
+        fields: ``ZoomSettings`` fields (``zoom``, ``seconds``, ``fps``, ``size``, ``center``,
+            ``loop``, ``pingpong``, ``easing``, ``keyframes``); the studio's ``colour``
+            ("true", "vivid" or "off") is the engine's ``autocontrast``.
+    """
+    if "colour" in fields:
+        fields["autocontrast"] = fields.pop("colour")
+    return cc.ZoomSettings(**fields).within(
+        max_zoom=limits.MAX_ZOOM,
+        max_seconds=limits.MAX_SECONDS,
+        max_fps=limits.MAX_FPS,
+        max_frames=limits.MAX_FRAMES,
+        max_side=limits.MAX_ANIMATION_SIDE,
+    )
+
+
 def check_animation(seconds: float, fps: float, size: tuple[int, int], zoom: float) -> int:
     """Validate an animation request against the per-request limits; returns the frame count."""
-    if not (math.isfinite(zoom) and 1.0 < zoom <= limits.MAX_ZOOM):
-        raise ValueError(f"Zoom must be above 1 and at most {limits.MAX_ZOOM:g}, got {zoom:g}.")
-    if not (0 < seconds <= limits.MAX_SECONDS):
-        raise ValueError(f"Duration must be between 0 and {limits.MAX_SECONDS:g} s, got {seconds:g}.")
-    if not (1 <= fps <= limits.MAX_FPS):
-        raise ValueError(f"Frames per second must be between 1 and {limits.MAX_FPS}, got {fps:g}.")
-    frames = round(seconds * fps)
-    if frames > limits.MAX_FRAMES:
-        raise ValueError(f"{seconds:g} s at {fps:g} fps is {frames} frames; the limit is {limits.MAX_FRAMES}.")
-    if max(size) > limits.MAX_ANIMATION_SIDE or min(size) < 16:
-        raise ValueError(
-            f"Animation sides must be between 16 and {limits.MAX_ANIMATION_SIDE} px, got {size[0]}×{size[1]}."
-        )
-    return frames
+    return zoom_settings(zoom=zoom, seconds=seconds, fps=fps, size=size).frames
 
 
 def export_zoom(
     code: FractalCode,
     path: str | Path,
-    zoom: float = 1000.0,
-    seconds: float = 6.0,
-    fps: int = 24,
-    size: tuple[int, int] = (384, 384),
-    center: tuple[float, float] | None = None,
-    loop: bool = False,
-    pingpong: bool = False,
-    easing: str = "ease-in-out",
+    settings: cc.ZoomSettings | None = None,
+    *,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
     device: str | None = None,
-    colour: str = "true",
+    **fields,
 ) -> Path:
     """Render an infinite-zoom animation to ``path`` (.gif, .mp4 or .webp) within the studio's limits.
 
     Args:
-        center: normalised ``(x, y)`` target, or ``None`` for the auto loop point.
-        colour: the tone look: ``"true"`` (colour-true), ``"vivid"`` or ``"off"``.
+        settings: from :func:`zoom_settings` (the tabs build one per request); or ``fields``
+            for :func:`zoom_settings`, e.g. ``zoom=64, seconds=1, fps=3, size=(48, 32)``.
     """
-    frames = check_animation(seconds, fps, size, zoom)
+    settings = settings if settings is not None else zoom_settings(**fields)
     report = None
     if progress is not None:
 
         def report(done, total=None, *_) -> None:
             fraction = done / total if total else float(done)
-            progress(fraction, f"frame {done}/{total or frames}" if total else "rendering")
+            progress(fraction, f"frame {done}/{total or settings.frames}" if total else "rendering")
 
-    cc.export_zoom(
-        code,
-        path,
-        zoom=zoom,
-        seconds=seconds,
-        fps=fps,
-        size=size,
-        center=center,
-        loop=loop,
-        pingpong=pingpong,
-        easing=easing,
-        autocontrast=colour,
-        progress=report,
-        cancel=cancel,
-        device=device,
-    )
+    cc.export_zoom(code, path, settings, progress=report, cancel=cancel, device=device)
     return Path(path)

@@ -99,29 +99,22 @@ def zoom(
 ):
     """Export an infinite zoom; returns (animation for the page, video for the page, download)."""
     session = session if session is not None else Session()
-    center = parse_target(target)
     ext = suffix(fmt)  # fail fast, before any fitting
     depth = inputs.number(depth, "Depth", 0.0, math.log10(limits.MAX_ZOOM))
-    seconds = inputs.number(seconds, "Duration", 0.0, limits.MAX_SECONDS)
-    fps = inputs.whole(fps, "Frames per second", 1, limits.MAX_FPS)
-    code, name = _zoom_code(source, preset, bool(loop), session, progress, device)
-    path = session.new_path(f"{name}-zoom", ext)
-    callbacks.export_zoom(
-        code,
-        path,
+    settings = callbacks.zoom_settings(
         zoom=10**depth,
-        seconds=seconds,
-        fps=fps,
+        seconds=inputs.number(seconds, "Duration", 0.0, limits.MAX_SECONDS),
+        fps=inputs.whole(fps, "Frames per second", 1, limits.MAX_FPS),
         size=parse_size(size),
-        center=center,
+        center=parse_target(target),
         loop=bool(loop),
         pingpong=bool(pingpong),
         easing=easing,
-        progress=progress_fn(progress),
-        cancel=session.cancel,
-        device=device,
         colour=colour,
     )
+    code, name = _zoom_code(source, preset, settings.loop, session, progress, device)
+    path = session.new_path(f"{name}-zoom", ext)
+    callbacks.export_zoom(code, path, settings, progress=progress_fn(progress), cancel=session.cancel, device=device)
     return animation_outputs(path)
 
 
