@@ -2,6 +2,7 @@
 
     collage fractalize IN -o OUT.png [--grid N] [--symmetries none|rot|d4] [--strength S]
                       [--copies 1|2|3|soft] [--blend | --no-blend] [--band B]
+                      [--adaptive [--max-cells N]]
                       [--refine N] [--iterations N] [--start noise|gray|IMAGE] [--magnify M]
                       [--preset NAME] [--code OUT.collage] [--style IMAGE] [--seed S]
     collage zoom IN -o OUT.(gif|mp4|webp|png) [--zoom Z] [--seconds S] [--fps F] [--size WxH]
@@ -107,6 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="blended, seamless cells (no grid at 1x; softer deep views) or --no-blend (default) for hard square cells",
     )
     f.add_argument("--band", type=float, help="blend band half-width in cells, 1/64..1/2 (default 0.25)")
+    f.add_argument(
+        "--adaptive",
+        action="store_true",
+        default=None,
+        help="adaptive (quadtree) cells: start from --grid (a power of two) and split where the photo has detail",
+    )
+    f.add_argument(
+        "--max-cells", type=_positive(int), help="with --adaptive: at most this many cells (default 4 x grid^2)"
+    )
     f.add_argument("--refine", type=_non_negative_int, help="refinement steps after the closed-form fit (default 0)")
     f.add_argument("--style", metavar="IMAGE", help="a style source image whose copies also build the picture")
     f.add_argument("--iterations", type=_non_negative_int, help="collage steps from --start (default: exact attractor)")
@@ -190,6 +200,7 @@ def _load_input(path_text: str, config, args):
         raise ValueError(f"no such file: {path}")
     if _is_code_file(path):
         fit_flags = ("grid", "symmetries", "strength", "copies", "refine", "style", "preset", "blend", "band")
+        fit_flags += ("adaptive", "max_cells")
         ignored = [f"--{name}" for name in fit_flags if getattr(args, name, None) not in (None, False)]
         if ignored and getattr(args, "func", None) is cmd_fractalize:
             print(f"note: {', '.join(ignored)} ignored: {path.name} is already a fitted code", file=sys.stderr)
@@ -256,6 +267,8 @@ def cmd_fractalize(args: argparse.Namespace) -> int:
         seed=args.seed,
         blend=args.blend,
         band=args.band,
+        adaptive=args.adaptive,
+        max_cells=args.max_cells,
     )
     render = preset.render if preset else {}
     magnify = args.magnify if args.magnify is not None else render.get("magnify", 1)

@@ -42,6 +42,8 @@ def loop_cell(a: torch.Tensor, grid: int) -> int:
         the row-major cell index ``k``.
     """
     score = loop_score(a).double()
+    if a.shape[1] != grid * grid:  # adaptive (quadtree) cells: leaves in preorder, no row-major interior
+        return int(torch.argmax(score).item())
     i, j = torch.div(torch.arange(grid * grid), grid, rounding_mode="floor"), torch.arange(grid * grid) % grid
     interior = ((i > 0) & (i < grid - 1) & (j > 0) & (j < grid - 1)).double()
     return int(torch.argmax(score + INTERIOR_BONUS * interior).item())
