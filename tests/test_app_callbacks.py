@@ -446,13 +446,36 @@ def test_choosing_a_preset_moves_the_controls():
 def test_the_cells_control_sets_blend_and_follows_the_library_default():
     assert FractalizeRequest(photo=None).cells == cells_value(FractalizeConfig().blend)
     for label, value in CELLS:
-        blend = FractalizeRequest(photo=None, grid=8, cells=value).config().blend
-        assert cells_value(blend) == value, label
+        config = FractalizeRequest(photo=None, grid=8, cells=value).config()
+        assert cells_value(config.blend, config.adaptive) == value, label
     # A preset's blend is overridden by the control (which the preset moved when it was chosen).
     snow = presets.load_preset("snowflake").name
     assert FractalizeRequest(photo=None, preset=snow, cells="blended").config().blend is True
     with pytest.raises(ValueError, match="Cells must be one of"):
         FractalizeRequest(photo=None, cells="soft").config()
+
+
+def test_adaptive_cells_keep_the_grid_budget_and_round_trip_through_presets(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEURAL_COLLAGE_PRESETS", str(tmp_path))
+    config = FractalizeRequest(photo=None, grid=32, cells="adaptive").config()
+    assert (config.adaptive, config.blend, config.grid, config.cells_budget) == (True, False, 8, 1024)
+    odd = FractalizeRequest(photo=None, grid=20, cells="adaptive").config()
+    assert (odd.grid, odd.cells_budget) == (4, 400)  # the root is a power of two
+    back = FractalizeRequest(photo=None, grid=32, cells="hard").config()
+    assert (back.adaptive, back.max_cells, back.grid) == (False, None, 32)
+    session = Session()
+    ui.save_user_preset("quad", "", 32, "d4", 0.2, 0, 0, "noise", 1, session=session, copies="1", cells="adaptive")
+    grid, *_, cells = ui.apply_preset("quad", session=session)
+    assert (grid, cells) == (32, "adaptive")
+    assert session.presets["quad"].config() == config
+    assert FractalizeRequest(photo=None, preset="quad", grid=grid, cells=cells).config(session) == config
+
+
+def test_adaptive_cells_fit_from_the_studio(photo_path):
+    _, readout, code_path = ui.fractalize(str(photo_path), grid=16, cells="adaptive", session=Session())
+    code = cc.FractalCode.load(code_path)
+    assert code.layout.kind == "quadtree" and code.grid == 4 and 16 < code.layout.cells <= 256
+    assert f"**adaptive** {code.layout.cells} cells from 4×4" in readout
 
 
 def test_blended_cells_change_the_collage(photo_path):

@@ -167,9 +167,16 @@ def readout(views: Views, code: FractalCode) -> str:
         f"**PSNR** {views.psnr:.2f} dB" if views.psnr is not None else "**PSNR** n/a (no original)",
         f"**code** {_human_bytes(views.code_bytes)}",
         f"**output** {w}×{h} (×{views.magnify:g})",
-        f"**grid** {code.grid}×{code.grid}, {code.symmetries}",
+        f"{_cells_label(code)}, {code.symmetries}",
     ]
     return " · ".join(parts)
+
+
+def _cells_label(code: FractalCode) -> str:
+    kind = code.layout.kind
+    if kind == "quadtree":
+        return f"**adaptive** {code.layout.cells} cells from {code.grid}×{code.grid}"
+    return f"**{'blended' if kind == 'blend' else 'grid'}** {code.grid}×{code.grid}"
 
 
 def _human_bytes(n: int) -> str:

@@ -27,22 +27,44 @@ EASINGS = ["ease-in-out", "linear", "ease-in", "ease-out", "sine"]
 COLOURS = ["true", "vivid", "off"]
 # Copies per cell: sharp keeps the photo recognisable inside itself at every depth.
 COPIES = [("1 · sharp", "1"), ("2", "2"), ("3", "3"), ("soft · all 8", "soft")]
-# Cells: hard squares, or cosine-blended overlaps (no seams); auto blends where the grid allows.
-CELLS = [("hard grid", "hard"), ("blended", "blended"), ("auto", "auto")]
-_CELLS_BLEND = {"hard": False, "blended": True, "auto": None}
+# Cells: hard squares, cosine-blended overlaps (no seams), auto (blends where the grid
+# allows), or adaptive: a quadtree with the same number of cells as the hard grid, big
+# cells (whole copies) where the photo is calm and small ones where it is busy.
+CELLS = [("hard grid", "hard"), ("blended", "blended"), ("auto", "auto"), ("adaptive", "adaptive")]
+_CELLS_BLEND = {"hard": False, "blended": True, "auto": None, "adaptive": False}
 START_CHOICES = ["noise", "gray", "photo"]
 
 
-def cells_value(blend: bool | None) -> str:
+def cells_value(blend: bool | None, adaptive: bool = False) -> str:
     """The Cells control's value for a config's ``blend`` (so the control follows the library default)."""
+    if adaptive:
+        return "adaptive"
     return next(k for k, v in _CELLS_BLEND.items() if v is blend)
 
 
 def parse_cells(value) -> bool | None:
-    """The ``blend`` setting of a Cells value ("hard", "blended" or "auto")."""
+    """The ``blend`` setting of a Cells value ("hard", "blended", "auto" or "adaptive")."""
     if value not in _CELLS_BLEND:
         raise ValueError(f"Cells must be one of {', '.join(_CELLS_BLEND)}, got {value!r}.")
     return _CELLS_BLEND[value]
+
+
+def cells_settings(value, grid: int) -> dict:
+    """The fit settings of a Cells value with the Grid slider at ``grid`` cells a side.
+
+    "adaptive" keeps the grid's cell budget (``grid**2`` cells) and starts the quadtree
+    from the largest power of two at most ``grid / 4`` (2 levels of splits to spend it).
+    """
+    blend = parse_cells(value)
+    if value != "adaptive":
+        return {"blend": blend, "adaptive": False, "max_cells": None}
+    root = max(2, 1 << (max(int(grid) // 4, 1).bit_length() - 1))
+    return {"blend": False, "adaptive": True, "grid": root, "max_cells": int(grid) ** 2}
+
+
+def shown_grid(config) -> int:
+    """The Grid slider's value for a config: an adaptive fit shows its cell budget's side."""
+    return round(config.cells_budget**0.5) if config.adaptive else config.grid
 
 
 # ---------------------------------------------------------------------- typed values

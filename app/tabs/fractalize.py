@@ -267,7 +267,7 @@ def build(session, zoom_source, examples, choices, device: str | None = None):
                 CELLS,
                 value=R.cells,
                 label="Cells",
-                info="hard grid: sharpest deep views; blended: no seams between cells at 1×",
+                info="hard grid: sharpest deep views; blended: no seams at 1×; adaptive: big cells where the photo is calm, the same number of cells",
                 elem_id="cells",
             )
             strength = gr.Slider(

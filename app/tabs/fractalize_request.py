@@ -13,7 +13,7 @@ from collage_core import FractalizeConfig
 
 from .. import callbacks
 from ..session import Session
-from .common import NO_PRESET, cells_value, find_preset, parse_cells
+from .common import NO_PRESET, cells_settings, cells_value, find_preset
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,8 @@ class FractalizeRequest:
         style: path of an optional style source.
         iterations: 0 renders the exact attractor; n shows n steps from ``start``.
         start, start_image: "noise", "gray" or "photo" (then ``start_image``).
-        cells: "hard", "blended" or "auto" (the library's ``blend`` False / True / None).
+        cells: "hard", "blended" or "auto" (the library's ``blend`` False / True / None),
+            or "adaptive" (a quadtree with ``grid**2`` cells, see ``common.cells_settings``).
     """
 
     photo: str | None
@@ -59,7 +60,7 @@ class FractalizeRequest:
         )
         # After the preset: the Cells control shows the preset's choice, and "auto" is None,
         # which resolve_config would read as "not set".
-        return config.override(blend=parse_cells(self.cells))
+        return config.override(**cells_settings(self.cells, config.grid))
 
     def start_value(self):
         """What iterations start from ("noise", "gray" or the start photo)."""

@@ -12,7 +12,7 @@ from collage_core.presets import Preset, user_dir
 from .. import inputs, limits, user_presets
 from ..guard import friendly as _friendly
 from ..session import Session
-from .common import cells_value, find_preset, parse_cells, preset_choices
+from .common import cells_settings, cells_value, find_preset, preset_choices, shown_grid
 
 
 @_friendly
@@ -29,7 +29,7 @@ def apply_preset(preset, session: Session | None = None):
     if p.description:
         gr.Info(p.description)
     return (
-        cfg.grid,
+        shown_grid(cfg),
         cfg.symmetries,
         cfg.strength,
         cfg.refine_steps,
@@ -38,7 +38,7 @@ def apply_preset(preset, session: Session | None = None):
         render.get("magnify", 1),
         gr.update(value=defaults.seed),
         "soft" if cfg.copies is None else str(cfg.copies),
-        cells_value(cfg.blend),
+        cells_value(cfg.blend, cfg.adaptive),
     )
 
 
@@ -66,9 +66,12 @@ def save_user_preset(
         "strength": inputs.number(strength, "Strength", 0.0, 1.0),
         "copies": "soft" if parse_copies(copies) is None else parse_copies(copies),
     }
-    blend = parse_cells(cells)
-    if blend is not None:  # TOML has no None: "auto" is a preset without the field
-        fractalize_values["blend"] = blend
+    # TOML has no None: "auto" is a preset without the field, hard/blended/adaptive set theirs.
+    fractalize_values.update(
+        {k: v for k, v in cells_settings(cells, fractalize_values["grid"]).items() if v is not None}
+    )
+    if not fractalize_values["adaptive"]:
+        del fractalize_values["adaptive"]
     refine_steps = inputs.whole(refine_steps, "Refinement steps", 0, limits.MAX_REFINE_STEPS)
     if refine_steps:
         fractalize_values["refine_steps"] = refine_steps
