@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -354,6 +355,8 @@ def main() -> int:
                 print(
                     f"| {side}x{side} | now / {args.poster_baseline} | {now['seconds'] / base['seconds']:.2f} | {now['cpu'] / base['cpu']:.2f} | | |"
                 )
+        for _, tree in trees[1:]:
+            shutil.rmtree(tree, ignore_errors=True)
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     return 0
 
