@@ -48,20 +48,23 @@ from .quadtree import QuadtreeLayout
 from .quadtree_view import plan_sides, power_side, quadtree_top
 from .resample import area_resize as area_resample
 from .resample import area_weights as _area_window
+from .resample import banded_product
 from .symmetry import symmetry_elements
-from .view_geometry import (  # noqa: F401 - re-exported: the view's geometry lived here
+from .view_geometry import (  # noqa: F401 - re-exported: the view's geometry and limits lived here
+    MAX_VIEW_SIDE,
+    MAX_ZOOM,
     MERGE_SLACK,
     Rect,
     _area,
     _ceil,
     _contains,
     _flips,
+    check_size,
+    check_view,
     merge_windows,
     source_rect,
 )
 
-MAX_ZOOM = 1e15
-MAX_VIEW_SIDE = 2048  # 2048^2 at 1e12x peaks near 1 GB (windows of two levels live at once)
 # Levels whose side is at most this are decoded whole: 1024^2 RGB is 12 MB, and the
 # first sparse level above it then reads at most 8 x window pixels.
 DENSE_MAX = 1024
@@ -70,32 +73,6 @@ BATCHED_PIECES = 16
 # The first level above the dense one reads precomputed domain copies up to this size.
 DOMAIN_BYTES = 256 * 2**20
 DENSE_CACHE_FLOATS = 16 * 2**20  # 64 MB of float32 levels kept between frames
-
-
-def _banded_rows(weights: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """``weights @ x`` for area weights ``(count, n)`` whose rows are short runs (the taps
-    of :func:`_area_window`), as a few row gathers: ``O(count * taps)`` a column instead of
-    ``O(count * n)`` (a 1024^2 poster block: 6x less work than the dense product).
-
-    Args:
-        x: ``(..., n, w)``.
-    """
-    count, n = weights.shape
-    nonzero = weights != 0
-    first = nonzero.to(torch.uint8).argmax(1)  # (count,)
-    last = n - 1 - nonzero.flip(1).to(torch.uint8).argmax(1)
-    span = torch.where(nonzero.any(1), last - first, 0)  # rows all off the image: none
-    taps = int(span.max()) + 1
-    if taps > 8:  # a strong reduction: the dense product is as fast
-        return weights @ x
-    index = first[:, None] + torch.arange(taps, device=weights.device)  # (count, taps)
-    valid = index < n
-    index = index.clamp(max=n - 1)
-    w = torch.where(valid, weights.gather(1, index), torch.zeros((), dtype=weights.dtype, device=weights.device))
-    out = x.index_select(-2, index[:, 0]) * w[:, 0, None]
-    for t in range(1, taps):
-        out += x.index_select(-2, index[:, t]) * w[:, t, None]
-    return out
 
 
 # ------------------------------------------------------------------------------ planning
@@ -334,7 +311,7 @@ class ViewRenderer:
         else:
             rows = _area_window(plan.side, y0, dy, h_out, r0, r1).to(self.device, top.dtype)
             cols = _area_window(plan.side, x0, dx, w_out, c0, c1).to(self.device, top.dtype)
-            detail = _banded_rows(cols, _banded_rows(rows, top).transpose(-1, -2)).transpose(-1, -2)
+            detail = banded_product(cols, banded_product(rows, top).transpose(-1, -2)).transpose(-1, -2)
             # Output pixels partly off the image are partly black: scale the offset alike.
             coverage = rows.sum(1)[:, None] * cols.sum(1)[None, :]
             if not bool((coverage > 1 - 1e-6).all()):
@@ -495,39 +472,6 @@ class ViewRenderer:
         cols = _area_window(wa, Fraction(src[2] * wa, cs), Fraction(wa, cs), src[3] - src[2], 0, wa)
         # _area_window divides by the step (input pixels per output pixel) for averaging.
         return rows.to(img) @ img @ cols.to(img).T
-
-
-# ---------------------------------------------------------------------------- validation
-def check_view(center, zoom, size, max_side: int = MAX_VIEW_SIDE):
-    """Validate view parameters; returns ``(center, zoom, size)`` as floats and ints."""
-    try:
-        cx, cy = (float(v) for v in center)
-    except (TypeError, ValueError):
-        raise ValueError(f"center must be a pair of numbers (x, y), got {center!r}") from None
-    if not (math.isfinite(cx) and math.isfinite(cy)):
-        raise ValueError(f"center must be finite, got {center!r}")
-    if not (-1.0 <= cx <= 2.0 and -1.0 <= cy <= 2.0):
-        raise ValueError(f"center {center!r} is far outside the image (normalised coordinates are 0..1)")
-    try:
-        zoom = float(zoom)
-    except (TypeError, ValueError):
-        raise ValueError(f"zoom must be a number, got {zoom!r}") from None
-    if not (math.isfinite(zoom) and 1.0 <= zoom <= MAX_ZOOM):
-        raise ValueError(f"zoom must be a finite number in [1, {MAX_ZOOM:.0e}], got {zoom!r}")
-    return (cx, cy), zoom, check_size(size, 1, max_side)
-
-
-def check_size(size, lo: int, hi: int) -> tuple[int, int]:
-    """``(w, h)`` as two integers in ``[lo, hi]``, or a ``ValueError`` saying what is wrong."""
-    try:
-        w, h = size
-    except (TypeError, ValueError):
-        raise ValueError(f"size must be (width, height), got {size!r}") from None
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (w, h)):
-        raise ValueError(f"size must be two integers, got {size!r}")
-    if not (lo <= w <= hi and lo <= h <= hi):
-        raise ValueError(f"size {w}x{h} is out of range: each side must be {lo}..{hi} pixels")
-    return w, h
 
 
 def render_view(

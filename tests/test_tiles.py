@@ -13,7 +13,8 @@ from photos import synthetic_photo
 
 import collage_core as cc
 from collage_core import tiles
-from collage_core.viewport import BATCHED_PIECES, ViewRenderer, _area_window, _banded_rows, plan_view
+from collage_core.resample import banded_product
+from collage_core.viewport import BATCHED_PIECES, ViewRenderer, _area_window, plan_view
 
 
 def _reference(code, plan):
@@ -85,7 +86,7 @@ def test_banded_area_weights_equal_the_dense_product(n_in, start, step, count):
     hi = min(n_in, lo + 66)
     weights = _area_window(n_in, start, step, count, lo, hi).float()
     x = torch.rand(3, hi - lo, 5)
-    assert torch.allclose(_banded_rows(weights, x), weights @ x, atol=1e-6)
+    assert torch.allclose(banded_product(weights, x), weights @ x, atol=1e-6)
 
 
 @pytest.mark.parametrize("channels", [3, 4])
