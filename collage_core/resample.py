@@ -100,3 +100,29 @@ def _dense(n_in: int, n_out: int) -> torch.Tensor:
     """The band as a ``(n_out, n_in)`` matrix: one matmul beats a loop of gathers on small sides."""
     index, weight = _band(n_in, n_out)
     return torch.zeros(n_out, n_in, dtype=torch.float64).scatter_add_(1, index, weight)
+
+
+def banded_product(weights: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``weights @ x`` for area weights ``(count, n)`` whose rows are short runs (the taps
+    of :func:`area_weights`), as a few row gathers: ``O(count * taps)`` a column instead of
+    ``O(count * n)`` (a 1024^2 poster block: 6x less work than the dense product).
+
+    Args:
+        x: ``(..., n, w)``.
+    """
+    count, n = weights.shape
+    nonzero = weights != 0
+    first = nonzero.to(torch.uint8).argmax(1)  # (count,)
+    last = n - 1 - nonzero.flip(1).to(torch.uint8).argmax(1)
+    span = torch.where(nonzero.any(1), last - first, 0)  # rows all off the image: none
+    taps = int(span.max()) + 1
+    if taps > 8:  # a strong reduction: the dense product is as fast
+        return weights @ x
+    index = first[:, None] + torch.arange(taps, device=weights.device)  # (count, taps)
+    valid = index < n
+    index = index.clamp(max=n - 1)
+    w = torch.where(valid, weights.gather(1, index), torch.zeros((), dtype=weights.dtype, device=weights.device))
+    out = x.index_select(-2, index[:, 0]) * w[:, 0, None]
+    for t in range(1, taps):
+        out += x.index_select(-2, index[:, t]) * w[:, t, None]
+    return out

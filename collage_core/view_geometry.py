@@ -1,17 +1,21 @@
-"""Window geometry for deep-zoom views (DESIGN.md section 3).
+"""Window geometry for deep-zoom views (DESIGN.md section 3), and the views' limits.
 
 Pure integer geometry on square levels: which window of a level a dihedral copy of a
-window reads, and merging overlapping windows. :mod:`~collage_core.viewport` and its
+window reads, and merging overlapping windows; the checks on a view's centre, zoom and size. :mod:`~collage_core.viewport` and its
 quadtree counterpart build on these; the views are sampled with :mod:`~collage_core.resample`.
 """
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 import torch
 
 from .symmetry import apply_symmetries
+
+MAX_ZOOM = 1e15
+MAX_VIEW_SIDE = 2048  # 2048^2 at 1e12x peaks near 1 GB (windows of two levels live at once)
 
 Rect = tuple[int, int, int, int]  # (row0, row1, col0, col1), half-open, Python ints
 # Merge two windows when their bounding box wastes at most this fraction of pixels.
@@ -94,3 +98,36 @@ def merge_windows(rects, slack: float = MERGE_SLACK) -> list[Rect]:
 
 def _ceil(x: Fraction) -> int:
     return -((-x.numerator) // x.denominator)
+
+
+# ---------------------------------------------------------------------------- validation
+def check_view(center, zoom, size, max_side: int = MAX_VIEW_SIDE):
+    """Validate view parameters; returns ``(center, zoom, size)`` as floats and ints."""
+    try:
+        cx, cy = (float(v) for v in center)
+    except (TypeError, ValueError):
+        raise ValueError(f"center must be a pair of numbers (x, y), got {center!r}") from None
+    if not (math.isfinite(cx) and math.isfinite(cy)):
+        raise ValueError(f"center must be finite, got {center!r}")
+    if not (-1.0 <= cx <= 2.0 and -1.0 <= cy <= 2.0):
+        raise ValueError(f"center {center!r} is far outside the image (normalised coordinates are 0..1)")
+    try:
+        zoom = float(zoom)
+    except (TypeError, ValueError):
+        raise ValueError(f"zoom must be a number, got {zoom!r}") from None
+    if not (math.isfinite(zoom) and 1.0 <= zoom <= MAX_ZOOM):
+        raise ValueError(f"zoom must be a finite number in [1, {MAX_ZOOM:.0e}], got {zoom!r}")
+    return (cx, cy), zoom, check_size(size, 1, max_side)
+
+
+def check_size(size, lo: int, hi: int) -> tuple[int, int]:
+    """``(w, h)`` as two integers in ``[lo, hi]``, or a ``ValueError`` saying what is wrong."""
+    try:
+        w, h = size
+    except (TypeError, ValueError):
+        raise ValueError(f"size must be (width, height), got {size!r}") from None
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (w, h)):
+        raise ValueError(f"size must be two integers, got {size!r}")
+    if not (lo <= w <= hi and lo <= h <= hi):
+        raise ValueError(f"size {w}x{h} is out of range: each side must be {lo}..{hi} pixels")
+    return w, h

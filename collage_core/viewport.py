@@ -48,20 +48,23 @@ from .quadtree import QuadtreeLayout
 from .quadtree_view import plan_sides, power_side, quadtree_top
 from .resample import area_resize as area_resample
 from .resample import area_weights as _area_window
+from .resample import banded_product
 from .symmetry import symmetry_elements
-from .view_geometry import (  # noqa: F401 - re-exported: the view's geometry lived here
+from .view_geometry import (  # noqa: F401 - re-exported: the view's geometry and limits lived here
+    MAX_VIEW_SIDE,
+    MAX_ZOOM,
     MERGE_SLACK,
     Rect,
     _area,
     _ceil,
     _contains,
     _flips,
+    check_size,
+    check_view,
     merge_windows,
     source_rect,
 )
 
-MAX_ZOOM = 1e15
-MAX_VIEW_SIDE = 2048  # 2048^2 at 1e12x peaks near 1 GB (windows of two levels live at once)
 # Levels whose side is at most this are decoded whole: 1024^2 RGB is 12 MB, and the
 # first sparse level above it then reads at most 8 x window pixels.
 DENSE_MAX = 1024
@@ -228,6 +231,10 @@ class ViewRenderer:
             the window recursion on tiny codes).
     """
 
+    # Whole symmetric copies of a dense child are made when the windows read at least
+    # this fraction of it (0: always, the old rule; the tests check both paths agree).
+    copies_min_read = 1.0
+
     def __init__(self, code, device=None, dense_max: int = DENSE_MAX):
         self.grid = code.grid
         self.layout = code.layout
@@ -256,6 +263,7 @@ class ViewRenderer:
         self.m_min = _min_mantissa(self.layout, dense_max)
         self.stats = RenderStats()
         self._dense_cache: OrderedDict[int, torch.Tensor] = OrderedDict()
+        self._details: OrderedDict[int, tuple] = OrderedDict()  # side -> (dense, offset, detail)
 
     # ------------------------------------------------------------------ public
     def render(
@@ -289,9 +297,7 @@ class ViewRenderer:
         if plan.sides is not None:
             offset, top = quadtree_top(self, plan)
         elif plan.levels:
-            dense = self._dense(plan.dense_side)  # (C, s, s)
-            offset = dense.to(self.wide_device, self.wide).mean(dim=(-2, -1))  # (C,)
-            detail = dense - offset.to(self.device, torch.float32)[:, None, None]
+            offset, detail = self._dense_detail(self._dense(plan.dense_side))
             child = {(0, plan.dense_side, 0, plan.dense_side): (offset, detail)}
             for level in range(len(plan.levels) - 1, -1, -1):
                 child = self._climb(plan.levels[level], child, plan, level)
@@ -305,7 +311,7 @@ class ViewRenderer:
         else:
             rows = _area_window(plan.side, y0, dy, h_out, r0, r1).to(self.device, top.dtype)
             cols = _area_window(plan.side, x0, dx, w_out, c0, c1).to(self.device, top.dtype)
-            detail = rows @ top @ cols.T
+            detail = banded_product(cols, banded_product(rows, top).transpose(-1, -2)).transpose(-1, -2)
             # Output pixels partly off the image are partly black: scale the offset alike.
             coverage = rows.sum(1)[:, None] * cols.sum(1)[None, :]
             if not bool((coverage > 1 - 1e-6).all()):
@@ -335,6 +341,22 @@ class ViewRenderer:
             self._dense_cache.popitem(last=False)
         return z
 
+    def _dense_detail(self, dense: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``dense`` as a float64 offset ``(C,)`` and float32 detail, kept for the last few
+        levels: the tiles of a map share a handful of dense levels, and splitting a
+        1024^2 level costs more than a small tile's whole climb."""
+        side = dense.shape[-1]
+        entry = self._details.get(side)
+        if entry is not None and entry[0] is dense:
+            self._details.move_to_end(side)
+            return entry[1], entry[2]
+        offset = dense.to(self.wide_device, self.wide).mean(dim=(-2, -1))  # (C,)
+        detail = dense - offset.to(self.device, torch.float32)[:, None, None]
+        self._details[side] = (dense, offset, detail)
+        while len(self._details) > 4:
+            self._details.popitem(last=False)
+        return offset, detail
+
     def _climb(self, windows: list[Rect], child: dict, plan: ViewPlan, level: int) -> dict:
         """Windows of level ``level`` as ``{rect: (offset, detail)}`` from the child level's."""
         side = plan.side
@@ -344,7 +366,12 @@ class ViewRenderer:
         copies = None
         if len(child) == 1 and next(iter(child)) == (0, cs, 0, cs):
             C, N = self.a.shape[0], self.a.shape[-1]
-            if C * N * cs * cs * self.a.element_size() <= DOMAIN_BYTES:
+            # The copies cost N whole child images; pieces flipped one by one cost N of
+            # their own size. A window smaller than the child (a 256^2 tile over a
+            # 1024^2 dense level) is 10x cheaper without them; many cells need the batch.
+            wide = sum(_area(r) for r in windows) >= self.copies_min_read * cs * cs
+            wide = wide or any(self.layout.cells_in(r, side) > BATCHED_PIECES for r in windows)
+            if wide and C * N * cs * cs * self.a.element_size() <= DOMAIN_BYTES:
                 # Every symmetric (and style) copy of the whole child, once: the pieces
                 # then read plain crops of it, with no flip per piece.
                 offset, detail = child[(0, cs, 0, cs)]
@@ -445,39 +472,6 @@ class ViewRenderer:
         cols = _area_window(wa, Fraction(src[2] * wa, cs), Fraction(wa, cs), src[3] - src[2], 0, wa)
         # _area_window divides by the step (input pixels per output pixel) for averaging.
         return rows.to(img) @ img @ cols.to(img).T
-
-
-# ---------------------------------------------------------------------------- validation
-def check_view(center, zoom, size, max_side: int = MAX_VIEW_SIDE):
-    """Validate view parameters; returns ``(center, zoom, size)`` as floats and ints."""
-    try:
-        cx, cy = (float(v) for v in center)
-    except (TypeError, ValueError):
-        raise ValueError(f"center must be a pair of numbers (x, y), got {center!r}") from None
-    if not (math.isfinite(cx) and math.isfinite(cy)):
-        raise ValueError(f"center must be finite, got {center!r}")
-    if not (-1.0 <= cx <= 2.0 and -1.0 <= cy <= 2.0):
-        raise ValueError(f"center {center!r} is far outside the image (normalised coordinates are 0..1)")
-    try:
-        zoom = float(zoom)
-    except (TypeError, ValueError):
-        raise ValueError(f"zoom must be a number, got {zoom!r}") from None
-    if not (math.isfinite(zoom) and 1.0 <= zoom <= MAX_ZOOM):
-        raise ValueError(f"zoom must be a finite number in [1, {MAX_ZOOM:.0e}], got {zoom!r}")
-    return (cx, cy), zoom, check_size(size, 1, max_side)
-
-
-def check_size(size, lo: int, hi: int) -> tuple[int, int]:
-    """``(w, h)`` as two integers in ``[lo, hi]``, or a ``ValueError`` saying what is wrong."""
-    try:
-        w, h = size
-    except (TypeError, ValueError):
-        raise ValueError(f"size must be (width, height), got {size!r}") from None
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (w, h)):
-        raise ValueError(f"size must be two integers, got {size!r}")
-    if not (lo <= w <= hi and lo <= h <= hi):
-        raise ValueError(f"size {w}x{h} is out of range: each side must be {lo}..{hi} pixels")
-    return w, h
 
 
 def render_view(
