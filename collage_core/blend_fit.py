@@ -53,7 +53,7 @@ def fit_blended(
     B, C, S, _ = x.shape
     n_self, N = domain_count(symmetries, 0 if aux is None else aux.shape[2])
     K = layout.cells
-    design = layout.domains(x, symmetries, aux)  # (B, C, N, d, d)
+    design = layout.frame_domains(layout.domains(x, symmetries, aux))  # (B, C, N, d, d)
     design = rearrange(torch.cat([design, torch.ones_like(design[:, :, :1])], dim=2), "b c n h w -> b c n (h w)")
     w = rearrange(layout.frame_weights(S, x.dtype, x.device), "k h w -> k (h w)")  # (K, P)
     keep = torch.ones(B, K, N + 1, dtype=torch.bool, device=x.device)
