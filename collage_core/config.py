@@ -31,9 +31,9 @@ class FractalizeConfig:
     blend: bool | None = None
     window: str = "cosine"  # blend window: "cosine" (smooth) or "tent"
     band: float = 0.0625  # blend band half-width in cells for large cells (deep views), [1/64, 1/2]
-    # ...and at least this many pixels (None: 8 for mirror frames, 32 for wide ones):
-    # cells up to 2 * ramp px blend over half their width or more.
-    ramp: int | None = None
+    # ...and at least this many pixels: cells up to 64 px (1x to 4x renders) blend over half
+    # their width, so the operator, and pool(render(4)) == render(1), do not change there.
+    ramp: int = 32
     # What a blended cell shows: "mirror", the whole image at the cell's size continued by
     # its mirror image into the band (sharp whole copies at depth); "wide", the image
     # shrunk into a frame twice the cell (a cell shows its middle half, soft at depth).
@@ -60,8 +60,6 @@ class FractalizeConfig:
             raise ValueError(f"band must be a number in [1/64, 1/2], got {self.band!r}")
         if self.frame not in FRAMES:
             raise ValueError(f"frame must be one of {FRAMES}, got {self.frame!r}")
-        if self.ramp is not None and not (isinstance(self.ramp, int) and not isinstance(self.ramp, bool)):
-            raise ValueError(f"ramp must be an integer number of pixels or None, got {self.ramp!r}")
         if self.blend and self.plant_loop:
             raise ValueError("a planted loop cell needs hard cells: use blend=False with plant_loop")
         if self.blend:
@@ -77,8 +75,7 @@ class FractalizeConfig:
         return self._blended()
 
     def _blended(self) -> BlendedLayout:
-        ramp = self.ramp if self.ramp is not None else (8 if self.frame == "mirror" else 32)
-        return BlendedLayout(self.grid, self.window, self.band, ramp, self.frame)
+        return BlendedLayout(self.grid, self.window, self.band, self.ramp, self.frame)
 
     def override(self, **changes) -> FractalizeConfig:
         """A copy with some fields changed; unknown names raise ``ValueError``."""
