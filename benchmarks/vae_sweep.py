@@ -185,7 +185,7 @@ def measure(args) -> int:
     model_over, _ = vae.RECIPES["default"]
     configs = {
         "collage": vae.VAEConfig(likelihood="collage", **model_over),
-        "collage (supersample 1)": vae.VAEConfig(likelihood="collage", **{**model_over, "supersample": 1}),
+        "collage (hard grid)": vae.VAEConfig(likelihood="collage", **{**model_over, "layout": "grid"}),
         "collage (v1: mlp head, supersample 1)": vae.VAEConfig(likelihood="collage", **vae.RECIPES["v1"][0]),
         "baseline": vae.VAEConfig(likelihood="conv"),
     }

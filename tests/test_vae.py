@@ -109,7 +109,7 @@ def test_tiny_model_reduces_loss(likelihood):
 
 
 def test_same_seed_same_digits_and_pooling_consistency():
-    model = tiny()
+    model = tiny(layout="grid")  # hard cells: the attractor pools exactly (blended: see below)
     a = model.sample(n=4, magnify=1, seed=7)
     assert torch.equal(a, model.sample(n=4, magnify=1, seed=7))
     assert not torch.equal(a, model.sample(n=4, magnify=1, seed=8))
@@ -318,7 +318,7 @@ def _strong(model: vae.HierarchicalVAE) -> vae.HierarchicalVAE:
 
 @pytest.mark.parametrize("magnify", [2, 4, 5, 40])
 def test_pooled_logits_equal_1x_logits(magnify):
-    model = _strong(tiny())
+    model = _strong(tiny(layout="grid"))
     assert model.config.head == "linear" and model.config.layout == "grid"
     base = model.sample_logits(n=2, magnify=1, seed=3)
     big = model.sample_logits(n=2, magnify=magnify, seed=3)
@@ -340,7 +340,7 @@ def test_mlp_head_logits_do_not_pool_exactly():
 
 
 def test_seeded_sampling_gives_the_same_digits_at_every_magnification():
-    model = _strong(tiny())
+    model = _strong(tiny(layout="grid", supersample=4))
     k = model.config.supersample
     assert k > 1
     one = model.sample(n=3, magnify=1, seed=11)
@@ -378,8 +378,8 @@ def test_pooled_probability_logits_match_a_naive_reference():
 
 def test_supersampling_makes_magnified_probabilities_average_back():
     # The same weights with and without sub-pixel averaging: only the averaging differs.
-    plain = _strong(tiny(supersample=1))
-    fine = tiny(supersample=4)
+    plain = _strong(tiny(supersample=1, layout="grid"))
+    fine = tiny(supersample=4, layout="grid")
     fine.load_state_dict(plain.state_dict())
     gaps = {}
     for name, model in (("plain", plain), ("fine", fine)):
@@ -403,15 +403,23 @@ def test_legacy_config_json_reads_as_the_mlp_grid_model():
         tiny(layout="quadtree")
 
 
-def test_blended_layout_samples_agree_across_magnifications():
-    """A blended Collage VAE decodes through the engine's BlendedLayout; its 8x digits
-    pool back to its 1x digits (the multiscale recursion, DESIGN.md 8)."""
-    model = tiny(layout="blend")
-    assert model.config.layout == "blend"
-    small = model.sample(n=3, magnify=1, seed=2)
-    big = model.sample(n=3, magnify=8, seed=2)
-    assert big.shape[-1] == 8 * small.shape[-1]
-    assert (F.avg_pool2d(big, 8) - small).abs().mean() < 1e-3
+@pytest.mark.parametrize("supersample", [2, 4])
+def test_blended_digits_are_the_same_digit_at_every_magnification(supersample):
+    """A blended Collage VAE (the default for new models) decodes through the engine's
+    BlendedLayout with one operator at every scale: its 5x, 8x and 40x digits pool back to
+    the 1x digit within the issue's bounds (mean 0.01, p99 0.1), though not exactly (the
+    windows vary inside a pixel)."""
+    model = _strong(tiny(supersample=supersample))
+    assert model.config.layout == "blend" and model.likelihood.layout.kind == "blend"
+    logit1 = model.sample_logits(n=3, magnify=1, seed=3)
+    one = model.sample(n=3, magnify=1, seed=3)
+    for m in (5, 8, 40):
+        big = model.sample(n=3, magnify=m, seed=3)
+        assert big.shape[-1] == m * one.shape[-1]
+        gap = (F.avg_pool2d(big, m) - one).abs()
+        assert gap.mean() < 0.01 and torch.quantile(gap.flatten(), 0.99) < 0.1
+        drift = (F.avg_pool2d(model.sample_logits(n=3, magnify=m, seed=3), m) - logit1).abs()
+        assert drift.mean() < 0.05 * logit1.abs().mean()
 
 
 def test_loading_evaluating_and_sampling_never_touch_the_network(monkeypatch, tmp_path):

@@ -30,9 +30,9 @@ class VAEConfig:
     z_dim: int = 4  # latent channels per position in every latent block
     # Collage likelihood (DESIGN.md section 7): 4x4 grid of 7x7 cells, whole-image domain.
     grid: int = 4
-    # Cell layout of the collage: "grid" (hard cells, seams at 40x) or "blend" (DESIGN.md 8,
-    # overlapping cells; needs collage_core.layout, see docs/vae/PLAN.md).
-    layout: str = "grid"
+    # Cell layout of the collage: "blend" (DESIGN.md 8, overlapping cells: no seams at 40x)
+    # or "grid" (hard cells, the shipped v1 model; seams at every level).
+    layout: str = "blend"
     symmetries: str = "d4"  # 8 dihedral copies of the pooled image per cell
     collage_channels: int = 6  # attractor channels; decode cost at 40x grows linearly with it
     s_max: float = 0.75  # contraction bound on each cell's L1 self weight; smaller = faster 40x base
@@ -44,8 +44,9 @@ class VAEConfig:
     # Each pixel's Bernoulli probability is the mean of sigmoid(logit) over k x k sub-pixels
     # of the attractor (decoded at 28k in training). Pooling a 40x sample then matches the
     # 1x one up to the sigmoid's curvature inside a 1/k pixel only: on the shipped attractor
-    # k=1 leaves a p99 gap of 0.25 in probability, k=2 0.11, k=4 0.016 (docs/vae/PLAN.md).
-    supersample: int = 4
+    # k=1 leaves a p99 gap of 0.25 in probability, k=2 0.11, k=4 0.016 (docs/vae/PLAN.md);
+    # a linear head on blended cells, k=2: 0.026. k=4 costs 2.6x per blended training step.
+    supersample: int = 2
     param_features: int = 16  # 7x7 feature channels flattened into the collage-parameter layer
 
     def __post_init__(self) -> None:
@@ -149,5 +150,5 @@ RESUMABLE_CHANGES = ("epochs", "time_limit_s", "extra")
 # "v1" is how the shipped beta=1 weights were trained (docs/vae.md).
 RECIPES: dict[str, tuple[dict, dict]] = {
     "default": ({}, {}),
-    "v1": ({"head": "mlp", "supersample": 1}, {"kl_warmup_epochs": 2.0, "free_bits": 0.5, "kl_balance": False}),
+    "v1": ({"head": "mlp", "supersample": 1, "layout": "grid"}, {"kl_warmup_epochs": 2.0, "free_bits": 0.5, "kl_balance": False}),
 }
