@@ -316,7 +316,8 @@ def cmd_zoom(args: argparse.Namespace) -> int:
         from collage_core.keyframes import load_keyframes
 
         settings["keyframes"] = load_keyframes(args.keyframes)
-    extra = {"plant_loop": True} if settings["loop"] else {}
+    # The zoom look plants a loop cell (hard cells); --blend without --loop asks for none.
+    extra = {"plant_loop": True} if settings["loop"] else ({"plant_loop": False} if args.blend else {})
     config = callbacks.resolve_config(
         args.preset or "deep-zoom", copies=args.copies, blend=args.blend, band=args.band, **extra
     )

@@ -30,7 +30,7 @@ class FractalizeConfig:
     # insists, False gives the hard grid.
     blend: bool | None = None
     window: str = "cosine"  # blend window: "cosine" (smooth) or "tent"
-    band: float = 0.0625  # blend band half-width in cells for large cells (deep views), [1/64, 1/2]
+    band: float = 0.03125  # blend band half-width in cells for large cells (deep views), [1/64, 1/2]
     # ...and at least this many pixels: cells up to 64 px (1x to 4x renders) blend over half
     # their width, so the operator, and pool(render(4)) == render(1), do not change there.
     ramp: int = 32

@@ -208,7 +208,7 @@ class BlendedLayout(_Stepper):
     grid: int
     window: str = "cosine"
     # Half-width of the blend band around each cell boundary, in cells (0 < band <= 1/2):
-    # the floor used by large cells. Narrow bands let deep views read fewer frames (a
+    # the floor used by large cells (see band_at). Narrow bands let deep views read fewer frames (a
     # window away from a band needs one cell, not four: 0.3 s at 1e12 for 1/8, 13 s for 1/2).
     band: float = 0.125
     # ...but at least this many pixels of the level (up to half a cell): small cells, as
@@ -306,6 +306,12 @@ class BlendedLayout(_Stepper):
     def band_at(self, c: int) -> Fraction:
         """The band (in cells) of a level whose cells are ``c`` pixels wide: exact."""
         floor = Fraction(self.band).limit_denominator(1 << 20)
+        if self.mirror:
+            # Cells up to 2 * ramp px blend over half their width (1x to 4x renders of a
+            # grid-32 photo: the operator, hence pooling, does not change there); beyond,
+            # the band falls as (2 ramp / c)^2 / 2, so a whole cell seen in a view is one
+            # copy but for a thin seam (1/32 of a 256 px cell with ramp 32).
+            return max(floor, min(Fraction(1, 2), Fraction(2 * self.ramp**2, max(c, 1) ** 2)))
         return max(floor, min(Fraction(1, 2), Fraction(self.ramp, max(c, 1))))
 
     def cells_block(self, a, consts, copies, rect: Rect, side: int) -> torch.Tensor:

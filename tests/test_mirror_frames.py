@@ -93,7 +93,7 @@ def test_mirror_pieces_reassemble_any_window_of_the_step(band):
 def test_mirror_views_equal_crops_of_the_dense_render():
     # Windows deep enough that the renderer climbs sparse levels (pieces, flips).
     code = cc.fractalize(synthetic_photo(64, 64), grid=8)
-    assert code.layout == BlendedLayout(8, "cosine", 0.0625, 32, "mirror")
+    assert code.layout == BlendedLayout(8, "cosine", 0.03125, 32, "mirror")
     S = 8 * 8 * 8 * 2
     a, b = code.a[None].double(), code.b[None].double()
     full = decode_exact(a, b, code.layout, code.symmetries, S)[0].float()
