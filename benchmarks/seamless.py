@@ -6,14 +6,14 @@ Run from the repository root (needs scikit-image for the held-out photos)::
     python benchmarks/seamless.py --quick    # two photos, no memory subprocess
 
 Every number is printed for the hard grid (``blend=False``) and the default blended
-cells side by side, measured in the same run, grid 32, default settings otherwise:
+cells (mirror frames) side by side, measured in the same run, grid 32, default settings otherwise:
 
 * **blockiness at 1x**: mean |luma gradient| across the 31 cell boundaries per axis over
   the mean elsewhere, for the 1x attractor, divided by the photo's own at the same
   positions (target: <= 1.25 for the default code).
 * **blockiness at depth**: 512x512 views of one cell (the centre of a random cell path)
-  at depth 1 and 2 (zoom ``32**d``), at the next level's boundaries (every 16 pixels for
-  hard cells, 32 for blended ones, whose frames are twice the cell; target: median <= 1.5).
+  at depth 1 and 2 (zoom ``32**d``), at the next level's boundaries (every ``512 / factor``
+  pixels: 16 for hard cells and mirror frames, 32 for wide frames; target: median <= 1.5).
 * **fidelity**: 1x PSNR against the photo (blended must not lose against the hard grid).
 * **consistency**: mean |pool(render(4), 4) - render(1)| in grey levels (target: <= 1).
 * **speed**: fit + render(1) of the 512x512 photo (target: <= 150 ms), and a 512x512 view

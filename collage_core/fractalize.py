@@ -53,9 +53,10 @@ def fractalize(
         strength: floor on each cell's self-similarity (``0..s_max``); higher values
             trade fidelity for visible fractal detail.
         refine_steps: L-BFGS evaluations of the attractor error after the closed-form fit.
-        blend, window (in ``overrides`` or ``config``): blended cells, seamless at any
-            depth, are the default for even grids of at least 4; ``blend=False`` gives
-            the hard grid (see :class:`FractalizeConfig`).
+        blend, band, window, frame (in ``overrides`` or ``config``): blended cells,
+            seamless at 1x and at any depth with one whole sharp copy per cell, are the
+            default for even grids of at least 4; ``blend=False`` gives the hard grid
+            (see :class:`FractalizeConfig`).
         style: one or more "style source" images whose copies also build the image.
         config: a :class:`FractalizeConfig` (e.g. a preset). Every argument given
             explicitly (not ``None``), and ``overrides`` (``copies``, ``s_max``,
