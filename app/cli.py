@@ -2,9 +2,10 @@
 
     collage fractalize IN -o OUT.png [--grid N] [--symmetries none|rot|d4] [--strength S]
                       [--copies 1|2|3|soft] [--blend | --no-blend] [--band B]
+                      [--adaptive [--max-cells N]]
                       [--refine N] [--iterations N] [--start noise|gray|IMAGE] [--magnify M]
                       [--preset NAME] [--code OUT.collage] [--style IMAGE] [--seed S]
-    collage zoom IN -o OUT.(gif|mp4|webp) [--zoom Z] [--seconds S] [--fps F] [--size WxH]
+    collage zoom IN -o OUT.(gif|mp4|webp|png) [--zoom Z] [--seconds S] [--fps F] [--size WxH]
                  [--center X,Y] [--loop] [--pingpong] [--easing E] [--colour true|vivid|off]
                  [--blend | --no-blend] [--band B]
                  [--preset NAME]
@@ -108,6 +109,15 @@ def build_parser() -> argparse.ArgumentParser:
         help=BLEND_HELP,
     )
     f.add_argument("--band", type=float, help=BAND_HELP)
+    f.add_argument(
+        "--adaptive",
+        action="store_true",
+        default=None,
+        help="adaptive (quadtree) cells: start from --grid (a power of two) and split where the photo has detail",
+    )
+    f.add_argument(
+        "--max-cells", type=_positive(int), help="with --adaptive: at most this many cells (default 4 x grid^2)"
+    )
     f.add_argument("--refine", type=_non_negative_int, help="refinement steps after the closed-form fit (default 0)")
     f.add_argument("--style", metavar="IMAGE", help="a style source image whose copies also build the picture")
     f.add_argument("--iterations", type=_non_negative_int, help="collage steps from --start (default: exact attractor)")
@@ -118,9 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--device", default=None, help="torch device: auto (default), cpu, cuda, mps")
     f.set_defaults(func=cmd_fractalize)
 
-    z = sub.add_parser("zoom", help="export an infinite-zoom animation (.gif, .mp4 or .webp)")
+    z = sub.add_parser("zoom", help="export an infinite-zoom animation (.gif, .mp4, .webp or .png frames)")
     z.add_argument("input", metavar="IN", help="an image or a .collage code")
-    z.add_argument("-o", "--output", required=True, metavar="OUT.gif|mp4|webp")
+    z.add_argument("-o", "--output", required=True, metavar="OUT.gif|mp4|webp|png")
     z.add_argument(
         "--preset", help="a look: fits an image with it and uses its zoom settings (default: deep-zoom's fit)"
     )
@@ -198,6 +208,7 @@ def _load_input(path_text: str, config, args):
         raise ValueError(f"no such file: {path}")
     if _is_code_file(path):
         fit_flags = ("grid", "symmetries", "strength", "copies", "refine", "style", "preset", "blend", "band")
+        fit_flags += ("adaptive", "max_cells")
         ignored = [f"--{name}" for name in fit_flags if getattr(args, name, None) not in (None, False)]
         if ignored and getattr(args, "func", None) is cmd_fractalize:
             print(f"note: {', '.join(ignored)} ignored: {path.name} is already a fitted code", file=sys.stderr)
@@ -264,6 +275,8 @@ def cmd_fractalize(args: argparse.Namespace) -> int:
         seed=args.seed,
         blend=args.blend,
         band=args.band,
+        adaptive=args.adaptive,
+        max_cells=args.max_cells,
     )
     render = preset.render if preset else {}
     magnify = args.magnify if args.magnify is not None else render.get("magnify", 1)
@@ -297,67 +310,54 @@ def cmd_fractalize(args: argparse.Namespace) -> int:
 
 def cmd_zoom(args: argparse.Namespace) -> int:
     from collage_core.presets import load_preset
+    from collage_core.zoom import ZoomSettings, load_keyframes, writers
 
     from . import callbacks
 
-    out = _check_output(args.output, (".gif", ".mp4", ".webp"))
-    settings = {"zoom": 1000.0, "seconds": 10.0, "fps": 24, "loop": False, "pingpong": False, "easing": "ease-in-out"}
-    settings["autocontrast"] = True
+    out = _check_output(args.output, tuple(writers.suffixes()))
+    settings = ZoomSettings()
     if args.preset:  # a named look brings its zoom settings; flags still win
-        settings.update({k: v for k, v in load_preset(args.preset).zoom.items() if k in settings})
-    for key in settings:
-        value = getattr(args, key, None)
-        if value is not None:
-            settings[key] = value
-    if args.colour is not None:
-        settings["autocontrast"] = args.colour
-    size = args.size or (512, 512)
-    if args.keyframes:
-        from collage_core.keyframes import load_keyframes
-
-        settings["keyframes"] = load_keyframes(args.keyframes)
+        settings = ZoomSettings.from_preset(load_preset(args.preset).zoom)
+    settings = settings.override(
+        zoom=args.zoom,
+        seconds=args.seconds,
+        fps=args.fps,
+        size=args.size,
+        center=args.center,
+        loop=args.loop,
+        pingpong=args.pingpong,
+        easing=args.easing,
+        autocontrast=args.colour,
+        keyframes=load_keyframes(args.keyframes) if args.keyframes else None,
+    )
+    writers.writer_for(out).check_fps(settings.fps)  # before the fit, which takes a while
     # The zoom look plants a loop cell (hard cells); --blend without --loop asks for none.
-    extra = {"plant_loop": True} if settings["loop"] else ({"plant_loop": False} if args.blend else {})
+    extra = {"plant_loop": True} if settings.loop else ({"plant_loop": False} if args.blend else {})
     config = callbacks.resolve_config(
         args.preset or "deep-zoom", copies=args.copies, blend=args.blend, band=args.band, **extra
     )
     code, _, _ = _load_input(args.input, config, args)
-    frames = round(settings["seconds"] * settings["fps"])
-    bar = _tqdm_progress("zoom", frames)
+    bar = _tqdm_progress("zoom", settings.frames)
     try:
-        _run_export(code, out, size, args.center, settings, bar, args.device)
+        _run_export(code, out, settings, bar, args.device)
     finally:
         bar.close()
+    size = writers.writer_for(out).frame_size(settings.size)
     print(
-        f"wrote {out} ({frames} frames, {size[0]}x{size[1]}, "
-        + (f"{len(keys)} keyframes" if (keys := settings.get("keyframes")) else f"zoom {settings['zoom']:g}")
+        f"wrote {out} ({settings.frames} frames, {size[0]}x{size[1]}, "
+        + (f"{len(keys)} keyframes" if (keys := settings.keyframes) else f"zoom {settings.zoom:g}")
         + f", {out.stat().st_size / 1024:.0f} KB)"
     )
     return 0
 
 
-def _run_export(code, out: Path, size, center, settings: dict, bar, device=None) -> None:
+def _run_export(code, out: Path, settings, bar, device=None) -> None:
     import collage_core as cc
 
     def report(done, total=None, *_):
         bar(done / total if total else float(done))
 
-    cc.export_zoom(
-        code,
-        out,
-        zoom=float(settings["zoom"]),
-        seconds=float(settings["seconds"]),
-        fps=int(settings["fps"]),
-        size=size,
-        center=center,
-        loop=bool(settings["loop"]),
-        pingpong=bool(settings["pingpong"]),
-        easing=settings["easing"],
-        autocontrast=settings["autocontrast"],
-        progress=report,
-        device=device,
-        keyframes=settings.get("keyframes"),
-    )
+    cc.export_zoom(code, out, settings, progress=report, device=device)
 
 
 def cmd_sample(args: argparse.Namespace) -> int:

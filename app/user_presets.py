@@ -12,11 +12,11 @@ local folder holds. A preset is reported saved only after it has been read back.
 
 from __future__ import annotations
 
-import os
 import tomllib
 import unicodedata
 from pathlib import Path
 
+from collage_core.atomic import write_text_atomic
 from collage_core.presets import NAME_PATTERN, Preset, list_presets, read_preset, user_dir
 
 from . import limits
@@ -141,9 +141,7 @@ def _save_local(preset: Preset) -> Path:
     path = directory / f"{preset.name}.toml"
     if not path.exists() and len(list(directory.glob("*.toml"))) >= limits.MAX_LOCAL_PRESETS:
         raise ValueError(f"Your preset folder {directory} already holds {limits.MAX_LOCAL_PRESETS} presets.")
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(preset.to_toml(), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, preset.to_toml())
     try:
         same = _fields(read_preset(path)) == _fields(preset)
     except ValueError:

@@ -143,9 +143,9 @@ def bench_first_map(code):
 
 def bench_browser(code_path: Path):
     sys.path.insert(0, str(ROOT / "tests"))
+    from browser_support import ARGS, CHROMIUM
     from playwright.sync_api import sync_playwright
     from studio_server import running_studio
-    from browser_support import ARGS, CHROMIUM
 
     with running_studio() as (_, url), sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)

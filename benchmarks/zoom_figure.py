@@ -27,7 +27,7 @@ def main() -> None:
     from collage_core.autocontrast import autocontrast
     from collage_core.image_io import to_image
     from collage_core.viewport import ViewRenderer
-    from collage_core.zoom_path import auto_target
+    from collage_core.zoom import auto_target
 
     code = cc.fractalize(PHOTOS / "astronaut.jpg", grid=32, symmetries="d4")
     tx, ty = auto_target(code)

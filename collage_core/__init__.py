@@ -8,6 +8,7 @@ The public API::
     code.save("photo.collage"); cc.FractalCode.load("photo.collage")
     code.render_view(center=(0.5, 0.5), zoom=1e6, size=(512, 512), autocontrast=True)
     cc.export_zoom(code, "zoom.gif", zoom=1000.0, seconds=10.0, fps=24)
+    cc.export_zoom(code, "loop.mp4", cc.ZoomSettings(zoom=4096, loop=True, easing="linear"))
     cc.export_zoom(code, "dive.mp4", keyframes=[((0.5, 0.5), 1), ((0.3, 0.6), 1e9)], seconds=8)
     cc.render_poster(code, "poster.png", size=(8192, 8192), center=(0.3, 0.6), zoom=1e6)
 """
@@ -17,25 +18,33 @@ from .code import FractalCode
 from .config import FractalizeConfig
 from .decode import decode_exact, decode_iterative
 from .device import pick_device
-from .export import export_frames, export_zoom, zoom_frames
 from .fit import Cancelled, fit_closed_form, refine
 from .fractalize import fractalize
 from .image_io import open_image
-from .keyframes import KeyframePath, load_keyframes
-from .loop import loop_cell, loop_center
+from .loop_cell import loop_cell
 from .operator import collage_step, contract
 from .poster import render_poster
 from .resample import area_resize
 from .symmetry import SYMMETRIES
 from .view_spec import ViewSpec, code_hash
 from .viewport import ViewRenderer, render_view
-from .zoom_path import ZoomPath
+from .zoom import (
+    KeyframePath,
+    ZoomPath,
+    ZoomSettings,
+    export_frames,
+    export_zoom,
+    load_keyframes,
+    loop_center,
+    zoom_frames,
+)
 
 __all__ = [
     "SYMMETRIES",
     "ViewRenderer",
     "ViewSpec",
     "ZoomPath",
+    "ZoomSettings",
     "Cancelled",
     "FractalCode",
     "FractalizeConfig",

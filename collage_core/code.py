@@ -6,7 +6,9 @@ JSON header, raw little-endian tensors; no pickle). Tensors: ``a`` float32
 The header's ``__metadata__`` holds ``format`` = ``"neural-collage-code"``,
 ``version``, ``grid``, ``symmetries``, ``source_size`` ("W,H"), ``mode``,
 ``work_side`` and ``s_max``; version 2 adds ``layout``, the cell layout as JSON
-(``{"kind": "grid" | "blend", "grid": g, "window": ...}``). Version 1 files (no
+(``{"kind": "grid" | "blend", "grid": g, "window": ...}``; adaptive cells are
+``{"kind": "quadtree", "grid": g, "splits": base64 preorder split bits}``, and ``K``
+is then the number of leaves). Version 1 files (no
 layout) are hard grids and load and render exactly as before. Loading validates all
 of it, including contractivity.
 """
@@ -25,12 +27,14 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from .atomic import write_bytes_atomic
 from .config import MAX_GRID, MIN_GRID
 from .decode import decode_exact, decode_iterative, nearest_exact_side
 from .device import pick_device
 from .image_io import MAX_ASPECT, MODES, ImageLike, open_image, to_image, to_tensor
 from .layout import BlendedLayout, GridLayout, Layout, layout_from_meta
 from .operator import domain_count
+from .quadtree import QuadtreeLayout
 from .resample import area_resize
 from .symmetry import SYMMETRIES
 
@@ -49,6 +53,10 @@ MAX_DECODE_SIDE = 12288
 # The free-form "extra" metadata: small, and nested at most this deep.
 MAX_EXTRA_BYTES = 4096
 MAX_EXTRA_DEPTH = 8
+# A quadtree layout's split bits: 65536 leaves need about 15 kB of base64.
+MAX_LAYOUT_BYTES = 48 * 1024
+# Every decode of a quadtree code steps at a multiple of grid * 2**depth: bound it.
+MAX_QUADTREE_UNIT = 1024
 # Slack for float32 rounding when checking a loaded file's contraction bound.
 CONTRACTION_SLACK = 1e-5
 
@@ -101,7 +109,7 @@ class FractalCode:
             raise ValueError(
                 f"magnify {magnify} gives {out[0]}x{out[1]}, over the {MAX_OUTPUT_PIXELS / 1e6:.0f} MP output limit"
             )
-        side = max(nearest_exact_side(max(out), self.grid), max(out))
+        side = max(nearest_exact_side(max(out), self.layout), max(out))
         if side > MAX_DECODE_SIDE:
             raise ValueError(
                 f"magnify {magnify} gives {out[0]}x{out[1]}, which decodes a {side}x{side} square; "
@@ -140,6 +148,8 @@ class FractalCode:
             if not isinstance(iterations, int) or not 0 <= iterations <= 10_000:
                 raise ValueError(f"iterations must be an integer in [0, 10000] or None, got {iterations!r}")
             unit = 2 * self.grid if isinstance(self.layout, BlendedLayout) else self.grid
+            if isinstance(self.layout, QuadtreeLayout):
+                unit = self.layout.unit
             side = -(-max(out_w, out_h) // unit) * unit
             z0 = self._start_image(start, side, seed).to(dev) * levels[0] + levels[1]
             z = decode_iterative(a, b, self.layout, self.symmetries, z0, iterations, aux)
@@ -232,11 +242,7 @@ class FractalCode:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the code to ``path`` atomically; returns the path."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".part")
-        tmp.write_bytes(self.to_bytes())
-        os.replace(tmp, path)
-        return path
+        return write_bytes_atomic(path, self.to_bytes())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> FractalCode:
@@ -273,7 +279,7 @@ class FractalCode:
                 raise ValueError(f"{name}: format version {version} is not supported (this reads {FORMAT_VERSION})")
             w, h = (int(v) for v in meta["source_size"].split(","))
             extra = _read_extra(meta.get("extra", "{}"))
-            layout = layout_from_meta(_read_extra(meta["layout"])) if version >= 2 else None
+            layout = layout_from_meta(_read_extra(meta["layout"], MAX_LAYOUT_BYTES)) if version >= 2 else None
             return cls(
                 a=tensors["a"],
                 b=tensors["b"],
@@ -315,10 +321,10 @@ def _read_metadata(data: bytes, name: str) -> dict:
     return meta
 
 
-def _read_extra(text: str) -> dict:
-    """The free-form ``extra`` metadata: a small JSON object of shallow depth."""
-    if len(text) > MAX_EXTRA_BYTES:
-        raise ValueError(f"the extra metadata is {len(text)} bytes; at most {MAX_EXTRA_BYTES}")
+def _read_extra(text: str, limit: int = MAX_EXTRA_BYTES) -> dict:
+    """The free-form ``extra`` metadata (or the layout): a small JSON object of shallow depth."""
+    if len(text) > limit:
+        raise ValueError(f"the extra metadata is {len(text)} bytes; at most {limit}")
     # Measure the nesting before parsing: deep JSON would exhaust Python's recursion.
     # Brackets inside strings count too, which only errs on the side of refusing.
     depth = deepest = 0
@@ -349,7 +355,7 @@ def _canonical(data: bytes) -> bytes:
 def _validate(code: FractalCode) -> None:
     if not isinstance(code.grid, int) or not MIN_GRID <= code.grid <= MAX_GRID:
         raise ValueError(f"grid must be an integer in [{MIN_GRID}, {MAX_GRID}], got {code.grid!r}")
-    if not isinstance(code.layout, GridLayout | BlendedLayout) or code.layout.grid != code.grid:
+    if not isinstance(code.layout, GridLayout | BlendedLayout | QuadtreeLayout) or code.layout.grid != code.grid:
         raise ValueError(f"layout {code.layout!r} does not match the grid {code.grid}")
     if code.symmetries not in SYMMETRIES:
         raise ValueError(f"unknown symmetries {code.symmetries!r}")
@@ -368,6 +374,11 @@ def _validate(code: FractalCode) -> None:
         raise ValueError(
             f"work side {code.work_side} must be a multiple of the grid {code.grid}, at most {MAX_WORK_SIDE}"
         )
+    if isinstance(code.layout, QuadtreeLayout) and code.layout.unit > MAX_QUADTREE_UNIT:
+        raise ValueError(
+            f"quadtree cells {code.layout.depth} levels below grid {code.grid} need sides of {code.layout.unit} px; "
+            f"at most {MAX_QUADTREE_UNIT}"
+        )
     C = len(code.mode)
     n_aux = 0 if code.aux is None else code.aux.shape[1] if code.aux.dim() == 4 else -1
     if code.aux is not None and (code.aux.dim() != 4 or code.aux.shape[0] != C or not 0 < n_aux <= MAX_AUX):
@@ -375,11 +386,11 @@ def _validate(code: FractalCode) -> None:
     if code.aux is not None and not (min(code.aux.shape[-2:]) >= 8 and max(code.aux.shape[-2:]) <= 1024):
         raise ValueError(f"aux image size {tuple(code.aux.shape[-2:])} is out of range")
     n_self, n_total = domain_count(code.symmetries, n_aux)
-    K = code.grid**2
+    K = code.layout.cells
     if tuple(code.a.shape) != (C, K, n_total) or tuple(code.b.shape) != (C, K):
         raise ValueError(
             f"coefficient shapes a{tuple(code.a.shape)} b{tuple(code.b.shape)} do not match "
-            f"mode {code.mode} (C={C}), grid {code.grid} (K={K}) and {n_total} domains"
+            f"mode {code.mode} (C={C}), {code.layout.kind} cells of grid {code.grid} (K={K}) and {n_total} domains"
         )
     if not (torch.isfinite(code.a).all() and torch.isfinite(code.b).all()):
         raise ValueError("coefficients contain NaN or infinity")

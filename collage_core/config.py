@@ -42,6 +42,12 @@ class FractalizeConfig:
     # any depth (about 1 dB below the soft mix at 1x); None mixes all 8 copies in every
     # cell (soft: most faithful at 1x, mush at depth).
     copies: int | None = 1
+    # Adaptive (quadtree) cells: start from the grid (a power of two) and split the leaves
+    # whose collage error drops most, down to min_cell px at the work side, up to
+    # max_cells leaves (None: 4 * grid**2). Hard cells: blend=True is refused.
+    adaptive: bool = False
+    max_cells: int | None = None
+    min_cell: int = 4
 
     def __post_init__(self) -> None:
         if not isinstance(self.grid, int) or not MIN_GRID <= self.grid <= MAX_GRID:
@@ -65,8 +71,32 @@ class FractalizeConfig:
         if self.blend:
             self._blended()  # raises for grids that cannot blend
         object.__setattr__(self, "copies", parse_copies(self.copies))
+        if self.adaptive not in (True, False):
+            raise ValueError(f"adaptive must be True or False, got {self.adaptive!r}")
+        if self.adaptive:
+            self._check_adaptive()
+        elif self.max_cells is not None:
+            raise ValueError("max_cells only applies to adaptive cells: add adaptive=True (CLI: --adaptive)")
         if not isinstance(self.refine_steps, int) or not 0 <= self.refine_steps <= 5000:
             raise ValueError(f"refine_steps must be an integer in [0, 5000], got {self.refine_steps!r}")
+
+    def _check_adaptive(self) -> None:
+        from .quadtree_fit import check_max_cells
+
+        if self.grid & (self.grid - 1):
+            raise ValueError(f"adaptive cells need a power-of-two grid (2, 4, 8, 16, 32, 64), got {self.grid}")
+        if self.blend:
+            raise ValueError("adaptive cells are hard cells today: use blend=False (or leave it unset) with adaptive")
+        if self.plant_loop:
+            raise ValueError("a planted loop cell needs the uniform grid: adaptive cells cannot plant one")
+        check_max_cells(self.cells_budget, self.grid)
+        if not isinstance(self.min_cell, int) or not 1 <= self.min_cell <= 256:
+            raise ValueError(f"min_cell must be an integer number of pixels in [1, 256], got {self.min_cell!r}")
+
+    @property
+    def cells_budget(self) -> int:
+        """The most leaves an adaptive fit may use."""
+        return 4 * self.grid**2 if self.max_cells is None else self.max_cells
 
     def layout(self) -> Layout:
         """The cell layout these settings fit."""

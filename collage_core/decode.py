@@ -11,6 +11,10 @@ step only approximately. Their renders are *defined* by the multiscale recursion
 (:func:`blended_attractor`): exact in the sense that every level is exactly one step of
 the level below, and that any window of a level (the viewport) equals the same crop of
 the whole level; ``pool(A(m S), m)`` matches ``A(S)`` to a small measured error.
+
+Quadtree layouts (:class:`~collage_core.quadtree.QuadtreeLayout`) do not overlap, so
+pooling commutes with their step exactly and :func:`quadtree_attractor` is the true
+fixed point at every power-of-two side (other sides are area-resampled from the next).
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ import torch
 from .cancel import check_cancelled
 from .layout import BlendedLayout, Layout, as_layout
 from .operator import collage_step, domain_count
+from .quadtree import QuadtreeLayout, _by_depth
 from .resample import area_resize
+from .symmetry import apply_symmetries
 
 # Bases ``c`` not reached from side 1 are found by iterating at side ``c * grid``;
 # above this many pixels that costs more than rendering a larger exact side.
@@ -33,6 +39,9 @@ MAX_ITERATED_BASE = 512 * 512
 MAX_SOLVED_BASE = 256
 MAX_SOLVE_SETUP = 2**24
 BASE_TOLERANCE = 1e-7
+# Quadtree bases (the level the biggest leaves read at the smallest exact side) up to
+# this many pixels are solved densely (32 x 32: a 1024-unknown system per channel).
+MAX_SOLVED_QUADTREE_BASE = 1024
 BASE_MAX_ITERATIONS = 1000
 
 
@@ -78,6 +87,8 @@ def is_exact_side(side: int, grid: int | Layout) -> bool:
     layout = as_layout(grid)
     if isinstance(layout, BlendedLayout):
         return side % (2 * layout.grid) == 0
+    if isinstance(layout, QuadtreeLayout):
+        return side & (side - 1) == 0
     grid = layout.grid
     c, _ = _split(side, grid)
     return _reachable_from_one(c, grid) or c * grid * c * grid <= MAX_ITERATED_BASE
@@ -89,6 +100,8 @@ def nearest_exact_side(side: int, grid: int | Layout) -> int:
     if isinstance(layout, BlendedLayout):
         unit = 2 * layout.grid
         return -(-side // unit) * unit
+    if isinstance(layout, QuadtreeLayout):
+        return 1 << max(0, side - 1).bit_length()
     s = side
     while not is_exact_side(s, grid):
         s += 1
@@ -137,6 +150,9 @@ def decode_exact(
     layout = as_layout(grid)
     if isinstance(layout, BlendedLayout):
         return area_resize(blended_attractor(a, b, layout, symmetries, max(h, w), aux), (h, w))
+    if isinstance(layout, QuadtreeLayout):
+        s = nearest_exact_side(max(h, w), layout)
+        return area_resize(quadtree_attractor(a, b, layout, symmetries, s, aux), (h, w))
     s = nearest_exact_side(max(h, w), layout.grid)
     return area_resize(_attractor(a, b, layout.grid, symmetries, s, aux), (h, w))
 
@@ -185,6 +201,100 @@ def _blended_base(a, b, layout, symmetries, aux):
     v = area_resize(collage_step(zero, a, b, layout, symmetries, aux, (u, u)), (4, 4)).reshape(B, C, n, 1)
     eye = torch.eye(n, dtype=a.dtype, device=a.device)
     return torch.linalg.solve(eye - lin, v).reshape(B, C, 4, 4)
+
+
+def quadtree_attractor(a, b, layout: QuadtreeLayout, symmetries: str, side: int, aux=None, memo=None):
+    """``A(side)`` of a quadtree layout, ``side`` a power of two: ``(B, C, side, side)``.
+
+    With ``u = layout.unit`` (the smallest side where every leaf is whole pixels):
+
+    * ``A(S) = step(A(S / grid))`` when ``u`` divides ``S`` (the biggest leaves read
+      ``A(S / grid)``, smaller ones the same level pooled further: pooling commutes);
+    * ``A(S) = pool(A(u), u / S)`` for ``S < u``;
+    * ``A(u / grid)`` is the small linear fixed point ``p = pool(step(p))``, solved.
+
+    So every side is the true fixed point (area averages of the attractor), and ``S``
+    costs ``log_grid(S / u)`` steps (about 1.07 steps at ``S``).
+    """
+    memo = {} if memo is None else memo
+    if side in memo:
+        return memo[side]
+    u = layout.unit
+    if side & (side - 1):
+        raise ValueError(f"quadtree attractors are exact at powers of two, got {side}")
+    if side < u:
+        z = area_resize(quadtree_attractor(a, b, layout, symmetries, u, aux, memo), (side, side))
+    else:
+        child = side // layout.grid
+        if child % u == 0:
+            base = quadtree_attractor(a, b, layout, symmetries, child, aux, memo)
+        elif side == u:
+            base = _quadtree_base(a, b, layout, symmetries, aux)
+        else:
+            base = area_resize(quadtree_attractor(a, b, layout, symmetries, u, aux, memo), (child, child))
+        check_cancelled()
+        z = collage_step(base, a, b, layout, symmetries, aux, (side, side))
+    memo[side] = z
+    return z
+
+
+def _quadtree_base(a, b, layout, symmetries, aux):
+    # p = A(u / grid) solves p = L p + v with L p + v = pool(step(p)) at side u. L is
+    # built on the basis images by _pooled_linear (the pooled step without the full-size
+    # image), one small system per channel.
+    B, C = b.shape[:2]
+    u, p = layout.unit, layout.unit // layout.grid
+    n = p * p
+    zero = torch.zeros(B, C, p, p, dtype=a.dtype, device=a.device)
+    v = area_resize(collage_step(zero, a, b, layout, symmetries, aux, (u, u)), (p, p))
+    own = a[..., : domain_count(symmetries)[0]]  # style images are constants here
+    if n > MAX_SOLVED_QUADTREE_BASE:
+        # Too many unknowns for one dense solve: iterate the contraction from the mean.
+        z = attractor_mean(a, b, symmetries, aux).expand(B, C, p, p)
+        for _ in range(BASE_MAX_ITERATIONS):
+            check_cancelled()
+            new = _pooled_linear(z, own, layout, symmetries) + v
+            delta, z = (new - z).abs().max(), new
+            if delta <= BASE_TOLERANCE * (1 + z.abs().max()):
+                break
+        return z
+    basis = torch.eye(n, dtype=a.dtype, device=a.device).reshape(n, 1, 1, p, p)
+    lin = _pooled_linear(basis.expand(n, B, C, p, p), own, layout, symmetries)  # (in, B, C, p, p)
+    lin = lin.reshape(n, B, C, n).permute(1, 2, 3, 0)  # (B, C, out, in)
+    eye = torch.eye(n, dtype=a.dtype, device=a.device)
+    # One system at a time: torch 2.13's batched LU fails ("pivots ... >= 1") for
+    # 256 x 256 systems with 2 CPU threads; a loop over B * C systems costs nothing.
+    system, rhs = (eye - lin).reshape(B * C, n, n), v.reshape(B * C, n, 1)
+    return torch.stack([torch.linalg.solve(m, r) for m, r in zip(system, rhs, strict=True)]).reshape(B, C, p, p)
+
+
+def _pooled_linear(z, own, layout, symmetries):
+    """``pool(step(z) - offsets, grid)`` at side ``p = unit / grid``, straight from ``z`` ``(..., B, C, p, p)``.
+
+    Pooling commutes with the step, so a leaf ``t = p / (grid * 2**d)`` pixels wide after
+    pooling is its cell at side ``t``; a leaf narrower than a pixel adds its mean,
+    ``sum_n a_kn * mean(z)`` (symmetries keep the mean), weighted by its area.
+    """
+    lead, p = z.shape[:-2], z.shape[-1]
+    out = z.new_zeros(*lead, p * p)
+    mean = z.mean(dim=(-2, -1))  # (..., B, C)
+    for d, (ks, rows, cols) in enumerate(_by_depth(layout)):
+        if not len(ks):
+            continue
+        weights = own[:, :, ks.to(own.device)]  # (B, C, K_d, n)
+        n_side, dev = layout.grid << d, own.device
+        if p >= n_side:
+            t = p // n_side
+            dom = apply_symmetries(area_resize(z, (t, t)), symmetries)  # (..., B, C, n, t, t)
+            cells = torch.einsum("bckn,...bcnhw->...bckhw", weights, dom)
+            grid_view = out.view(*lead, n_side, t, n_side, t).transpose(-3, -2)  # (..., i, j, h, w)
+            grid_view[..., rows.to(dev), cols.to(dev), :, :] = cells
+        else:
+            r = n_side // p  # leaves per output pixel, a side
+            pixel = (rows // r) * p + cols // r
+            values = weights.sum(-1) * mean[..., None] / (r * r)  # (..., B, C, K_d)
+            out.index_add_(-1, pixel.to(dev), values)
+    return out.reshape(*lead, p, p)
 
 
 def _attractor(a, b, grid, symmetries, side, aux):

@@ -14,7 +14,9 @@ from .device import pick_device
 from .fit import ProgressFn, fit_closed_form, refine
 from .image_io import ImageLike, open_image, to_tensor
 from .layout import BlendedLayout, Layout, as_layout
-from .loop import loop_cell
+from .loop_cell import loop_cell
+from .quadtree import QuadtreeLayout
+from .quadtree_fit import fit_quadtree
 from .resample import area_resize
 
 # Fitting above this side costs more than it shows at 1x; renders magnify anyway.
@@ -30,6 +32,8 @@ def choose_work_side(size: tuple[int, int], grid: int | Layout, max_side: int = 
     """The exactly decodable side (a multiple of the layout's step unit) nearest in log scale to the image's longer side."""
     layout = as_layout(grid)
     unit = 2 * layout.grid if isinstance(layout, BlendedLayout) else layout.grid
+    if isinstance(layout, QuadtreeLayout):
+        unit = layout.grid
     target = min(max(size), max_side)
     candidates = [s for s in range(unit, max(max_side, unit) + 1, unit) if is_exact_side(s, layout)]
     return min(candidates, key=lambda s: (abs(math.log(s / target)), -s))
@@ -61,6 +65,9 @@ def fractalize(
             seamless at 1x and at any depth with one whole sharp copy per cell, are the
             default for even grids of at least 4; ``blend=False`` gives the hard grid
             (see :class:`FractalizeConfig`).
+        adaptive, max_cells, min_cell (in ``overrides`` or ``config``): quadtree cells
+            grown from the ``grid`` (a power of two) where the photo has detail, up to
+            ``max_cells`` leaves (:mod:`~collage_core.quadtree_fit`).
         style: one or more "style source" images whose copies also build the image.
         config: a :class:`FractalizeConfig` (e.g. a preset). Every argument given
             explicitly (not ``None``), and ``overrides`` (``copies``, ``s_max``,
@@ -75,23 +82,30 @@ def fractalize(
     cfg = base.override(**{k: v for k, v in given.items() if v is not None}, **overrides)
     img = open_image(image)
     dev = pick_device(device)
-    layout = cfg.layout()
+    layout = QuadtreeLayout(cfg.grid, (0,) * cfg.grid**2) if cfg.adaptive else cfg.layout()
     max_side = DEFAULT_MAX_WORK_SIDE
     if isinstance(layout, BlendedLayout):
         max_side = min(max_side, max(BLEND_MIN_WORK_SIDE, BLEND_CELL_PX * cfg.grid))
     side = cfg.work_side or choose_work_side(img.size, layout, max_side)
     unit = 2 * cfg.grid if isinstance(layout, BlendedLayout) else cfg.grid
+    if cfg.adaptive and side & (side - 1):
+        raise ValueError(f"work_side {side} must be a power of two for adaptive cells")
     if side % unit:
         raise ValueError(f"work_side {side} must be a multiple of {unit} for {layout.kind} cells of grid {cfg.grid}")
     x = area_resize(to_tensor(img)[None].to(dev), (side, side))
     aux = _style_tensor(style, img.mode, dev)
     loop_at = None
-    if cfg.plant_loop:
+    if cfg.adaptive:
+        layout, a, b = fit_quadtree(
+            x, cfg.grid, cfg.cells_budget, cfg.symmetries, cfg.s_max, cfg.strength, aux, cfg.copies, cfg.min_cell
+        )
+    elif cfg.plant_loop:
         a0, b0 = fit_closed_form(x, layout, cfg.symmetries, cfg.s_max, cfg.strength, aux, copies=cfg.copies)
         loop_at = loop_cell(a0[0], cfg.grid)
-    a, b = fit_closed_form(
-        x, layout, cfg.symmetries, cfg.s_max, cfg.strength, aux, plant_loop=loop_at, copies=cfg.copies
-    )
+    if not cfg.adaptive:
+        a, b = fit_closed_form(
+            x, layout, cfg.symmetries, cfg.s_max, cfg.strength, aux, plant_loop=loop_at, copies=cfg.copies
+        )
     if cfg.refine_steps:
         a, b = refine(
             x,

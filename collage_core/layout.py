@@ -454,7 +454,7 @@ Layout = GridLayout | BlendedLayout
 
 def as_layout(layout: int | Layout) -> Layout:
     """A layout, or the hard grid of that many cells a side for a bare integer."""
-    if isinstance(layout, GridLayout | BlendedLayout):
+    if isinstance(layout, _Stepper):  # GridLayout, BlendedLayout, QuadtreeLayout
         return layout
     if isinstance(layout, int) and not isinstance(layout, bool):
         return GridLayout(layout)
@@ -475,4 +475,8 @@ def layout_from_meta(meta: dict) -> Layout:
         if not isinstance(band, int | float) or isinstance(band, bool):
             raise ValueError(f"layout band must be a number, got {band!r}")
         return BlendedLayout(grid, meta.get("window", "cosine"), float(band), ramp, meta.get("frame", "wide"))
+    if kind == "quadtree":
+        from .quadtree import QuadtreeLayout  # it builds on this module
+
+        return QuadtreeLayout.from_splits(grid, meta.get("splits"))
     raise ValueError(f"unknown cell layout {kind!r}")

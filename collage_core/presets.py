@@ -29,6 +29,9 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+import tomli_w
+
+from .atomic import write_text_atomic
 from .config import FractalizeConfig
 from .resources import builtin_presets_dir
 from .tone import check_look
@@ -94,12 +97,15 @@ class Preset:
 
     def to_toml(self) -> str:
         """The preset as a small TOML document (what :func:`save_preset` writes)."""
-        lines = [f"description = {_toml_value(self.description)}"]
-        for section in ("fractalize", "render", "zoom"):
-            values = getattr(self, section)
-            if values:
-                lines += ["", f"[{section}]"] + [f"{k} = {_toml_value(v)}" for k, v in values.items()]
-        return "\n".join(lines) + "\n"
+        sections = {s: dict(getattr(self, s)) for s in ("fractalize", "render", "zoom") if getattr(self, s)}
+        for values in sections.values():
+            for key, value in values.items():
+                _check_storable(key, value)
+        doc = {"description": self.description} | sections
+        try:
+            return tomli_w.dumps(doc)
+        except TypeError as exc:  # tomli-w names the type it cannot write
+            raise ValueError(f"preset {self.name}: {exc}") from None
 
 
 def _check_section(name: str, section: str, values: dict, allowed: dict[str, tuple[type, ...]]) -> None:
@@ -114,19 +120,12 @@ def _check_section(name: str, section: str, values: dict, allowed: dict[str, tup
             raise ValueError(f"preset {name}: [{section}] {key} must be finite")
 
 
-def _toml_value(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"cannot write {value} to a preset")
-        return repr(value)
-    if isinstance(value, str):
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
-        return f'"{escaped}"'
+def _check_storable(key: str, value) -> None:
+    """TOML has no null, and presets never hold infinities: a clear message instead."""
     if value is None:
-        raise ValueError("presets cannot store None; leave the setting out instead")
-    raise ValueError(f"presets cannot store values of type {type(value).__name__}")
+        raise ValueError(f"presets cannot store None ({key}); leave the setting out instead")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"cannot write {key} = {value} to a preset")
 
 
 def user_dir() -> Path:
@@ -209,8 +208,4 @@ def save_preset(preset: Preset, directory: str | os.PathLike | None = None, over
     path = directory / f"{preset.name}.toml"
     if path.exists() and not overwrite:
         raise ValueError(f"preset {preset.name!r} already exists in {directory}")
-    text = preset.to_toml()
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(path, preset.to_toml())

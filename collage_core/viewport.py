@@ -44,153 +44,32 @@ from .decode import decode_exact, is_exact_side, nearest_exact_side
 from .device import pick_device
 from .layout import BlendedLayout, Layout, as_layout
 from .operator import domain_count
-from .symmetry import apply_symmetries, symmetry_elements
+from .quadtree import QuadtreeLayout
+from .quadtree_view import plan_sides, power_side, quadtree_top
+from .resample import area_resize as area_resample
+from .resample import area_weights as _area_window
+from .symmetry import symmetry_elements
+from .view_geometry import (  # noqa: F401 - re-exported: the view's geometry lived here
+    MERGE_SLACK,
+    Rect,
+    _area,
+    _ceil,
+    _contains,
+    _flips,
+    merge_windows,
+    source_rect,
+)
 
 MAX_ZOOM = 1e15
 MAX_VIEW_SIDE = 2048  # 2048^2 at 1e12x peaks near 1 GB (windows of two levels live at once)
 # Levels whose side is at most this are decoded whole: 1024^2 RGB is 12 MB, and the
 # first sparse level above it then reads at most 8 x window pixels.
 DENSE_MAX = 1024
-# Merge two windows when their bounding box wastes at most this fraction of pixels.
-MERGE_SLACK = 1.25
 # A window spanning more cells than this is computed as one batched step over its cells.
 BATCHED_PIECES = 16
 # The first level above the dense one reads precomputed domain copies up to this size.
 DOMAIN_BYTES = 256 * 2**20
 DENSE_CACHE_FLOATS = 16 * 2**20  # 64 MB of float32 levels kept between frames
-
-Rect = tuple[int, int, int, int]  # (row0, row1, col0, col1), half-open, Python ints
-
-
-# ----------------------------------------------------------------------------- geometry
-def source_rect(rect: Rect, side: int, k: int, flip: bool) -> Rect:
-    """The window of ``x`` that ``rect`` of ``y = rot90(flip(x), k)`` is made of (square side ``side``).
-
-    ``y[rect] == rot90(flip(x[source_rect]), k)`` with the same flip and rotation, so a
-    dihedral copy of a window never needs the whole image.
-    """
-    r0, r1, c0, c1 = rect
-    for _ in range(k % 4):  # undo one counter-clockwise quarter turn: y[i, j] = u[j, s-1-i]
-        r0, r1, c0, c1 = c0, c1, side - r1, side - r0
-    if flip:
-        c0, c1 = side - c1, side - c0
-    return (r0, r1, c0, c1)
-
-
-def _flips(symmetries: str) -> list[tuple[bool, tuple[int, ...]]]:
-    """Per element ``n``: ``(transposed, dims)`` with ``T_n(x) == x.flip(dims)`` (transposed if asked).
-
-    Probed on a small index grid with :func:`~collage_core.symmetry.apply_symmetries`
-    itself, so the viewport cannot disagree with the step about what a symmetry is.
-    """
-    x = torch.arange(9).reshape(3, 3)
-    out = []
-    for target in apply_symmetries(x, symmetries):
-        out.append(
-            next(
-                (transposed, dims)
-                for transposed in (False, True)
-                for dims in ((), (-1,), (-2,), (-2, -1))
-                if torch.equal((x.flip(dims) if dims else x).T if transposed else (x.flip(dims) if dims else x), target)
-            )
-        )
-    return out
-
-
-def _area(r: Rect) -> int:
-    return (r[1] - r[0]) * (r[3] - r[2])
-
-
-def _bbox(p: Rect, q: Rect) -> Rect:
-    return (min(p[0], q[0]), max(p[1], q[1]), min(p[2], q[2]), max(p[3], q[3]))
-
-
-def _contains(outer: Rect, inner: Rect) -> bool:
-    return outer[0] <= inner[0] and inner[1] <= outer[1] and outer[2] <= inner[2] and inner[3] <= outer[3]
-
-
-def merge_windows(rects, slack: float = MERGE_SLACK) -> list[Rect]:
-    """Deduplicate windows and merge those whose bounding box wastes little.
-
-    Two windows that overlap or touch become their bounding box when it holds at most
-    ``slack`` times the pixels of their union; a window inside another disappears.
-    """
-    out = sorted({r for r in rects if _area(r) > 0})
-    changed = True
-    while changed:
-        changed = False
-        merged: list[Rect] = []
-        for r in out:
-            for i, o in enumerate(merged):
-                ih = min(r[1], o[1]) - max(r[0], o[0])
-                iw = min(r[3], o[3]) - max(r[2], o[2])
-                if ih < 0 or iw < 0:
-                    continue
-                box = _bbox(r, o)
-                if _area(box) <= slack * (_area(r) + _area(o) - ih * iw):
-                    merged[i] = box
-                    changed = True
-                    break
-            else:
-                merged.append(r)
-        out = merged
-    return out
-
-
-def _area_window(n_in: int, start: Fraction, step: Fraction, count: int, lo: int, hi: int) -> torch.Tensor:
-    """Area weights ``(count, hi - lo)``: output ``i`` averages input ``[start + i*step, start + (i+1)*step)``.
-
-    Positions are in input pixels (``n_in`` of them, each of width 1); input columns
-    ``lo..hi`` are the ones held. Parts outside ``[0, n_in)`` weigh zero (black), so a
-    pixel half off the image is half as bright. Big integers stay exact: only offsets
-    relative to ``lo`` become floats.
-    """
-    base = float(start - lo)
-    edges = base + torch.arange(count + 1, dtype=torch.float64) * float(step)
-    e0, e1 = edges[:-1, None], edges[1:, None]
-    j = torch.arange(hi - lo, dtype=torch.float64)[None, :]
-    overlap = (torch.minimum(e1, j + 1) - torch.maximum(e0, j)).clamp_min(0)
-    # Clip to the image [0, n_in) in local coordinates.
-    inside = (j >= -lo) & (j < n_in - lo)
-    return overlap * inside / float(step)
-
-
-def _ceil(x: Fraction) -> int:
-    return -((-x.numerator) // x.denominator)
-
-
-def area_resample(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Exact area (box) resampling with banded weights: ``O(pixels * taps)``, any ratio.
-
-    Output pixel ``i`` averages input ``[i * r, (i + 1) * r)``, ``r = n_in / n_out``,
-    which touches at most ``ceil(r) + 1`` input pixels: a few row gathers per axis
-    instead of the dense ``(out, in)`` matrices of
-    :func:`~collage_core.resample.area_resize` (``O(out * in^2)``). Same result.
-
-    Args:
-        x: ``(..., h, w)``.
-        size: ``(out_h, out_w)``.
-    """
-    x = _resample_rows(x, size[0])
-    return _resample_rows(x.transpose(-1, -2).contiguous(), size[1]).transpose(-1, -2)
-
-
-def _resample_rows(x: torch.Tensor, n_out: int) -> torch.Tensor:
-    # Gathering whole rows (index_select on dim -2) copies contiguous memory: fast.
-    n_in = x.shape[-2]
-    if n_in == n_out:
-        return x
-    r = n_in / n_out
-    taps = math.ceil(r) + 1
-    lo = torch.arange(n_out, dtype=torch.float64) * r
-    j = lo.floor()[:, None] + torch.arange(taps, dtype=torch.float64)[None, :]  # (n_out, taps)
-    overlap = (torch.minimum(lo[:, None] + r, j + 1) - torch.maximum(lo[:, None], j)).clamp_min(0) / r
-    index = j.clamp(max=n_in - 1).long().to(x.device)
-    weight = overlap.to(x.device, x.dtype)
-    out = x.index_select(-2, index[:, 0]) * weight[:, 0, None]
-    for t in range(1, taps):
-        out += x.index_select(-2, index[:, t]) * weight[:, t, None]
-    return out
 
 
 # ------------------------------------------------------------------------------ planning
@@ -214,6 +93,9 @@ class ViewPlan:
     rows: tuple[Fraction, Fraction]
     cols: tuple[Fraction, Fraction]
     out_size: tuple[int, int]  # (h, w)
+    # Quadtree layouts: the side of each sparse level in ``levels`` (top down); leaves of
+    # different depths read different levels, so the sides are not one chain.
+    sides: list[int] | None = None
 
     @property
     def pixels(self) -> int:
@@ -280,13 +162,20 @@ def plan_view(
     span_y = asp * Fraction(h_out, w_out) / Z
     # Square pixels of A(S) no larger than the output's on either axis.
     desired = max(w_out / span_x, h_out / span_y)
-    S = choose_side(desired, layout, dense_max)
+    quadtree = isinstance(layout, QuadtreeLayout)
+    S = power_side(desired) if quadtree else choose_side(desired, layout, dense_max)
     cx, cy = Fraction(center[0]), Fraction(center[1])
     x0, y0 = (cx - span_x / 2) * S, (cy - span_y / 2) * S
     x1, y1 = x0 + span_x * S, y0 + span_y * S
     c0, c1 = max(0, math.floor(x0)), min(S, _ceil(x1))
     r0, r1 = max(0, math.floor(y0)), min(S, _ceil(y1))
     window = (r0, max(r0, r1), c0, max(c0, c1))
+    geometry = dict(
+        window=window, rows=(y0, span_y * S / h_out), cols=(x0, span_x * S / w_out), out_size=(h_out, w_out)
+    )
+    if quadtree:
+        sides, levels, dense = plan_sides(layout, symmetries, S, window, dense_max, used)
+        return ViewPlan(side=S, levels=levels, dense_side=dense, sides=sides, **geometry)
     levels: list[list[Rect]] = []
     side, windows = S, [window] if _area(window) > 0 else []
     elements = symmetry_elements(symmetries)
@@ -308,15 +197,7 @@ def plan_view(
         side, windows = cs, merge_windows(requests) or [(0, 1, 0, 1)]
     if side > dense_max:
         raise AssertionError(f"side {side} neither climbs nor fits the dense level {dense_max}")
-    return ViewPlan(
-        side=S,
-        levels=levels,
-        dense_side=side,
-        window=window,
-        rows=(y0, span_y * S / h_out),
-        cols=(x0, span_x * S / w_out),
-        out_size=(h_out, w_out),
-    )
+    return ViewPlan(side=S, levels=levels, dense_side=side, **geometry)
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -405,8 +286,10 @@ class ViewRenderer:
         out_dtype, out_device = (self.wide, self.wide_device) if precise else (torch.float32, self.device)
         if r1 <= r0 or c1 <= c0:
             return torch.zeros(C, h_out, w_out, device=out_device, dtype=out_dtype)
-        dense = self._dense(plan.dense_side)  # (C, s, s)
-        if plan.levels:
+        if plan.sides is not None:
+            offset, top = quadtree_top(self, plan)
+        elif plan.levels:
+            dense = self._dense(plan.dense_side)  # (C, s, s)
             offset = dense.to(self.wide_device, self.wide).mean(dim=(-2, -1))  # (C,)
             detail = dense - offset.to(self.device, torch.float32)[:, None, None]
             child = {(0, plan.dense_side, 0, plan.dense_side): (offset, detail)}
@@ -414,7 +297,8 @@ class ViewRenderer:
                 child = self._climb(plan.levels[level], child, plan, level)
             offset, top = child[plan.window]
         else:
-            offset, top = torch.zeros(C, device=self.wide_device, dtype=self.wide), dense[:, r0:r1, c0:c1]
+            top = self._dense(plan.dense_side)[:, r0:r1, c0:c1]
+            offset = torch.zeros(C, device=self.wide_device, dtype=self.wide)
         (y0, dy), (x0, dx) = plan.rows, plan.cols
         if dy == dx == 1 and y0 == r0 and x0 == c0 and (r1 - r0, c1 - c0) == (h_out, w_out):
             detail = top  # pixel-aligned at the output's scale: an exact crop

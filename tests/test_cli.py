@@ -196,7 +196,7 @@ def test_zoom_cell_layout_flags(capsys, photo, tmp_path, flags, kind, monkeypatc
 
 def test_zoom_errors(capsys, photo, tmp_path):
     status, _, err = run(capsys, "zoom", photo, "-o", tmp_path / "z.avi")
-    assert status == 1 and "must end in .gif or .mp4 or .webp" in one_error_line(err)
+    assert status == 1 and "must end in .apng or .gif or .mp4 or .png or .webp" in one_error_line(err)
     status, _, err = run(capsys, "zoom", photo, "-o", tmp_path / "z.gif", "--loop", "--pingpong", "--seconds", 1)
     assert status == 1 and "exclusive" in one_error_line(err)
     assert not list(tmp_path.glob("*.gif"))

@@ -13,8 +13,8 @@ from PIL import Image, ImageSequence
 import collage_core as cc
 from app import cli
 from collage_core import tiles
-from collage_core.keyframes import KeyframePath, keyframe_frames, keyframes_json, load_keyframes, parse_keyframes
 from collage_core.png_stream import PngWriter
+from collage_core.zoom import KeyframePath, keyframe_frames, keyframes_json, load_keyframes, parse_keyframes
 
 
 @pytest.fixture(scope="module")

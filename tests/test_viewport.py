@@ -14,12 +14,11 @@ from collage_core.symmetry import SYMMETRIES
 from collage_core.viewport import (
     ViewRenderer,
     _area_window,
-    area_resample,
     merge_windows,
     plan_view,
     source_rect,
 )
-from collage_core.zoom_path import auto_target
+from collage_core.zoom import auto_target
 
 
 @pytest.fixture(scope="module")
@@ -57,12 +56,6 @@ def test_merge_windows_dedupes_contains_and_keeps_far_apart():
     assert sorted(merged) == [(0, 10, 0, 20), (100, 110, 100, 110)]
     # Two thin windows at right angles in a corner must not become a big square.
     assert len(merge_windows([(0, 100, 0, 2), (0, 2, 0, 100)])) == 2
-
-
-def test_area_resample_equals_area_resize():
-    x = torch.rand(2, 37, 53)
-    for size in [(20, 30), (37, 53), (50, 70), (11, 53)]:
-        assert torch.allclose(area_resample(x, size), cc.area_resize(x, size), atol=1e-6)
 
 
 def test_area_window_rows_average_and_clip_outside():

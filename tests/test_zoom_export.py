@@ -13,9 +13,17 @@ from PIL import Image
 
 import collage_core as cc
 from collage_core.autocontrast import autocontrast, smooth_stream
-from collage_core.export import MAX_FRAMES, export_frames, zoom_frames, zoom_path_for
-from collage_core.loop import loop_cell, loop_center, loop_score
-from collage_core.zoom_path import ZoomPath, cover_zoom
+from collage_core.loop_cell import loop_cell, loop_score
+from collage_core.zoom import (
+    MAX_FRAMES,
+    ZoomPath,
+    ZoomSettings,
+    cover_zoom,
+    export_frames,
+    loop_center,
+    zoom_frames,
+    zoom_path_for,
+)
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +80,7 @@ def test_auto_loop_point_prefers_a_strong_identity_copy(code, looped):
     cell = loop_cell(code.a, 8)
     assert loop_score(code.a)[cell] == loop_score(code.a).max() or 0 < cell // 8 < 7
     assert code.a[:, cell, 0].mean() > 0
-    path, cycles, exact = zoom_path_for(looped, 100.0, 10, (32, 32), loop=True)
+    path, cycles, exact = zoom_path_for(looped, ZoomSettings(zoom=100.0, seconds=10, fps=1, size=(32, 32), loop=True))
     assert path.target == loop_center(looped.meta["loop_cell"], 8)
     assert cycles == 2 and path.zoom == 64 and exact
 
@@ -120,17 +128,24 @@ def _steps(frames):
 def test_loop_wrap_is_no_bigger_than_a_step(code, looped, planted, reverse):
     # planted: the loop cell is a pure copy (exact loop); otherwise two depths are cross-faded.
     source = looped if planted else code
-    frames = [f.numpy() for f in zoom_frames(source, 8.0, 24, 12, (48, 48), loop=True, reverse=reverse)]
+    frames = [
+        f.numpy()
+        for f in zoom_frames(
+            source, ZoomSettings(zoom=8.0, seconds=2, fps=12, size=(48, 48), loop=True, reverse=reverse)
+        )
+    ]
     wrap, steps = _steps(frames)
     assert wrap <= 1.25 * np.median(steps), (wrap, steps)
     # A plain dive by the same 8x ends somewhere else: its wrap is a jump.
-    plain = [f.numpy() for f in zoom_frames(source, 8.0, 24, 12, (48, 48), easing="linear")]
+    plain = [f.numpy() for f in zoom_frames(source, zoom=8.0, seconds=2, fps=12, size=(48, 48), easing="linear")]
     plain_wrap, plain_steps = _steps(plain)
     assert planted or plain_wrap > 2 * np.median(plain_steps)
 
 
 def test_pingpong_returns_to_the_start(code):
-    frames = [f.numpy() for f in zoom_frames(code, 30.0, 20, 10, (32, 32), pingpong=True)]
+    frames = [
+        f.numpy() for f in zoom_frames(code, ZoomSettings(zoom=30.0, seconds=2, fps=10, size=(32, 32), pingpong=True))
+    ]
     wrap, steps = _steps(frames)
     assert wrap <= 1.25 * steps.max()
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import gradio as gr
 
 import collage_core as cc
-from collage_core.keyframes import keyframes_json
 from collage_core.poster import MAX_POSTER_SIDE
 from collage_core.view_spec import ViewSpec
+from collage_core.zoom import keyframes_json
 
 from .. import callbacks, limits
 from .. import ui as studio

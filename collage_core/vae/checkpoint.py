@@ -10,6 +10,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from ..atomic import atomic_path
 from .config import VAEConfig
 from .model import HierarchicalVAE, build_vae
 
@@ -44,9 +45,8 @@ def save_checkpoint(
         meta["optimizer_groups"] = json.dumps(state["param_groups"])
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
 
 
 def read_checkpoint(path: str | os.PathLike) -> tuple[VAEConfig, dict[str, torch.Tensor], dict[str, str]]:

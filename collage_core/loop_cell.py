@@ -1,4 +1,8 @@
-"""Loop points: where zooming by exactly ``grid`` lands on a copy of the whole image."""
+"""The loop cell of a code: the cell whose map copies the whole image best.
+
+The engine plants a seamless loop there (``fractalize(..., plant_loop=True)``); zoom
+animations dive into it (:mod:`collage_core.zoom.loop`).
+"""
 
 from __future__ import annotations
 
@@ -38,15 +42,8 @@ def loop_cell(a: torch.Tensor, grid: int) -> int:
         the row-major cell index ``k``.
     """
     score = loop_score(a).double()
+    if a.shape[1] != grid * grid:  # adaptive (quadtree) cells: leaves in preorder, no row-major interior
+        return int(torch.argmax(score).item())
     i, j = torch.div(torch.arange(grid * grid), grid, rounding_mode="floor"), torch.arange(grid * grid) % grid
     interior = ((i > 0) & (i < grid - 1) & (j > 0) & (j < grid - 1)).double()
     return int(torch.argmax(score + INTERIOR_BONUS * interior).item())
-
-
-def loop_center(cell: int, grid: int) -> tuple[float, float]:
-    """Normalised ``(x, y)`` fixed point of ``p -> (p + (j, i)) / grid`` for cell ``(i, j)``.
-
-    Zooming into it by exactly ``grid`` maps the view of the whole image onto the cell.
-    """
-    i, j = divmod(cell, grid)
-    return (j / (grid - 1), i / (grid - 1))

@@ -1,0 +1,269 @@
+"""Adaptive cells: a quadtree partition (DESIGN.md section 8, last item; issue 9 part 3).
+
+The image is cut into ``grid x grid`` root cells, and any cell may be split into four
+quarters, recursively. A leaf of depth ``d`` is a square of side ``S / (grid * 2**d)``
+and, like a grid cell, draws the whole image shrunk to its own side::
+
+    leaf_k <- sum_n a[c, k, n] * T_n(pool(z, side_k)) + b[c, k]
+
+Calm regions keep big leaves (whole copies of the picture stay visible); detail gets
+small ones. Cells do not overlap, so pooling commutes with the step exactly: the
+attractor at side ``S`` is one step of the attractor at side ``S / grid`` (the level
+the biggest leaves read; smaller leaves read it pooled further), and decoding stays
+exact (:func:`~collage_core.decode.quadtree_attractor`).
+
+Leaves are numbered in preorder: root cells row-major, each split cell followed by
+its quarters in the order top-left, top-right, bottom-left, bottom-right. The layout
+is stored as the preorder split bits (1 = split), base64 in the code file's header.
+
+``grid`` must be a power of two, so every level a view or a decode visits is a power of
+two times the smallest one, and each is an exact pooling of the one above.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+from dataclasses import dataclass
+
+import torch
+
+from .layout import Piece, Rect, _check_size, _domain_stack, _Stepper
+
+MAX_DEPTH = 8
+MAX_CELLS = 65536
+
+
+@dataclass(frozen=True)
+class QuadtreeLayout(_Stepper):
+    """Quadtree cells under a ``grid x grid`` root grid.
+
+    Attributes:
+        grid: root cells a side, a power of two.
+        depths: every leaf's depth, in preorder (the tree is determined by them).
+    """
+
+    grid: int
+    depths: tuple[int, ...]
+    kind = "quadtree"
+
+    def __post_init__(self) -> None:
+        g = self.grid
+        if not isinstance(g, int) or isinstance(g, bool) or not 2 <= g <= 64 or g & (g - 1):
+            raise ValueError(f"adaptive cells need a power-of-two root grid (2, 4, 8, 16, 32 or 64), got {g!r}")
+        if not isinstance(self.depths, tuple) or not all(isinstance(d, int) for d in self.depths):
+            raise ValueError("quadtree depths must be a tuple of integers")
+        if not g * g <= len(self.depths) <= MAX_CELLS:
+            raise ValueError(f"a quadtree of root grid {g} has {g * g}..{MAX_CELLS} cells, got {len(self.depths)}")
+        if min(self.depths) < 0 or max(self.depths) > MAX_DEPTH:
+            raise ValueError(f"quadtree depths must lie in [0, {MAX_DEPTH}]")
+        _leaves(self)  # raises if the depths do not tile the square
+
+    # ------------------------------------------------------------------ shape
+    @property
+    def cells(self) -> int:
+        return len(self.depths)
+
+    @property
+    def depth(self) -> int:
+        """The deepest leaf's depth."""
+        return max(self.depths)
+
+    @property
+    def unit(self) -> int:
+        """Sides a step can produce are multiples of this (every leaf whole pixels)."""
+        return self.grid << self.depth
+
+    @property
+    def factor(self) -> int:
+        """How much smaller the biggest level one step reads is."""
+        return self.grid
+
+    def climbs(self, side: int) -> bool:
+        return side % self.unit == 0
+
+    def child_side(self, side: int) -> int:
+        return side // self.grid
+
+    def leaf(self, k: int) -> tuple[int, int, int]:
+        """``(depth, row, col)`` of leaf ``k``; row and col count cells of that depth."""
+        return _leaves(self)[0][k]
+
+    # ------------------------------------------------------------------- step
+    def domains(self, z, symmetries, aux=None, size=None) -> torch.Tensor:
+        """Domain stack at the root cells' side: ``(B, C, N, H / grid, W / grid)``; deeper
+        leaves read it pooled by ``2**depth`` (pooling commutes with the symmetries)."""
+        H, W = size or z.shape[-2:]
+        _check_size((H, W), self.unit, f"quadtree cells of grid {self.grid} and depth {self.depth}")
+        return _domain_stack(z, symmetries, aux, (H // self.grid, W // self.grid))
+
+    def assemble(self, a, b, domains) -> torch.Tensor:
+        """Leaves ``sum_n a_kn pool(D_n, 2**d_k) + b_k`` placed on the image; ``domains`` ``(B, C, N, c, c)``."""
+        B, C, N, c, _ = domains.shape
+        weights = torch.cat([a, b[..., None]], dim=-1)  # (B, C, K, N+1)
+        stack = torch.cat([domains, torch.ones_like(domains[:, :, :1])], dim=2)
+        out = stack.new_zeros(B, C, c * self.grid, c * self.grid)
+        for d in range(self.depth + 1):
+            if d:
+                h = stack.shape[-1] // 2
+                stack = stack.reshape(B, C, N + 1, h, 2, h, 2).mean(dim=(4, 6))
+            ks, rows, cols = _by_depth(self)[d]
+            if not len(ks):
+                continue
+            h, n = stack.shape[-1], self.grid << d
+            cells = torch.einsum("bckn,bcnhw->bckhw", weights[:, :, ks.to(a.device)], stack)
+            # The image seen as an (n x n) grid of h-pixel cells: a view, written in place.
+            grid_view = out.view(B, C, n, h, n, h).permute(0, 1, 2, 4, 3, 5)
+            grid_view[:, :, rows.to(a.device), cols.to(a.device)] = cells
+        return out
+
+    # ---------------------------------------------------------------- windows
+    def pieces(self, rect: Rect, side: int) -> list[Piece]:
+        """The leaves under ``rect`` of level ``side``, each with its part of the window;
+        ``local`` is in the leaf's own frame (side ``side / (grid * 2**depth)``)."""
+        out: list[Piece] = []
+        c0 = side // self.grid
+        index = _leaves(self)[1]
+        for i in range(rect[0] // c0, (rect[1] - 1) // c0 + 1):
+            for j in range(rect[2] // c0, (rect[3] - 1) // c0 + 1):
+                self._descend(0, i, j, c0, rect, index, out)
+        return out
+
+    def _descend(self, d, i, j, c, rect, index, out) -> None:
+        y0, x0 = i * c, j * c
+        g0, g1, h0, h1 = max(rect[0], y0), min(rect[1], y0 + c), max(rect[2], x0), min(rect[3], x0 + c)
+        if g1 <= g0 or h1 <= h0:
+            return
+        k = index.get((d, i, j))
+        if k is not None:
+            out.append(Piece(k, (g0, g1, h0, h1), (g0 - y0, g1 - y0, h0 - x0, h1 - x0)))
+            return
+        for di in range(2):
+            for dj in range(2):
+                self._descend(d + 1, 2 * i + di, 2 * j + dj, c // 2, rect, index, out)
+
+    def cells_in(self, rect: Rect, side: int) -> int:
+        return len(self.pieces(rect, side))
+
+    def piece_weight(self, piece: Piece, side: int):
+        return None
+
+    def loop_center(self, cell: int) -> tuple[float, float]:
+        """Fixed point of the map onto leaf ``cell`` (zoom ``grid * 2**depth`` into it loops)."""
+        d, i, j = self.leaf(cell)
+        n = self.grid << d
+        return (j / (n - 1), i / (n - 1)) if n > 1 else (0.5, 0.5)
+
+    # ------------------------------------------------------------------- file
+    def to_meta(self) -> dict:
+        return {"kind": self.kind, "grid": self.grid, "splits": encode_splits(self)}
+
+    @classmethod
+    def from_splits(cls, grid: int, splits: str) -> QuadtreeLayout:
+        """Inverse of :func:`encode_splits`; malformed input raises ``ValueError``."""
+        if not isinstance(splits, str) or len(splits) > 4 * MAX_CELLS:
+            raise ValueError("quadtree splits must be a base64 string")
+        try:
+            raw = base64.b64decode(splits.encode("ascii"), validate=True)
+        except (ValueError, UnicodeEncodeError):
+            raise ValueError("quadtree splits are not valid base64") from None
+        bits = [(byte >> (7 - s)) & 1 for byte in raw for s in range(8)]
+        if not isinstance(grid, int) or not 2 <= grid <= 64:
+            raise ValueError(f"quadtree root grid must be an integer in [2, 64], got {grid!r}")
+        depths: list[int] = []
+        pos = 0
+
+        def walk(d: int) -> None:
+            nonlocal pos
+            if pos >= len(bits) or d > MAX_DEPTH or len(depths) > MAX_CELLS:
+                raise ValueError("quadtree splits are truncated or too deep")
+            bit, pos = bits[pos], pos + 1
+            if not bit:
+                depths.append(d)
+                return
+            for _ in range(4):
+                walk(d + 1)
+
+        for _ in range(grid * grid):
+            walk(0)
+        if any(bits[pos:]) or len(bits) - pos >= 8:
+            raise ValueError("quadtree splits have trailing data")
+        return cls(grid, tuple(depths))
+
+
+def encode_splits(layout: QuadtreeLayout) -> str:
+    """The preorder split bits (1 = split, 0 = leaf), packed MSB first, as base64."""
+    bits: list[int] = []
+    depths = iter(layout.depths)
+    pending = [next(depths, None)]
+
+    def walk(d: int) -> None:
+        if pending[0] == d:
+            bits.append(0)
+            pending[0] = next(depths, None)
+            return
+        bits.append(1)
+        for _ in range(4):
+            walk(d + 1)
+
+    for _ in range(layout.grid**2):
+        walk(0)
+    packed = bytes(int("".join(map(str, bits[i : i + 8])).ljust(8, "0"), 2) for i in range(0, len(bits), 8))
+    return base64.b64encode(packed).decode("ascii")
+
+
+def leaves_in_preorder(grid: int, split: set[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """The leaves ``(depth, row, col)`` of the tree whose split nodes are ``split``, in preorder."""
+    out: list[tuple[int, int, int]] = []
+
+    def walk(d: int, i: int, j: int) -> None:
+        if (d, i, j) not in split:
+            out.append((d, i, j))
+            return
+        for di in range(2):
+            for dj in range(2):
+                walk(d + 1, 2 * i + di, 2 * j + dj)
+
+    for i in range(grid):
+        for j in range(grid):
+            walk(0, i, j)
+    return out
+
+
+@functools.lru_cache(maxsize=32)
+def _leaves(layout: QuadtreeLayout) -> tuple[list[tuple[int, int, int]], dict[tuple[int, int, int], int]]:
+    """Leaf positions in preorder and their index; raises if the depths do not tile."""
+    depths = layout.depths
+    out: list[tuple[int, int, int]] = []
+    pos = 0
+
+    def walk(d: int, i: int, j: int) -> None:
+        nonlocal pos
+        if pos >= len(depths) or depths[pos] < d:
+            raise ValueError("quadtree depths do not tile the root grid")
+        if depths[pos] == d:
+            out.append((d, i, j))
+            pos += 1
+            return
+        for di in range(2):
+            for dj in range(2):
+                walk(d + 1, 2 * i + di, 2 * j + dj)
+
+    for i in range(layout.grid):
+        for j in range(layout.grid):
+            walk(0, i, j)
+    if pos != len(depths):
+        raise ValueError("quadtree depths do not tile the root grid")
+    return out, {leaf: k for k, leaf in enumerate(out)}
+
+
+@functools.lru_cache(maxsize=32)
+def _by_depth(layout: QuadtreeLayout) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Per depth: the leaf indices and their rows and columns (long tensors)."""
+    leaves = _leaves(layout)[0]
+    out = []
+    for d in range(layout.depth + 1):
+        picked = [(k, i, j) for k, (dd, i, j) in enumerate(leaves) if dd == d]
+        ks, rows, cols = zip(*picked, strict=True) if picked else ((), (), ())
+        out.append(tuple(torch.tensor(v, dtype=torch.long) for v in (ks, rows, cols)))
+    return out

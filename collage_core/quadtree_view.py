@@ -1,0 +1,102 @@
+"""Deep-zoom views of adaptive (quadtree) cells (DESIGN.md section 3, issue 9 part 4).
+
+A leaf of depth ``d`` at level side ``S`` reads the level ``S / (grid * 2**d)``, so
+the levels a view visits no longer form one chain ``S, S / grid, ...``: they are the
+powers of two below ``S``, each reached from several levels above. The plan keeps one
+list of windows per level side; it walks the sides from the top down, cuts every
+window into leaf pieces (:meth:`~collage_core.quadtree.QuadtreeLayout.pieces`), sends
+each piece's dihedral source windows to the level its leaf reads, and merges the
+windows a level collects. Levels at most ``dense_max`` a side are one dense decode
+(the largest, pooled exactly for the smaller ones). Rendering then climbs the sides
+from the bottom up with the renderer's own piece arithmetic (offset in float64, detail
+in float32), so a view is the exact crop of the exact attractor at any power-of-two
+side, with cost ``~ log(zoom)`` and memory that does not depend on the zoom.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .quadtree import QuadtreeLayout
+from .resample import area_resize
+from .symmetry import symmetry_elements
+from .view_geometry import Rect, _area, merge_windows, source_rect
+
+
+def power_side(desired) -> int:
+    """The smallest power of two ``>= desired`` (a Fraction or number)."""
+    n = max(1, -((-desired.numerator) // desired.denominator)) if hasattr(desired, "numerator") else desired
+    return 1 << max(0, int(n) - 1).bit_length()
+
+
+def plan_sides(
+    layout: QuadtreeLayout, symmetries: str, side: int, window: Rect, dense_max: int, used
+) -> tuple[list[int], list[list[Rect]], int]:
+    """``(sides, windows per side, dense side)``: the sparse levels, top down, and the
+    largest level decoded whole (0 when nothing reads one)."""
+    elements = symmetry_elements(symmetries)
+    if side <= dense_max or _area(window) == 0:
+        return [], [], side
+    pending: dict[int, list[Rect]] = {side: [window]}
+    sides, levels, dense = [], [], 0
+    while pending:
+        s = max(pending)
+        windows = merge_windows(pending.pop(s))
+        sides.append(s)
+        levels.append(windows)
+        for r in windows:
+            for p in layout.pieces(r, s):
+                cs = s // (layout.grid << layout.leaf(p.cell)[0])
+                cells = range(len(elements)) if used is None else used[p.cell]
+                if cs <= dense_max:
+                    dense = max(dense, cs) if cells else dense
+                    continue
+                pending.setdefault(cs, []).extend(source_rect(p.local, cs, *elements[n]) for n in cells)
+    return sides, levels, dense
+
+
+def quadtree_top(renderer, plan) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(offset, detail)`` of the plan's level-0 window: offset ``(C,)`` float64 (wide
+    device), detail ``(C, h, w)`` float32 (see :class:`~collage_core.viewport.ViewRenderer`)."""
+    r0, r1, c0, c1 = plan.window
+    C = renderer.a.shape[0]
+    if not plan.levels:
+        dense = renderer._dense(plan.dense_side)
+        return torch.zeros(C, device=renderer.wide_device, dtype=renderer.wide), dense[:, r0:r1, c0:c1]
+    known: dict[int, dict[Rect, tuple[torch.Tensor, torch.Tensor]]] = {}
+    dense = renderer._dense(plan.dense_side) if plan.dense_side else None
+    reach = renderer.layout.grid << renderer.layout.depth  # the farthest a leaf reads down
+    for s, windows in zip(reversed(plan.sides), reversed(plan.levels), strict=True):
+        known[s] = {r: _window(renderer, r, s, known, dense) for r in windows}
+        for lower in [t for t in known if t * reach < s]:
+            del known[lower]  # no level from here up reads it: memory stays bounded
+    return known[plan.side][plan.window]
+
+
+def _whole(renderer, level: torch.Tensor) -> dict:
+    """A whole level ``(C, s, s)`` as the one window ``{rect: (offset, detail)}``."""
+    s = level.shape[-1]
+    offset = level.to(renderer.wide_device, renderer.wide).mean(dim=(-2, -1))
+    return {(0, s, 0, s): (offset, level - offset.to(renderer.device, torch.float32)[:, None, None])}
+
+
+def _window(renderer, r: Rect, side: int, known: dict, dense) -> tuple[torch.Tensor, torch.Tensor]:
+    """Window ``r`` of level ``side``, piece by piece, each from the level its leaf reads."""
+    layout = renderer.layout
+    C = renderer.a.shape[0]
+    out = torch.zeros(C, r[1] - r[0], r[3] - r[2], device=renderer.device)
+    n_aux = 0 if renderer.aux is None else renderer.aux.shape[1]
+    offset = None
+    for piece in layout.pieces(r, side):
+        k, (g0, g1, h0, h1) = piece.cell, piece.rect
+        cs = side // (layout.grid << layout.leaf(k)[0])
+        if cs not in known and dense is not None and cs <= dense.shape[-1]:
+            # The dense level, or its exact pooling (every side is a power of two).
+            known[cs] = _whole(renderer, area_resize(dense, (cs, cs)))
+        child = known.get(cs, {})
+        term = torch.zeros(C, g1 - g0, h1 - h0, device=renderer.device)
+        const = renderer._child_terms(term, k, piece.local, child, list(child), cs, n_aux)
+        offset = const if offset is None else offset
+        term.add_((const - offset).to(renderer.device, torch.float32)[:, None, None])
+        out[:, g0 - r[0] : g1 - r[0], h0 - r[2] : h1 - r[2]] = term
+    return offset, out
