@@ -176,7 +176,7 @@ def main() -> None:
     )
     if "blended view MB" in rows[0]:
         print(f"view memory at 1e12, blended: {rows[0]['blended view MB']:.0f} MB (target <= 1024)")
-    print("adaptive cells (max_cells): not implemented")
+    print("adaptive cells (max_cells): see benchmarks/adaptive.py")
 
 
 if __name__ == "__main__":
