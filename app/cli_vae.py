@@ -96,7 +96,6 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _sample(args: argparse.Namespace) -> int:
     import torch
-    from PIL import Image
 
     from collage_core import vae
 
@@ -107,15 +106,13 @@ def _sample(args: argparse.Namespace) -> int:
     else:
         model = vae.load_pretrained(args.model)
     x = model.sample(n=args.n, magnify=args.magnify, temperature=args.temperature, seed=args.seed)
+    from PIL import ImageOps
+
+    from .callbacks import contact_sheet, gray_image
+
     n, side = x.shape[0], x.shape[-1]
-    cols = min(n, args.cols)
-    rows = -(-n // cols)
-    grid = torch.ones(rows * side, cols * side)
-    for i in range(n):
-        r, c = divmod(i, cols)
-        grid[r * side : (r + 1) * side, c * side : (c + 1) * side] = x[i, 0]
     # Ink is dark on white, as digits are drawn.
-    Image.fromarray((255 * (1 - grid)).round().byte().numpy(), mode="L").save(args.out)
+    contact_sheet([ImageOps.invert(gray_image(t)) for t in x], cols=min(n, args.cols)).save(args.out)
     print(f"wrote {args.out}: {n} samples at {side}x{side}")
     return 0
 

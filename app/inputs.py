@@ -50,3 +50,29 @@ def seed(value) -> int:
     if value is None or (isinstance(value, str) and not value.strip()):
         return 0
     return whole(value, "Seed", 0, limits.MAX_SEED)
+
+
+def size(text, low: int = 16, high: int = limits.MAX_ANIMATION_SIDE) -> tuple[int, int]:
+    """``"512×512"`` or ``"640x360"`` as ``(width, height)``, both sides in ``[low, high]``."""
+    try:
+        w, h = (int(v) for v in str(text).lower().replace("×", "x").split("x"))
+    except ValueError:
+        raise ValueError(f"Size must look like 512x512, got {text!r}.") from None
+    if not (low <= w <= high and low <= h <= high):
+        raise ValueError(f"Sides must be between {low} and {high} px, got {w}×{h}.")
+    return w, h
+
+
+def point(text) -> tuple[float, float] | None:
+    """``"x, y"`` with both in 0..1 (fractions of width and height); empty or "auto..." is ``None``."""
+    if text is None or not str(text).strip() or str(text).strip().lower().startswith("auto"):
+        return None
+    try:
+        x, y = (float(v) for v in str(text).replace(";", ",").split(","))
+    except ValueError:
+        raise ValueError(
+            f"Target must be 'x, y' with numbers in 0..1, or empty for the auto loop point; got {text!r}."
+        ) from None
+    if not (0 <= x <= 1 and 0 <= y <= 1):
+        raise ValueError(f"Target coordinates must lie in 0..1, got {x}, {y}.")
+    return (x, y)

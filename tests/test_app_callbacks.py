@@ -1,5 +1,6 @@
 """The studio's callbacks as plain functions, without a server: inputs, limits, renders, presets."""
 
+import math
 import time
 
 import numpy as np
@@ -9,8 +10,11 @@ from conftest import textured
 from PIL import Image
 
 import collage_core as cc
-from app import callbacks, limits, ui
+from app import callbacks, inputs, limits, ui
+from app.actions.converge import STILL
 from app.session import Session, sweep, temp_root
+from app.tabs.common import CELLS, cells_value
+from app.tabs.fractalize_request import FractalizeRequest
 from collage_core import FractalizeConfig, presets
 
 
@@ -217,7 +221,7 @@ def test_code_files_round_trip_and_bad_files_are_explained(fitted, tmp_path, bad
 # ------------------------------------------------------------------ watch it converge
 def test_converge_frames_end_at_the_attractor(fitted, tmp_path):
     _, code = fitted
-    result = callbacks.converge_frames(code, steps=12, start="noise", side=64, hold=3)
+    result = callbacks.converge_frames(code, steps=12, start="noise", side=64, hold=3, clip=False)
     assert len(result.frames) == 12 + 1 + 3 and result.frames[0].size == (64, 43)
     assert result.errors[0] > 100  # noise is far from the picture
     assert result.errors[-1] <= 3  # ... and 12 steps later it is the attractor (8-bit rounding)
@@ -231,6 +235,19 @@ def test_converge_frames_end_at_the_attractor(fitted, tmp_path):
     assert callbacks.psnr(last, code.render(64 / 96)) > 25
 
 
+def test_converge_stops_where_the_picture_stops_changing(fitted):
+    _, code = fitted
+    full = callbacks.converge_frames(code, steps=12, side=64, hold=2, clip=False)
+    clipped = callbacks.converge_frames(code, steps=12, side=64, hold=2)
+    n = clipped.converged_at
+    # The first iteration within STILL grey levels of the attractor, found by hand in the full run.
+    first_still = next(i for i, e in enumerate(full.errors) if e <= STILL)
+    assert n == first_still and 1 <= n < 12 and full.errors[n - 1] > STILL
+    assert clipped.errors == full.errors[: n + 1] and len(clipped.frames) == n + 1 + 2
+    for a, b in zip(clipped.frames, full.frames, strict=False):
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+
+
 def test_write_frames_rejects_unknown_formats(tmp_path):
     with pytest.raises(ValueError, match=r"\.gif, \.webp or \.mp4"):
         callbacks.write_frames([textured(16, 16)], tmp_path / "x.avi")
@@ -241,9 +258,14 @@ def test_animation_limits():
     assert callbacks.check_animation(2, 12, (256, 256), 1000) == 24
     with pytest.raises(ValueError, match="frames; the limit is"):
         callbacks.check_animation(limits.MAX_SECONDS, limits.MAX_FPS, (64, 64), 10)
-    with pytest.raises(ValueError, match="Animation sides"):
+    # The studio's limits on top of the engine's (one ZoomSettings, validated once):
+    with pytest.raises(ValueError, match="Animation sides must be at most 1024"):
+        callbacks.check_animation(1, 4, (2000, 64), 10)  # the engine allows 2048
+    with pytest.raises(ValueError, match="Zoom must be at most 1e"):
+        callbacks.check_animation(1, 4, (64, 64), limits.MAX_ZOOM * 10)
+    with pytest.raises(ValueError, match=r"each side must be 16\.\.2048"):
         callbacks.check_animation(1, 4, (4096, 64), 10)
-    with pytest.raises(ValueError, match="Zoom must be above 1"):
+    with pytest.raises(ValueError, match=r"zoom must be in \[1"):
         callbacks.check_animation(1, 4, (64, 64), 0.5)
 
 
@@ -277,6 +299,8 @@ def test_zoom_target_and_size_parsing():
     assert ui.parse_size("384×384") == (384, 384) and ui.parse_size("640x360") == (640, 360)
     with pytest.raises(ValueError, match="between 16 and"):
         ui.parse_size("4096x4096")
+    # One parser for every caller, with the caller's bounds (the CLI has no animation cap).
+    assert inputs.size("20000x16", high=10**5) == (20000, 16) and inputs.point(" 0.5; 1 ") == (0.5, 1.0)
 
 
 # ----------------------------------------------------------------------------- digits
@@ -310,6 +334,19 @@ def test_sample_digits_with_a_stand_in_model():
     assert sharp > soft
     with pytest.raises(ValueError, match="Count must be"):
         callbacks.sample_digits(count=0, model=_FakeVAE())
+
+
+def test_the_contact_sheet_keeps_every_tile_in_reading_order():
+    tiles = [Image.new("L", (5, 3), 10 * (i + 1)) for i in range(7)]
+    sheet = callbacks.contact_sheet(tiles, gap=1)
+    assert sheet.size == (3 * 5 + 2, 3 * 3 + 2)  # 7 tiles: 3 columns, 3 rows
+    arr = np.asarray(sheet)
+    for i in range(7):  # naive reference: tile i at row i // 3, column i % 3
+        r, c = divmod(i, 3)
+        assert (arr[r * 4 : r * 4 + 3, c * 6 : c * 6 + 5] == 10 * (i + 1)).all()
+    assert arr[2 * 4 :, 1 * 6 :].max() == 0  # the two missing tiles stay black
+    digits = callbacks.sample_digits(count=5, magnify=2, model=_FakeVAE())
+    assert digits.sheet.size == (3 * 56, 2 * 56)
 
 
 def test_sample_digits_caps_the_gallery_size():
@@ -397,12 +434,55 @@ def test_gradio_state_copies_start_fresh():
 
 # ------------------------------------------------------------------ page-only handlers
 def test_choosing_a_preset_moves_the_controls():
-    grid, symmetries, strength, refine, iterations, start, magnify, _, copies = ui.apply_preset("snowflake")
+    grid, symmetries, strength, refine, iterations, start, magnify, _, copies, cells = ui.apply_preset("snowflake")
     snow = presets.load_preset("snowflake")
     assert (grid, symmetries, strength) == (snow.config().grid, "d4", snow.config().strength)
     assert magnify == snow.render["magnify"] and iterations == 0 and start == "noise"
     assert ui.apply_preset(ui.NO_PRESET)[:3] == (32, "d4", FractalizeConfig().strength)  # back to the defaults
-    assert copies == "1" and ui.apply_preset("natural")[-1] == "soft"
+    assert copies == "1" and ui.apply_preset("natural")[8] == "soft"
+    assert cells == cells_value(snow.config().blend) and cells in dict(CELLS).values()
+
+
+def test_the_cells_control_sets_blend_and_follows_the_library_default():
+    assert FractalizeRequest(photo=None).cells == cells_value(FractalizeConfig().blend)
+    for label, value in CELLS:
+        config = FractalizeRequest(photo=None, grid=8, cells=value).config()
+        assert cells_value(config.blend, config.adaptive) == value, label
+    # A preset's blend is overridden by the control (which the preset moved when it was chosen).
+    snow = presets.load_preset("snowflake").name
+    assert FractalizeRequest(photo=None, preset=snow, cells="blended").config().blend is True
+    with pytest.raises(ValueError, match="Cells must be one of"):
+        FractalizeRequest(photo=None, cells="soft").config()
+
+
+def test_adaptive_cells_keep_the_grid_budget_and_round_trip_through_presets(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEURAL_COLLAGE_PRESETS", str(tmp_path))
+    config = FractalizeRequest(photo=None, grid=32, cells="adaptive").config()
+    assert (config.adaptive, config.blend, config.grid, config.cells_budget) == (True, False, 8, 1024)
+    odd = FractalizeRequest(photo=None, grid=20, cells="adaptive").config()
+    assert (odd.grid, odd.cells_budget) == (4, 400)  # the root is a power of two
+    back = FractalizeRequest(photo=None, grid=32, cells="hard").config()
+    assert (back.adaptive, back.max_cells, back.grid) == (False, None, 32)
+    session = Session()
+    ui.save_user_preset("quad", "", 32, "d4", 0.2, 0, 0, "noise", 1, session=session, copies="1", cells="adaptive")
+    grid, *_, cells = ui.apply_preset("quad", session=session)
+    assert (grid, cells) == (32, "adaptive")
+    assert session.presets["quad"].config() == config
+    assert FractalizeRequest(photo=None, preset="quad", grid=grid, cells=cells).config(session) == config
+
+
+def test_adaptive_cells_fit_from_the_studio(photo_path):
+    _, readout, code_path = ui.fractalize(str(photo_path), grid=16, cells="adaptive", session=Session())
+    code = cc.FractalCode.load(code_path)
+    assert code.layout.kind == "quadtree" and code.grid == 4 and 16 < code.layout.cells <= 256
+    assert f"**adaptive** {code.layout.cells} cells from 4×4" in readout
+
+
+def test_blended_cells_change_the_collage(photo_path):
+    hard = ui.fractalize(str(photo_path), grid=8, cells="hard", session=Session())[0]
+    blended = ui.fractalize(str(photo_path), grid=8, cells="blended", session=Session())[0]
+    a, b = (np.asarray(Image.open(p), dtype=np.float64) for p in (hard, blended))
+    assert a.shape == b.shape and np.abs(a - b).mean() > 0.5
 
 
 def test_a_look_moves_the_zoom_controls():
@@ -450,7 +530,7 @@ def test_the_dive_target_is_marked(photo_path):
 
 def test_a_studio_loop_works_at_the_deepest_depth_its_slider_offers(photo_path):
     # The loop cell is planted as a pure copy, so the loop is exact: no cross-fade to render deeper.
-    depth = ui.math.log10(limits.MAX_ZOOM)
+    depth = math.log10(limits.MAX_ZOOM)
     out = ui.zoom(str(photo_path), preset="deep-zoom", depth=depth, loop=True, seconds=1, fps=4, size="128×128")
     assert len(_frames(out[-1])) == 4
 
@@ -463,5 +543,8 @@ def test_saving_the_controls_as_a_preset(tmp_path, monkeypatch):
     saved = session.presets["my-look"]
     assert saved.config().grid == 12 and saved.config().symmetries == "rot"
     assert saved.render == {"magnify": 2.0, "iterations": 3, "start": "gray"}
+    ui.save_user_preset("Blended", "", 12, "rot", 0.4, 0, 0, "noise", 1, session, "1", "blended")
+    assert session.presets["blended"].config().blend is True
+    assert ui.apply_preset("blended", session)[-1] == "blended"
     with pytest.raises(Exception, match="preset name"):
         ui.save_user_preset("../../etc", "", 12, "rot", 0.4, 0, 0, "noise", 1, session)

@@ -65,7 +65,7 @@ def test_fractalize_magnified_with_settings(client, example_photo):
 
 def test_the_page_button_fills_every_panel(client, example_photo):
     # An undocumented endpoint takes positional arguments only: the controls in page order.
-    controls = ["(none)", 32, "d4", 0.0, None, 0, 0, "noise", None, 2, 0, "1"]  # ..., magnify=2, seed, copies
+    controls = ["(none)", 32, "d4", 0.0, None, 0, 0, "noise", None, 2, 0, "1", "hard"]  # magnify=2, seed, copies, cells
     attractor, original, bicubic, readout, png, code_path, zoom_source = client.predict(
         handle_file(str(example_photo)), *controls, api_name="/fractalize_panels"
     )
@@ -195,8 +195,8 @@ def test_zoom_limits_are_enforced(client, photo_path):
 
 def test_sample_endpoint(client):
     # The weights ship with the package (tests/test_install.py checks a wheel carries them): no skip.
-    gallery, collage40, bicubic40, summary = client.predict(seed=1, count=4, magnify=2, api_name="/sample")
-    assert len(gallery) == 4 and Image.open(gallery[0]["image"]).size == (56, 56)
+    sheet, collage40, bicubic40, summary = client.predict(seed=1, count=4, api_name="/sample")
+    assert Image.open(sheet).size == (2 * 112, 2 * 112)  # four 28x28 digits at 4x, two by two
     a, b = (np.asarray(Image.open(p).convert("L"), dtype=np.float64) for p in (collage40, bicubic40))
     assert a.shape == b.shape == (1120, 1120)
     assert np.abs(a - b).mean() > 1  # the Collage adds detail bicubic cannot

@@ -108,6 +108,15 @@ def test_tiny_model_reduces_loss(likelihood):
     assert final.item() < 0.8 * first
 
 
+def test_a_seed_gives_the_same_digits_whatever_the_count():
+    # Noise is drawn per sample: asking for more digits adds digits, the first ones stay.
+    model = tiny()
+    few = model.sample(n=2, magnify=1, seed=5)
+    many = model.sample(n=6, magnify=1, seed=5)
+    assert torch.allclose(many[:2], few, atol=1e-5)
+    assert (many[2:4] - few).abs().max() > 1e-2  # the added ones are other digits
+
+
 def test_same_seed_same_digits_and_pooling_consistency():
     model = tiny(layout="grid")  # hard cells: the attractor pools exactly (blended: see below)
     a = model.sample(n=4, magnify=1, seed=7)

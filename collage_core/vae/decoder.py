@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from einops import repeat
@@ -38,9 +40,10 @@ class LatentBlock(nn.Module):
         h = self.resnet(h + feat + self.z_proj(z))
         return h, kl
 
-    def sample(self, h: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
+    def sample(self, h: torch.Tensor, temperature: float, eps: torch.Tensor) -> torch.Tensor:
+        """A prior draw ``pm + t * e^pv * eps`` with the standard-normal ``eps`` ``(B, z_dim, r, r)`` given."""
         pm, pv, feat = self._prior(h)
-        z = gaussian_sample(pm, pv, temperature, generator)
+        z = pm + temperature * pv.exp() * eps
         return self.resnet(h + feat + self.z_proj(z))
 
 
@@ -68,8 +71,20 @@ class TopDownDecoder(nn.Module):
         return h, kls
 
     def sample(self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Ancestral sample of the features; latent shapes depend on ``n`` only."""
+        """Ancestral sample of the features ``(n, width, r_last, r_last)``.
+
+        The noise is drawn sample by sample (all of sample 0's layers, then sample 1's, ...),
+        so sample ``i`` of a seed is the same whatever ``n`` is: asking for more digits adds
+        digits instead of changing the first ones.
+        """
+        shapes = [(layer.z_dim, res, res) for res, layer in zip(self.plan, self.layers, strict=True)]
+        sizes = [math.prod(s) for s in shapes]
+        device, dtype = self.start.device, self.start.dtype
+        flat = torch.stack([torch.randn(sum(sizes), generator=generator, device=device) for _ in range(n)])
+        noise = [
+            part.reshape(n, *shape) for part, shape in zip(flat.to(dtype).split(sizes, dim=1), shapes, strict=True)
+        ]
         h = repeat(self.start, "c h w -> b c h w", b=n)
-        for res, layer in zip(self.plan, self.layers, strict=False):
-            h = layer.sample(self._resize(h, res), temperature, generator)
+        for res, layer, eps in zip(self.plan, self.layers, noise, strict=True):
+            h = layer.sample(self._resize(h, res), temperature, eps)
         return h
