@@ -9,15 +9,24 @@ are added to the app Gradio builds (``launch(app_kwargs={"routes": routes()})``)
 Access: an exploration is made by the session that holds a code and gets an
 unguessable token (``secrets.token_urlsafe``); tile URLs carry the token and the code's
 hash, and a token only reads tiles of its own code. Tiles of the same code are shared
-through one cache, keyed by the code's hash, the root and the tile address.
+through one cache, keyed by the code's hash, the reference of the tile's depth (below),
+the root and the tile address. Closing a session forgets its map (``forget``).
 
-Tone: one set of levels per pyramid level of a root (``tiles.reference_view``), so all
-tiles of a level agree (no seams), and deep levels are stretched as much as the
-contrast they have left (DESIGN.md section 4): a map at 1e9x shows its detail.
+Tone: one set of levels per exploration and depth (``tiles.tone_depth``), from a
+reference view chosen where the person was looking when the map first needed that
+depth (``tiles.reference_view``) and kept for every root after: all tiles of a depth
+agree (no seams), re-rooting does not change how a depth looks, and deep levels are
+stretched as much as the contrast they have left (DESIGN.md section 4): a map at 1e9x
+shows its detail.
+
+Speed: a tile already in the cache is answered on the event loop by a plain Starlette
+route (no thread hop, no parameter models) with an ETag and ``immutable``, so the
+browser does not ask again and a revalidation is a 304; only a miss goes to a thread.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import secrets
 import threading
@@ -31,6 +40,9 @@ from fastapi import HTTPException
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.routing import Route
 
 from collage_core import tiles
 from collage_core.code import FractalCode
@@ -72,6 +84,8 @@ class Exploration:
     next_root: int = 0
     view: tuple[tuple[Fraction, Fraction], Fraction] | None = None
     viewer_size: tuple[int, int] = (1024, 640)
+    # Per absolute depth, the reference view its levels come from (chosen once).
+    tone_refs: dict[int, tuple[tuple[Fraction, Fraction], Fraction]] = field(default_factory=dict)
 
     @property
     def aspect(self) -> Fraction:
@@ -174,8 +188,16 @@ class TileService:
         return exp
 
     def forget(self, token: str) -> None:
+        """Drop a map: its token stops working, and its code's renderers go when no other
+        map holds that code (its tiles stay in the shared cache, readable only by a token
+        of that code)."""
         with self._lock:
-            self.explorations.pop(token, None)
+            exp = self.explorations.pop(token, None)
+            if exp is None:
+                return
+            if not any(e.hash == exp.hash for e in self.explorations.values()):
+                self._pools.pop(exp.hash, None)
+            self._wishes = deque((w for w in self._wishes if w[0] is not exp), maxlen=PREFETCH_QUEUE)
 
     def get(self, token: str, hash_: str | None = None) -> Exploration:
         """The exploration of ``token``; 404 for an unknown token or another code's hash."""
@@ -199,30 +221,50 @@ class TileService:
             self._pools.move_to_end(exp.hash)
         return pool
 
+    def tone_ref(self, exp: Exploration, root: tiles.Root, level: int) -> tuple[str, tuple, Fraction]:
+        """``(key, centre, zoom)`` of the reference view of this depth of ``exp``: the first
+        root to need the depth picks it, every later root reuses it."""
+        depth = tiles.tone_depth(root, exp.aspect, level)
+        with self._lock:
+            ref = exp.tone_refs.get(depth)
+            if ref is None:
+                ref = exp.tone_refs[depth] = tiles.reference_view(root, exp.aspect, level)
+        (cx, cy), zoom = ref
+        return f"{cx},{cy},{zoom}", (cx, cy), zoom
+
     def levels(self, exp: Exploration, root: tiles.Root, level: int) -> torch.Tensor:
-        """The tone levels of one pyramid level of ``root`` (computed once, then cached)."""
-        key = (exp.hash, root.key, level)
+        """The tone levels of one pyramid level of ``root``: its depth's (computed once, then cached)."""
+        ref, center, zoom = self.tone_ref(exp, root, level)
+        key = (exp.hash, ref)
         with self._lock:
             lv = self._levels.get(key)
         if lv is not None:
             return lv
-        center, zoom = tiles.reference_view(root, exp.aspect, level)
         lv = self._pool(exp).render(
             lambda r: tiles.tone_levels(tiles.render_exact(r, center, zoom, (tiles.TILE, tiles.TILE)), r, zoom)
         )
         with self._lock:
-            self._levels[key] = lv
+            lv = self._levels.setdefault(key, lv)  # two threads at once: both use the first
             while len(self._levels) > 4096:
                 self._levels.popitem(last=False)
         return lv
 
-    def tile_png(self, exp: Exploration, rid: int, level: int, x: int, y: int, wait: bool = True) -> bytes:
-        """The PNG of a tile, from the cache or rendered now (and its children queued for prefetch)."""
+    def tile_key(self, exp: Exploration, rid: int, level: int, x: int, y: int) -> tuple:
+        """The cache key of a tile: the code, its depth's reference, the root, the address."""
         try:
             root = exp.root(rid)
         except KeyError:
             raise HTTPException(status_code=404, detail="this map was re-rooted long ago; reload") from None
-        key = (exp.hash, root.key, level, x, y)
+        try:
+            tiles.tile_view(root, exp.aspect, level, x, y)
+        except ValueError as exc:
+            raise HTTPException(status_code=404, detail=str(exc)) from None
+        return (exp.hash, self.tone_ref(exp, root, level)[0], root.key, level, x, y)
+
+    def tile_png(self, exp: Exploration, rid: int, level: int, x: int, y: int, wait: bool = True) -> bytes:
+        """The PNG of a tile, from the cache or rendered now (and its children queued for prefetch)."""
+        key = self.tile_key(exp, rid, level, x, y)
+        root = exp.root(rid)
         png = self.cache.get(key)
         if png is None:
             with self._lock:
@@ -233,7 +275,13 @@ class TileService:
                 with self._lock:
                     self._busy -= wait
             self.cache.put(key, png)
-        if wait and self.prefetch and level < tiles.LEVELS:
+        if wait:
+            self.wish_children(exp, rid, level, x, y)
+        return png
+
+    def wish_children(self, exp: Exploration, rid: int, level: int, x: int, y: int) -> None:
+        """Queue the four tiles under this one for the prefetcher (the person may zoom in)."""
+        if self.prefetch and level < tiles.LEVELS:
             for cy in (2 * y, 2 * y + 1):
                 for cx in (2 * x, 2 * x + 1):
                     self._wishes.append((exp, rid, level + 1, cx, cy))
@@ -245,13 +293,8 @@ class TileService:
                         )
                         self._thread.start()
             self._wake.set()
-        return png
 
     def _render_png(self, exp: Exploration, root: tiles.Root, level: int, x: int, y: int) -> bytes:
-        try:
-            tiles.tile_view(root, exp.aspect, level, x, y)
-        except ValueError as exc:
-            raise HTTPException(status_code=404, detail=str(exc)) from None
         lv = self.levels(exp, root, level)
         raw = self._pool(exp).render(lambda r: tiles.render_tile(r, root, level, x, y))
         image = to_image(tiles.tone(raw, lv).float())
@@ -275,8 +318,7 @@ class TileService:
                 except IndexError:
                     break
                 try:
-                    root = exp.roots.get(rid)
-                    if root is not None and (exp.hash, root.key, level, x, y) not in self.cache:
+                    if exp.token in self.explorations and self.tile_key(exp, rid, level, x, y) not in self.cache:
                         self.tile_png(exp, rid, level, x, y, wait=False)
                 except Exception:  # noqa: BLE001 - a failed prefetch is only a missed chance
                     continue
@@ -316,11 +358,27 @@ class _ViewBody(BaseModel):
     h: int = 640
 
 
-def _tile(token: str, code_hash: str, root: int, level: int, x: int, y: int) -> Response:
-    exp = SERVICE.get(token, code_hash)
-    png = SERVICE.tile_png(exp, root, level, x, y)
+async def _tile(request: Request) -> Response:
+    # On the event loop: a cached tile costs a dict lookup; a miss renders in a thread.
+    p = request.path_params
+    service = SERVICE
+    exp = service.get(p["token"], p["code_hash"])
+    address = (exp, p["root"], p["level"], p["x"], p["y"])
+    key = service.tile_key(*address)
     # Private: the URL holds a secret. Immutable: a tile address never changes its pixels.
-    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600, immutable"})
+    headers = {
+        "Cache-Control": "private, max-age=86400, immutable",
+        "ETag": '"' + hashlib.blake2b(repr(key).encode(), digest_size=12).hexdigest() + '"',
+    }
+    if request.headers.get("if-none-match") == headers["ETag"]:
+        service.wish_children(*address)  # the ETag names the key, and the key the pixels
+        return Response(status_code=304, headers=headers)
+    png = service.cache.get(key)
+    if png is not None:
+        service.wish_children(*address)
+    else:
+        png = await run_in_threadpool(service.tile_png, *address)
+    return Response(png, media_type="image/png", headers=headers)
 
 
 def _reroot(token: str, body: _ViewBody) -> dict:
@@ -340,12 +398,12 @@ def _static(name: str) -> Response:
     return Response(data, media_type=media, headers={"Cache-Control": "public, max-age=600"})
 
 
-def routes() -> list[APIRoute]:
+def routes() -> list[APIRoute | Route]:
     """The Explore routes, for ``launch(app_kwargs={"routes": routes()})``."""
     return [
         APIRoute("/explore/static/{name}", _static, methods=["GET"], include_in_schema=False),
-        APIRoute(
-            "/explore/tile/{token}/{code_hash}/{root}/{level}/{x}/{y}.png",
+        Route(
+            "/explore/tile/{token}/{code_hash}/{root:int}/{level:int}/{x:int}/{y:int}.png",
             _tile,
             methods=["GET"],
             include_in_schema=False,

@@ -95,7 +95,12 @@ class Session:
         return self.folder / f"{stem}-{next(_counter)}{suffix}"
 
     def close(self) -> None:
-        """Remove this session's files (Gradio calls this when the tab closes)."""
+        """Remove this session's files and forget its map (Gradio calls this when the tab closes)."""
+        if self.exploration is not None:
+            from . import explore_server  # here: the studio's sessions need no tile server otherwise
+
+            explore_server.SERVICE.forget(self.exploration.token)
+            self.exploration = None
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None

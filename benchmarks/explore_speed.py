@@ -6,8 +6,9 @@ With the astronaut photo fitted at grid 32, d4, on the CPU (2 threads):
   it as the page would have it), median and p95 of ``--tiles`` tiles; side by side in the
   same loop, the same views through ``ViewRenderer.render`` with float centres (the
   issue's baseline) and the whole tile a browser gets (tone + PNG);
-* **from the cache**: a cached tile through the real HTTP route (FastAPI test client),
-  median of 200;
+* **from the cache**: a cached tile through the real HTTP route, with FastAPI's test
+  client and over a local socket to uvicorn (as a browser asks), the route before the
+  speed-up side by side, and a 304 revalidation;
 * **first map**: pressing Explore to every tile of the first screen (1280x800 at the
   whole image: the pyramid's levels 0..2, 21 tiles), in-process with the server's two
   renderers; with ``--browser``, also measured in Chromium from the click on Explore to
@@ -16,8 +17,11 @@ With the astronaut photo fitted at grid 32, d4, on the CPU (2 threads):
   and peak memory above the process, in a fresh subprocess each (``/proc/self/clear_refs``
   then ``VmHWM``).
 
-The CPU is shared: the load average is printed before and after. Run:
-``python benchmarks/explore_speed.py [--tiles 60] [--big] [--browser]``.
+The CPU is shared: the load average is printed before and after, CPU seconds next to
+wall seconds, and every speed-up is measured against its baseline in the same run (the
+renderer and the tile route before it, in process; posters with ``--poster-baseline
+REV``, ``collage_core`` of that git revision, in their own fresh processes). Run:
+``python benchmarks/explore_speed.py [--tiles 60] [--big] [--browser] [--poster-baseline REV]``.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -60,19 +65,48 @@ def pct(values, q):
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
+class _Before:
+    """The renderer as it was before the tile speed-up (copies of the whole dense level for
+    every window, the dense level split on every render): the side-by-side baseline."""
+
+    @staticmethod
+    def make(code):
+        import collage_core as cc
+
+        class Before(cc.ViewRenderer):
+            copies_min_read = 0.0
+
+            def _dense_detail(self, dense):
+                self._details.clear()
+                return super()._dense_detail(dense)
+
+        return Before(code)
+
+
 def bench_tiles(code, n: int, seed: int = 0):
+    """Per tile: wall and CPU seconds of the exact path, the float-centre baseline and the
+    renderer before the speed-up (same views, rotating order), and the whole served tile."""
     import collage_core as cc
     from app.explore_server import TileService
     from collage_core import tiles
 
     rng = random.Random(seed)
-    renderer = cc.ViewRenderer(code)
+    renderer, before = cc.ViewRenderer(code), _Before.make(code)
     aspect = renderer.aspect_fraction
     service = TileService(prefetch=False)
     exp = service.start(code, "bench")
-    tiles.render_tile(renderer, tiles.home_root(aspect), 2, 1, 1)  # warm-up: the dense base level
-    exact, floats, whole = [], [], []
-    for _ in range(n):
+    for r in (renderer, before):
+        tiles.render_tile(r, tiles.home_root(aspect), 2, 1, 1)  # warm-up: the dense base level
+    times = {"exact": [], "float": [], "before": [], "whole": []}
+    cpu = {k: [] for k in times}
+
+    def timed(name, fn, *args, **kwargs):
+        t, c = time.perf_counter(), time.process_time()
+        fn(*args, **kwargs)
+        times[name].append(time.perf_counter() - t)
+        cpu[name].append(time.process_time() - c)
+
+    for i in range(n):
         zoom = Fraction(10 ** rng.uniform(0, 15))
         center = (Fraction(rng.uniform(0.05, 0.95)), Fraction(rng.uniform(0.05, 0.95)))
         root = tiles.root_for(center, zoom, aspect)
@@ -80,51 +114,93 @@ def bench_tiles(code, n: int, seed: int = 0):
         u, v = root.to_viewer(*center, aspect)
         x, y = min(2**level - 1, int(u * 2**level)), min(2**level - 1, int(v * 2**level))
         (cx, cy), tz = tiles.tile_view(root, aspect, level, x, y)
-
-        def run_exact(root=root, level=level, x=x, y=y):
-            t = time.perf_counter()
-            tiles.render_tile(renderer, root, level, x, y)
-            exact.append(time.perf_counter() - t)
-
-        def run_float(cx=cx, cy=cy, tz=tz):
-            t = time.perf_counter()
-            renderer.render((float(cx), float(cy)), max(1.0, float(tz)), (256, 256), precise=True)
-            floats.append(time.perf_counter() - t)
-
-        # Alternate which goes first: the second profits from the first's cached levels.
-        for run in (run_exact, run_float) if len(exact) % 2 else (run_float, run_exact):
-            run()
+        runs = [
+            ("exact", tiles.render_tile, renderer, root, level, x, y),
+            ("float", renderer.render, (float(cx), float(cy)), max(1.0, float(tz)), (256, 256), True),
+            ("before", tiles.render_tile, before, root, level, x, y),
+        ]
+        # Rotate the order: a later run may profit from an earlier one's cached levels.
+        for name, fn, *args in runs[i % 3 :] + runs[: i % 3]:
+            timed(name, fn, *args)
         rid = exp.add_root(root)
-        service.levels(exp, root, level)  # once per pyramid level and root, shared by its ~20 tiles
-        t = time.perf_counter()
-        service.tile_png(exp, rid, level, x, y)  # render + tone + PNG
-        whole.append(time.perf_counter() - t)
-    return exact, floats, whole
+        service.levels(exp, root, level)  # once per depth of an exploration, shared by its tiles
+        timed("whole", service.tile_png, exp, rid, level, x, y)  # render + tone + PNG
+    return times, cpu
 
 
-def bench_cache(code):
+def _before_tile(token: str, code_hash: str, root: int, level: int, x: int, y: int):
+    """The tile route before the speed-up (a FastAPI route in the thread pool): the baseline."""
+    from fastapi.responses import Response
+
+    from app import explore_server
+
+    exp = explore_server.SERVICE.get(token, code_hash)
+    png = explore_server.SERVICE.tile_png(exp, root, level, x, y)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600, immutable"})
+
+
+def bench_cache(code, n: int = 200):
+    """A cached tile: through FastAPI's test client and through a real server on a local
+    socket with a kept-alive connection (what a browser sees), the route now and the route
+    before side by side (alternating), and a revalidation answered 304."""
+    import http.client
+    import socket
+    import threading
+
+    import uvicorn
     from fastapi import FastAPI
+    from fastapi.routing import APIRoute
     from fastapi.testclient import TestClient
 
     from app import explore_server
 
     service = explore_server.TileService(prefetch=False)
     explore_server.SERVICE = service
-    client = TestClient(FastAPI(routes=explore_server.routes()))
+    before = APIRoute("/before/tile/{token}/{code_hash}/{root}/{level}/{x}/{y}.png", _before_tile, methods=["GET"])
+    app = FastAPI(routes=[*explore_server.routes(), before])
     exp = service.start(code, "bench")
     exp.config()
     url = f"/explore/tile/{exp.token}/{exp.hash}/0/2/1/1.png"
-    assert client.get(url).status_code == 200
-    times, lookups = [], []
-    key = next(iter(service.cache.keys()))
-    for _ in range(200):
+    urls = {"now": url, "before": url.replace("/explore/", "/before/")}
+    client = TestClient(app)
+    first = client.get(url)
+    assert first.status_code == 200
+    etag = first.headers["etag"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.02)
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+
+    def over_socket(u, headers=None):
+        conn.request("GET", u, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, r.read()
+
+    times = {k: [] for k in ("client now", "client before", "socket now", "socket before", "socket 304")}
+    lookups = []
+    key = service.tile_key(exp, 0, 2, 1, 1)
+    for _ in range(n):
+        for which in ("now", "before"):
+            t = time.perf_counter()
+            r = client.get(urls[which])
+            times[f"client {which}"].append(time.perf_counter() - t)
+            assert r.status_code == 200 and r.content == first.content
+            t = time.perf_counter()
+            status, body = over_socket(urls[which])
+            times[f"socket {which}"].append(time.perf_counter() - t)
+            assert status == 200 and body == first.content
         t = time.perf_counter()
-        r = client.get(url)
-        times.append(time.perf_counter() - t)
-        assert r.status_code == 200
+        status, _ = over_socket(url, {"If-None-Match": etag})
+        times["socket 304"].append(time.perf_counter() - t)
+        assert status == 304
         t = time.perf_counter()
         service.cache.get(key)
         lookups.append(time.perf_counter() - t)
+    server.should_exit = True
     return times, lookups
 
 
@@ -171,16 +247,26 @@ def bench_browser(code_path: Path):
     return times
 
 
-def bench_poster(code_path: Path, side: int):
+def bench_poster(code_path: Path, side: int, tree: Path = ROOT):
+    """``render_poster`` in a fresh process with the package of ``tree`` (a baseline's too)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = subprocess.run(
             [sys.executable, "-c", POSTER_CHILD, str(code_path), str(side), str(Path(tmp) / "p.png")],
             capture_output=True,
             text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            env={**os.environ, "PYTHONPATH": str(tree)},
             check=True,
+            cwd=tmp,
         )
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def export_tree(rev: str) -> Path:
+    """``collage_core`` as of git revision ``rev``, in a temporary folder (a side-by-side baseline)."""
+    folder = Path(tempfile.mkdtemp(prefix="explore-baseline-"))
+    archive = subprocess.run(["git", "archive", rev, "collage_core"], cwd=ROOT, capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    return folder
 
 
 def main() -> int:
@@ -189,6 +275,7 @@ def main() -> int:
     parser.add_argument("--big", action="store_true", help="also a 16384^2 poster")
     parser.add_argument("--browser", action="store_true", help="also time the first map in Chromium")
     parser.add_argument("--no-poster", action="store_true")
+    parser.add_argument("--poster-baseline", metavar="REV", help="also time the posters with collage_core of git REV")
     args = parser.parse_args()
     setup()
     from PIL import Image
@@ -199,24 +286,45 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp())
     code_path = code.save(tmp / "astronaut.collage")
 
-    exact, floats, whole = bench_tiles(code, args.tiles)
-    print("| 256x256 tile, random depth 1..1e15 | median | p95 | target |")
-    print("|---|---|---|---|")
-    print(
-        f"| exact tile render (Fraction centre) | {statistics.median(exact) * 1e3:.0f} ms | {pct(exact, 0.95) * 1e3:.0f} ms | median <= 40 ms, p95 <= 100 ms |"
-    )
-    print(
-        f"| baseline: ViewRenderer.render, float centre | {statistics.median(floats) * 1e3:.0f} ms | {pct(floats, 0.95) * 1e3:.0f} ms | |"
-    )
-    print(
-        f"| whole tile served: render + tone + PNG | {statistics.median(whole) * 1e3:.0f} ms | {pct(whole, 0.95) * 1e3:.0f} ms | |"
-    )
-    print(f"\nexact / float ratio (medians, same loop): {statistics.median(exact) / statistics.median(floats):.2f}")
+    times, cpu = bench_tiles(code, args.tiles)
+    print("| 256x256 tile, random depth 1..1e15 | median | p95 | CPU median | CPU p95 | target |")
+    print("|---|---|---|---|---|---|")
+    rows = [
+        ("exact", "exact tile render (Fraction centre)", "median <= 40 ms, p95 <= 100 ms"),
+        ("float", "ViewRenderer.render, float centre (the issue's baseline)", ""),
+        ("before", "the renderer before the tile speed-up, exact centre", ""),
+        ("whole", "whole tile served: render + tone + PNG", ""),
+    ]
+    for key, label, target in rows:
+        t, c = times[key], cpu[key]
+        print(
+            f"| {label} | {statistics.median(t) * 1e3:.0f} ms | {pct(t, 0.95) * 1e3:.0f} ms "
+            f"| {statistics.median(c) * 1e3:.0f} ms | {pct(c, 0.95) * 1e3:.0f} ms | {target} |"
+        )
+    for other in ("float", "before"):
+        print(
+            f"\nexact / {other} (same loop): median {statistics.median(times['exact']) / statistics.median(times[other]):.2f}, "
+            f"p95 {pct(times['exact'], 0.95) / pct(times[other], 0.95):.2f}",
+            end="",
+        )
+    print()
 
     cache, lookups = bench_cache(code)
+    print("\n| cached 256x256 tile over HTTP, in process | median | p95 |")
+    print("|---|---|---|")
+    labels = {
+        "client now": "FastAPI test client, the route now",
+        "client before": "FastAPI test client, the route before",
+        "socket now": "local socket (uvicorn, kept-alive connection), the route now",
+        "socket before": "local socket, the route before",
+        "socket 304": "local socket, revalidation (If-None-Match) now",
+    }
+    for key, label in labels.items():
+        print(f"| {label} | {statistics.median(cache[key]) * 1e3:.2f} ms | {pct(cache[key], 0.95) * 1e3:.2f} ms |")
     print(
-        f"\ncached tile over HTTP (FastAPI test client, in process): median {statistics.median(cache) * 1e3:.2f} ms, "
-        f"p95 {pct(cache, 0.95) * 1e3:.2f} ms (target <= 5 ms); the LRU lookup itself {statistics.median(lookups) * 1e6:.1f} us"
+        f"\nnow / before (medians, same loop): test client {statistics.median(cache['client now']) / statistics.median(cache['client before']):.2f}, "
+        f"socket {statistics.median(cache['socket now']) / statistics.median(cache['socket before']):.2f}; target <= 5 ms; "
+        f"the LRU lookup itself {statistics.median(lookups) * 1e6:.1f} us"
     )
 
     first, count = bench_first_map(code)
@@ -228,14 +336,27 @@ def main() -> int:
             )
 
     if not args.no_poster:
-        print("\n| poster at 1e6x | seconds | peak above the process | target |")
-        print("|---|---|---|---|")
+        trees = [("now", ROOT)]
+        if args.poster_baseline:
+            trees.append((args.poster_baseline, export_tree(args.poster_baseline)))
+        print("\n| poster at 1e6x | code | seconds | CPU seconds | peak above the process | target |")
+        print("|---|---|---|---|---|---|")
         for side in (8192, 16384) if args.big else (8192,):
-            r = bench_poster(code_path, side)
             target = "<= 120 s, <= 1 GB" if side == 8192 else "<= 1.5 GB"
-            print(
-                f"| {side}x{side} | {r['seconds']:.0f} | {r['cpu']:.0f} | {r['peak_extra'] / 2**30:.2f} GB | {target} |"
-            )
+            results = {}
+            for name, tree in trees:  # one after the other, in fresh processes
+                r = results[name] = bench_poster(code_path, side, tree)
+                print(
+                    f"| {side}x{side} | {name} | {r['seconds']:.0f} | {r['cpu']:.0f} | {r['peak_extra'] / 2**30:.2f} GB | {target} |",
+                    flush=True,
+                )
+            if len(results) == 2:
+                now, base = results["now"], results[args.poster_baseline]
+                print(
+                    f"| {side}x{side} | now / {args.poster_baseline} | {now['seconds'] / base['seconds']:.2f} | {now['cpu'] / base['cpu']:.2f} | | |"
+                )
+        for _, tree in trees[1:]:
+            shutil.rmtree(tree, ignore_errors=True)
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     return 0
 

@@ -4,9 +4,10 @@ A poster is the view ``(center, zoom)`` at ``size``, exactly as :func:`render_vi
 would draw it if it could hold it in memory: each block of ``BLOCK`` pixels is itself a
 view whose pixels are the same area averages of the same virtual image ``A(S)`` (the
 block's zoom is chosen so its pixels have the poster's size, and every coordinate is an
-exact fraction), so blocks meet without seams. One band of blocks is held at a time and
-written through :class:`~collage_core.png_stream.PngWriter`: memory stays about
-``BLOCK x width x 3`` bytes plus one block's float64 render, whatever the height.
+exact fraction), so blocks meet without seams. A band of blocks is rendered while the
+one before it is written through :class:`~collage_core.png_stream.PngWriter` in a
+thread: memory stays about ``2 x BLOCK x width x 3`` bytes plus one block's float64
+render, whatever the height.
 
 Tone: one set of levels for the whole poster, from a reference render of the same view
 at most ``REFERENCE_SIDE`` pixels wide (so a poster no larger than that has exactly the
@@ -19,6 +20,7 @@ import os
 import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
 
@@ -131,6 +133,10 @@ def render_poster(
     channels = code.channels
     tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.partial.png")
     writer = PngWriter(tmp, w, h, channels)
+    # A finished band is filtered and compressed in a thread (zlib lets go of the GIL)
+    # while the next band renders: a second band in memory, the PNG's time hidden.
+    compressor = ThreadPoolExecutor(1, thread_name_prefix="poster-png")
+    pending = None
     try:
         band, band_top = None, -1
         for done, (top, left, bc, bz, (bw, bh)) in enumerate(blocks, start=1):
@@ -138,7 +144,9 @@ def render_poster(
                 raise Cancelled("poster cancelled")
             if top != band_top:
                 if band is not None:
-                    writer.write_rows(band)
+                    if pending is not None:
+                        pending.result()
+                    pending = compressor.submit(writer.write_rows, band)
                 band, band_top = np.empty((bh, w, channels), dtype=np.uint8), top
             raw = render_exact(renderer, bc, bz, (bw, bh))
             values = tone(raw, lv) if lv is not None else raw.clamp(0, 1)
@@ -147,11 +155,16 @@ def render_poster(
             band[:, left : left + bw] = q.permute(1, 2, 0).cpu().numpy()
             if progress is not None:
                 progress(done, len(blocks))
+        if pending is not None:
+            pending.result()
         writer.write_rows(band)
         writer.close()
         os.replace(tmp, path)
     except BaseException:
+        compressor.shutdown(wait=True)  # the writer is not touched while a band is compressed
         writer.abort()
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        compressor.shutdown(wait=True)
     return path

@@ -171,8 +171,7 @@ def test_the_next_level_is_prefetched(client, code, monkeypatch):
     exp = service.start(code, "mine")
     exp.config()
     assert client.get(_tile_url(exp, level=1, x=1, y=0)).status_code == 200
-    root = exp.root(0)
-    children = [(exp.hash, root.key, 2, x, y) for x in (2, 3) for y in (0, 1)]
+    children = [service.tile_key(exp, 0, 2, x, y) for x in (2, 3) for y in (0, 1)]
     deadline = time.time() + 120
     while not all(k in service.cache for k in children) and time.time() < deadline:
         time.sleep(0.05)
