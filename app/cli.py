@@ -7,6 +7,7 @@
                       [--preset NAME] [--code OUT.collage] [--style IMAGE] [--seed S]
     collage zoom IN -o OUT.(gif|mp4|webp|png) [--zoom Z] [--seconds S] [--fps F] [--size WxH]
                  [--center X,Y] [--loop] [--pingpong] [--easing E] [--colour true|vivid|off]
+                 [--blend | --no-blend] [--band B]
                  [--preset NAME]
     collage poster IN -o OUT.png [--size WxH] [--center X,Y] [--zoom Z] [--view VIEW.json]
     collage zoom IN -o OUT.gif --keyframes FILE.(json|toml)   (a dive through recorded views)
@@ -105,9 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--blend",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="blended, seamless cells (no grid at 1x; softer deep views) or --no-blend (default) for hard square cells",
+        help=BLEND_HELP,
     )
-    f.add_argument("--band", type=float, help="blend band half-width in cells, 1/64..1/2 (default 0.25)")
+    f.add_argument("--band", type=float, help=BAND_HELP)
     f.add_argument(
         "--adaptive",
         action="store_true",
@@ -150,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="tone of deep frames: true (default: levels on luma, the photo's colours), vivid (per channel), off",
     )
     z.add_argument("--copies", metavar="1|2|3|soft", help=COPIES_HELP + "; overrides the look's")
+    z.add_argument("--blend", action=argparse.BooleanOptionalAction, default=None, help=BLEND_HELP)
+    z.add_argument("--band", type=float, help=BAND_HELP)
     z.add_argument("--device", default=None, help="torch device: auto (default), cpu, cuda, mps")
     z.add_argument("--keyframes", metavar="FILE", help="dive through these views (JSON or TOML, from the Explore tab)")
     z.set_defaults(func=cmd_zoom)
@@ -174,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+BLEND_HELP = (
+    "blended, seamless cells (default for even grids >= 4: no grid at 1x or at depth, one sharp copy per cell)"
+    " or --no-blend for hard square cells"
+)
+BAND_HELP = "blend band half-width in cells where cells are large (deep views), 1/64..1/2 (default 1/16)"
 COPIES_HELP = "domains per cell: 1 (default) keeps the photo sharp inside itself, soft mixes all"
 
 
@@ -323,8 +331,11 @@ def cmd_zoom(args: argparse.Namespace) -> int:
         keyframes=load_keyframes(args.keyframes) if args.keyframes else None,
     )
     writers.writer_for(out).check_fps(settings.fps)  # before the fit, which takes a while
-    extra = {"plant_loop": True} if settings.loop else {}
-    config = callbacks.resolve_config(args.preset or "deep-zoom", copies=args.copies, **extra)
+    # The zoom look plants a loop cell (hard cells); --blend without --loop asks for none.
+    extra = {"plant_loop": True} if settings.loop else ({"plant_loop": False} if args.blend else {})
+    config = callbacks.resolve_config(
+        args.preset or "deep-zoom", copies=args.copies, blend=args.blend, band=args.band, **extra
+    )
     code, _, _ = _load_input(args.input, config, args)
     bar = _tqdm_progress("zoom", settings.frames)
     try:

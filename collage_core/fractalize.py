@@ -21,6 +21,10 @@ from .resample import area_resize
 
 # Fitting above this side costs more than it shows at 1x; renders magnify anyway.
 DEFAULT_MAX_WORK_SIDE = 1024
+# Blended cells up to 64 px are the same operator at every side (a half-cell band), so
+# fitting them with 8 px cells (at least 256 px) loses <= 0.07 dB at 1x on held-out
+# photos and takes 0.4x the time of a 512 px fit.
+BLEND_CELL_PX, BLEND_MIN_WORK_SIDE = 8, 256
 AUX_SIDE = 128
 
 
@@ -57,9 +61,10 @@ def fractalize(
         strength: floor on each cell's self-similarity (``0..s_max``); higher values
             trade fidelity for visible fractal detail.
         refine_steps: L-BFGS evaluations of the attractor error after the closed-form fit.
-        blend, window (in ``overrides`` or ``config``): blended cells, seamless at any
-            depth, are the default for even grids of at least 4; ``blend=False`` gives
-            the hard grid (see :class:`FractalizeConfig`).
+        blend, band, window, frame (in ``overrides`` or ``config``): blended cells,
+            seamless at 1x and at any depth with one whole sharp copy per cell, are the
+            default for even grids of at least 4; ``blend=False`` gives the hard grid
+            (see :class:`FractalizeConfig`).
         adaptive, max_cells, min_cell (in ``overrides`` or ``config``): quadtree cells
             grown from the ``grid`` (a power of two) where the photo has detail, up to
             ``max_cells`` leaves (:mod:`~collage_core.quadtree_fit`).
@@ -78,7 +83,10 @@ def fractalize(
     img = open_image(image)
     dev = pick_device(device)
     layout = QuadtreeLayout(cfg.grid, (0,) * cfg.grid**2) if cfg.adaptive else cfg.layout()
-    side = cfg.work_side or choose_work_side(img.size, layout)
+    max_side = DEFAULT_MAX_WORK_SIDE
+    if isinstance(layout, BlendedLayout):
+        max_side = min(max_side, max(BLEND_MIN_WORK_SIDE, BLEND_CELL_PX * cfg.grid))
+    side = cfg.work_side or choose_work_side(img.size, layout, max_side)
     unit = 2 * cfg.grid if isinstance(layout, BlendedLayout) else cfg.grid
     if cfg.adaptive and side & (side - 1):
         raise ValueError(f"work_side {side} must be a power of two for adaptive cells")

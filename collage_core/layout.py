@@ -9,10 +9,13 @@ on the output:
 * :class:`GridLayout`: ``grid x grid`` square cells, each frame exactly its cell
   (``d = S / grid``, hard seams; the paper's operator).
 * :class:`BlendedLayout`: each cell's frame is the square twice its width centred on
-  it (``d = 2 S / grid``), weighted by a separable window ``w_k`` with
-  ``sum_k w_k = 1`` at every pixel (renormalised at the image border). Overlapping
-  frames blend, so no seam is left at any level; the map stays a contraction with
-  ratio ``max_k sum_n |a_kn|``.
+  it, weighted by a separable window ``w_k`` with ``sum_k w_k = 1`` at every pixel
+  (renormalised at the image border). Overlapping frames blend, so no seam is left at
+  any level; the map stays a contraction with ratio ``max_k sum_n |a_kn|``. With
+  ``frame="mirror"`` the whole image is shrunk to the *cell* (``d = S / grid``, as in
+  the hard grid) and continued past the cell's edges by its mirror image, so every
+  cell is one whole, sharp copy and only the band at the seams cross-fades; with
+  ``frame="wide"`` it is shrunk into the whole frame (``d = 2 S / grid``).
 
 A *piece* is the part of one cell's frame inside an axis-aligned window of a level:
 the viewport computes windows piece by piece without the rest of the level.
@@ -34,6 +37,7 @@ from .symmetry import apply_symmetries
 
 Rect = tuple[int, int, int, int]  # (row0, row1, col0, col1), half-open, Python ints
 WINDOWS = ("cosine", "tent")
+FRAMES = ("mirror", "wide")
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,9 @@ class Piece:
     cell: int
     rect: Rect
     local: Rect
+    # Dims of the piece's ``(C, h, w)`` term to reverse (``-2`` rows, ``-1`` columns):
+    # mirror frames show ``local`` of the child reflected past the cell's edge.
+    flip: tuple[int, ...] = ()
 
 
 def _check_size(size: tuple[int, int], unit: int, what: str) -> None:
@@ -179,26 +186,35 @@ def _profile(t: torch.Tensor, window: str, band: float) -> torch.Tensor:
 class BlendedLayout(_Stepper):
     """Cells blended by a partition of unity (DESIGN.md section 8).
 
-    Cell ``(i, j)`` of width ``c = S / grid`` draws the whole image shrunk into the
-    square ``[(i - 1/2) c, (i + 3/2) c)`` (its *frame*, side ``d = 2c``) and is weighted
-    there by ``w_i(y) w_j(x)``, with ``w_i(y) = phi((y + 1/2 - (i + 1/2) c) / c)``
-    sampled at pixel centres. ``phi`` is a raised cosine (``cos^2``, smooth) or a tent;
-    both make the weights sum to exactly 1 at every pixel. The image border has no
-    outer neighbour, so there the border cell's weight is 1.
+    Cell ``(i, j)`` of width ``c = S / grid`` draws over the square
+    ``[(i - 1/2) c, (i + 3/2) c)`` (its *frame*, side ``2c``) and is weighted there by
+    ``w_i(y) w_j(x)``, with ``w_i(y) = phi((y + 1/2 - (i + 1/2) c) / c)`` sampled at
+    pixel centres. ``phi`` is a raised cosine (``cos^2``, smooth) or a tent; both make
+    the weights sum to exactly 1 at every pixel. The image border has no outer
+    neighbour, so there the border cell's weight is 1. What the frame shows:
+
+    * ``frame="mirror"``: the whole image shrunk to the cell (side ``c``, exactly where
+      the hard grid puts it), continued by its mirror image past each edge. Away from
+      the band a cell is one whole sharp copy at every depth; in the band two copies'
+      edges cross-fade, and a mirror continues each copy's edge, so nothing jumps.
+      A step reads the level of side ``S / grid``.
+    * ``frame="wide"``: the whole image shrunk into the frame; a cell shows the middle
+      half of the image at twice the size. A step reads the level of side ``2 S / grid``.
 
     A step at side ``S`` needs ``S`` divisible by ``2 * grid`` (the half-cell offset is
-    whole pixels) and reads the level of side ``2 S / grid``.
+    whole pixels).
     """
 
     grid: int
     window: str = "cosine"
     # Half-width of the blend band around each cell boundary, in cells (0 < band <= 1/2):
-    # the floor used by large cells. Narrow bands let deep views read fewer frames (a
+    # the floor used by large cells (see band_at). Narrow bands let deep views read fewer frames (a
     # window away from a band needs one cell, not four: 0.3 s at 1e12 for 1/8, 13 s for 1/2).
     band: float = 0.125
     # ...but at least this many pixels of the level (up to half a cell): small cells, as
     # seen at 1x and in every view, blend fully, large ones over a ramp >= 2 * ramp px.
     ramp: int = 32
+    frame: str = "wide"  # "mirror" (cell-size copies) or "wide" (the version-2 files' frames)
     kind = "blend"
 
     def __post_init__(self) -> None:
@@ -210,6 +226,12 @@ class BlendedLayout(_Stepper):
             raise ValueError(f"band must be a number in [1/64, 1/2], got {self.band!r}")
         if not (isinstance(self.ramp, int) and not isinstance(self.ramp, bool) and 0 <= self.ramp <= 4096):
             raise ValueError(f"ramp must be an integer number of pixels in [0, 4096], got {self.ramp!r}")
+        if self.frame not in FRAMES:
+            raise ValueError(f"frame must be one of {FRAMES}, got {self.frame!r}")
+
+    @property
+    def mirror(self) -> bool:
+        return self.frame == "mirror"
 
     @property
     def cells(self) -> int:
@@ -217,24 +239,35 @@ class BlendedLayout(_Stepper):
 
     @property
     def factor(self) -> int:
-        return self.grid // 2
+        return self.grid if self.mirror else self.grid // 2
 
     def climbs(self, side: int) -> bool:
         # At 2 * grid the level read is 4 x 4 pixels of A(2 * grid) itself: the base.
         return side % (2 * self.grid) == 0 and side > 2 * self.grid
 
     def child_side(self, side: int) -> int:
-        return 2 * side // self.grid
+        return (1 if self.mirror else 2) * side // self.grid
 
     def domains(self, z, symmetries, aux=None, size=None) -> torch.Tensor:
-        """Domain stack for a step producing ``size``: ``(B, C, N, 2H / grid, 2W / grid)``."""
+        """Domain stack for a step producing ``size``: ``(B, C, N, h, w)``, the child's side
+        (``H / grid`` mirror, ``2H / grid`` wide); :meth:`frame_domains` fills the frames."""
         H, W = size or z.shape[-2:]
         _check_size((H, W), 2 * self.grid, f"blended cells of grid {self.grid} need whole half cells")
-        return _domain_stack(z, symmetries, aux, (2 * H // self.grid, 2 * W // self.grid))
+        u = 1 if self.mirror else 2
+        return _domain_stack(z, symmetries, aux, (u * H // self.grid, u * W // self.grid))
+
+    def frame_domains(self, domains: torch.Tensor) -> torch.Tensor:
+        """What every frame shows, ``(..., d, d)`` -> ``(..., 2c, 2c)``: the domains
+        themselves (wide), or the cell-size copy mirrored half a cell past each edge."""
+        if not self.mirror:
+            return domains
+        idx = _mirror_index(domains.shape[-1], domains.device)
+        return domains[..., idx, :][..., idx]
 
     def assemble(self, a, b, domains) -> torch.Tensor:
-        """Frames ``sum_n a_kn D_n + b_k``, weighted and overlap-added; ``domains`` ``(B, C, N, d, d)``."""
-        B, C, N, d, _ = domains.shape
+        """Frames ``sum_n a_kn D_n + b_k``, weighted and overlap-added; ``domains`` from :meth:`domains`."""
+        domains = self.frame_domains(domains)  # (B, C, N, 2c, 2c)
+        d = domains.shape[-1]
         frames = torch.einsum("bckn,bcnhw->bckhw", a, domains) + b[..., None, None]  # (B, C, K, d, d)
         return self.overlap_add(frames * self.frame_weights(d // 2 * self.grid, frames.dtype, frames.device))
 
@@ -273,6 +306,12 @@ class BlendedLayout(_Stepper):
     def band_at(self, c: int) -> Fraction:
         """The band (in cells) of a level whose cells are ``c`` pixels wide: exact."""
         floor = Fraction(self.band).limit_denominator(1 << 20)
+        if self.mirror:
+            # Cells up to 2 * ramp px blend over half their width (1x to 4x renders of a
+            # grid-32 photo: the operator, hence pooling, does not change there); beyond,
+            # the band falls as (2 ramp / c)^2 / 2, so a whole cell seen in a view is one
+            # copy but for a thin seam (1/32 of a 256 px cell with ramp 32).
+            return max(floor, min(Fraction(1, 2), Fraction(2 * self.ramp**2, max(c, 1) ** 2)))
         return max(floor, min(Fraction(1, 2), Fraction(self.ramp, max(c, 1))))
 
     def cells_block(self, a, consts, copies, rect: Rect, side: int) -> torch.Tensor:
@@ -280,7 +319,7 @@ class BlendedLayout(_Stepper):
         c, g = side // self.grid, self.grid
         (i0, i1), (j0, j1) = self._cell_range(rect[0], rect[1], c), self._cell_range(rect[2], rect[3], c)
         ks = (torch.arange(i0, i1)[:, None] * g + torch.arange(j0, j1)[None, :]).flatten().to(a.device)
-        frames = torch.einsum("ckn,cnhw->ckhw", a[:, ks], copies) + consts[:, ks, None, None]
+        frames = torch.einsum("ckn,cnhw->ckhw", a[:, ks], self.frame_domains(copies)) + consts[:, ks, None, None]
         w = self.axis_weights(side).to(frames)
         frames = frames * rearrange(w[i0:i1, None, :, None] * w[None, j0:j1, None, :], "i j h w -> (i j) h w")
         # Overlap-add the block of frames as a small blended image of (i1-i0) x (j1-j0) cells.
@@ -315,33 +354,74 @@ class BlendedLayout(_Stepper):
         return max(0, (lo - c // 2) // c), min(self.grid, (hi + c // 2 - 1) // c + 1)
 
     def pieces(self, rect: Rect, side: int) -> list[Piece]:
+        """The frames under ``rect``; mirror frames split at the copy's edges, ``local`` in the child."""
         c, out = side // self.grid, []
-        rows = list(self._axis_spans(rect[0], rect[1], c))
-        cols = list(self._axis_spans(rect[2], rect[3], c))
-        for i, g0, g1, y0 in rows:
-            for j, h0, h1, x0 in cols:
-                out.append(Piece(i * self.grid + j, (g0, g1, h0, h1), (g0 - y0, g1 - y0, h0 - x0, h1 - x0)))
+        rows = [
+            (i, *seg)
+            for i, g0, g1, f0 in self._axis_spans(rect[0], rect[1], c)
+            for seg in self._segments(g0, g1, f0, c)
+        ]
+        cols = [
+            (j, *seg)
+            for j, h0, h1, f0 in self._axis_spans(rect[2], rect[3], c)
+            for seg in self._segments(h0, h1, f0, c)
+        ]
+        for i, g0, g1, u0, u1, fy in rows:
+            for j, h0, h1, v0, v1, fx in cols:
+                flip = (-2,) * fy + (-1,) * fx
+                out.append(Piece(i * self.grid + j, (g0, g1, h0, h1), (u0, u1, v0, v1), flip))
         return out
+
+    def _segments(self, s0: int, s1: int, f0: int, c: int):
+        # Level span [s0, s1) of a frame starting at f0 -> (s0, s1, child0, child1, reversed).
+        if not self.mirror:
+            yield s0, s1, s0 - f0, s1 - f0, False
+            return
+        h = c // 2
+        lo, hi = f0 + h, f0 + h + c  # where the copy itself lies
+        if s0 < lo:  # the mirror before the copy: level f0 + h - 1 - q shows child q
+            e = min(s1, lo)
+            yield s0, e, lo - e, lo - s0, True
+        if max(s0, lo) < min(s1, hi):
+            a, e = max(s0, lo), min(s1, hi)
+            yield a, e, a - lo, e - lo, False
+        if s1 > hi:  # the mirror after it: level hi + q shows child c - 1 - q
+            a = max(s0, hi)
+            yield a, s1, 2 * hi - s1 - lo, 2 * hi - a - lo, True
 
     def piece_weight(self, piece: Piece, side: int):
         i, j = divmod(piece.cell, self.grid)
         c = side // self.grid
         band = float(self.band_at(c))
-        rows = _weights_at(self.grid, self.window, band, c, i, piece.local[0], piece.local[1])
-        cols = _weights_at(self.grid, self.window, band, c, j, piece.local[2], piece.local[3])
+        y0, x0 = i * c - c // 2, j * c - c // 2  # the frame's origin on the level
+        rows = _weights_at(self.grid, self.window, band, c, i, piece.rect[0] - y0, piece.rect[1] - y0)
+        cols = _weights_at(self.grid, self.window, band, c, j, piece.rect[2] - x0, piece.rect[3] - x0)
         return rows, cols
 
     def loop_center(self, cell: int) -> tuple[float, float]:
         """Fixed point of ``p -> ((i - 1/2) + 2 p) / grid``, the map onto cell ``(i, j)``'s frame.
 
         Border frames reach outside the image, and so would their fixed points: the
-        nearest interior cell's is used instead.
+        nearest interior cell's is used instead. Mirror frames put the copy on the cell,
+        as the hard grid does.
         """
+        if self.mirror:
+            i, j = divmod(cell, self.grid)
+            return (j / (self.grid - 1), i / (self.grid - 1))
         i, j = (min(max(v, 1), self.grid - 2) for v in divmod(cell, self.grid))
         return ((j - 0.5) / (self.grid - 2), (i - 0.5) / (self.grid - 2))
 
     def to_meta(self) -> dict:
-        return {"kind": self.kind, "grid": self.grid, "window": self.window, "band": self.band, "ramp": self.ramp}
+        meta = {"kind": self.kind, "grid": self.grid, "window": self.window, "band": self.band, "ramp": self.ramp}
+        return meta | ({"frame": self.frame} if self.mirror else {})  # files without it are wide
+
+
+@functools.lru_cache(maxsize=64)
+def _mirror_index(c: int, device) -> torch.Tensor:
+    # Frame position u in [0, 2c) -> child pixel: p = u - c/2 reflected at the copy's
+    # edges (half-sample symmetric: the edge pixel repeats, as area pooling does).
+    p = torch.arange(2 * c) - c // 2
+    return torch.where(p < 0, -1 - p, torch.where(p >= c, 2 * c - 1 - p, p)).to(device)
 
 
 def _weights_at(grid: int, window: str, band: float, c: int, i: int, u0: int, u1: int) -> torch.Tensor:
@@ -394,7 +474,7 @@ def layout_from_meta(meta: dict) -> Layout:
         band, ramp = meta.get("band", 0.5), meta.get("ramp", 0)
         if not isinstance(band, int | float) or isinstance(band, bool):
             raise ValueError(f"layout band must be a number, got {band!r}")
-        return BlendedLayout(grid, meta.get("window", "cosine"), float(band), ramp)
+        return BlendedLayout(grid, meta.get("window", "cosine"), float(band), ramp, meta.get("frame", "wide"))
     if kind == "quadtree":
         from .quadtree import QuadtreeLayout  # it builds on this module
 

@@ -418,6 +418,8 @@ class ViewRenderer:
                 const = self._child_terms(term, k, local, child, keys, cs, n_aux)
             offset = const if offset is None else offset
             term.add_((const - offset).to(self.device, torch.float32)[:, None, None])
+            if piece.flip:  # a mirror frame past its copy's edge shows the copy reversed
+                term = term.flip(piece.flip)
             view = out[:, g0 - r[0] : g1 - r[0], h0 - r[2] : h1 - r[2]]
             weight = self.layout.piece_weight(piece, side)
             if weight is None:

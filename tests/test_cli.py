@@ -57,7 +57,7 @@ def test_fractalize_writes_the_attractor_and_the_code(capsys, photo, tmp_path):
 
 @pytest.mark.parametrize(
     "flags,kind",
-    [((), "grid"), (("--blend",), "blend"), (("--no-blend",), "grid"), (("--blend", "--band", 0.25), "blend")],
+    [((), "blend"), (("--blend",), "blend"), (("--no-blend",), "grid"), (("--band", 0.25), "blend")],
 )
 def test_fractalize_cell_layout_flags(capsys, photo, tmp_path, flags, kind):
     code_path = tmp_path / "out.collage"
@@ -176,6 +176,22 @@ def test_zoom_writes_an_animated_gif(capsys, photo, tmp_path):
         last = np.asarray(gif.convert("RGB"), dtype=np.float64)
     assert np.abs(first - last).mean() > 2  # it moved
     assert "3 frames" in stdout and "48x32" in stdout
+
+
+@pytest.mark.parametrize("flags,kind", [((), "grid"), (("--blend", "--band", 0.125), "blend")])
+def test_zoom_cell_layout_flags(capsys, photo, tmp_path, flags, kind, monkeypatch):
+    seen = []
+
+    def export(code, *args, **kwargs):  # the layout is all this test needs: skip the frames
+        seen.append(code.layout)
+        Image.new("RGB", (4, 4)).save(tmp_path / "z.gif")
+
+    monkeypatch.setattr(cc, "export_zoom", export)
+    status, _, err = run(capsys, "zoom", photo, "-o", tmp_path / "z.gif", "--seconds", 1, "--fps", 2, *flags)
+    assert status == 0, err
+    assert seen[0].kind == kind and (kind == "grid" or seen[0].band == 0.125)
+    status, _, err = run(capsys, "zoom", photo, "-o", tmp_path / "z.gif", "--loop", "--blend", "--seconds", 1)
+    assert status == 1 and "planted loop cell needs hard cells" in one_error_line(err)
 
 
 def test_zoom_errors(capsys, photo, tmp_path):

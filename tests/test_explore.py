@@ -60,7 +60,7 @@ def test_tile_zero_of_the_home_root_is_the_whole_image(code):
     expected = np.asarray(code.render_view((0.5, 0.5), 1.0, (256, 192)), dtype=np.float64) / 255
     band = (256 - 192) // 2
     assert top[:, :band].abs().max() < 1e-9 and top[:, -band:].abs().max() < 1e-9
-    got = top[:, band:-band].permute(1, 2, 0).numpy()
+    got = top[:, band:-band].clamp(0, 1).permute(1, 2, 0).numpy()  # the 8-bit view is clamped
     assert np.abs(got - expected).max() <= 0.5 / 255 + 1e-6  # 8-bit rounding, float32 steps
 
 

@@ -28,8 +28,9 @@ def hard(square):
     return img, cc.fractalize(img, grid=16, blend=False)
 
 
-def test_default_cells_are_hard_and_blended_cells_are_one_switch(square, hard):
-    assert cc.fractalize(hard[0], grid=16).layout.kind == "grid"  # sharp copies at depth first
+def test_default_cells_are_blended_and_hard_cells_are_one_switch(square, hard):
+    layout = cc.fractalize(hard[0], grid=16).layout
+    assert layout.kind == "blend" and layout.frame == "mirror"  # seamless, sharp copies at depth
     assert square[1].layout.kind == "blend" and hard[1].layout.kind == "grid"
     assert psnr(square[1].render(1), square[0]) >= psnr(hard[1].render(1), hard[0])
 

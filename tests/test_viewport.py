@@ -78,11 +78,15 @@ def _reference(code, plan):
     return rows @ full[:, r0:r1, c0:c1] @ cols.T
 
 
-@pytest.mark.parametrize("blend", [False, True])
+@pytest.mark.parametrize("blend", [False, True, "wide"])
 @pytest.mark.parametrize("dense_max", [16, 64])
 @pytest.mark.parametrize("symmetries", ["d4", "rot", "none"])
 def test_window_recursion_equals_the_full_decode(symmetries, dense_max, blend):
-    code = cc.fractalize(synthetic_photo(64, 64, seed=2), grid=8, symmetries=symmetries, blend=blend)
+    # Mirror frames climb by the grid, whose mantissas need a dense level of 4 * grid.
+    grid = 4 if blend is True and dense_max < 32 else 8
+    frame = "wide" if blend == "wide" else "mirror"
+    photo = synthetic_photo(64, 64, seed=2)
+    code = cc.fractalize(photo, grid=grid, symmetries=symmetries, blend=bool(blend), frame=frame)
     # A low dense_max forces 1-3 sparse levels on a tiny code; 64 makes cells larger than
     # the window at the first sparse level (pieces read precomputed domain copies).
     renderer = ViewRenderer(code, dense_max=dense_max)
@@ -93,10 +97,11 @@ def test_window_recursion_equals_the_full_decode(symmetries, dense_max, blend):
     assert len(renderer.stats.window_counts) >= 1
 
 
-@pytest.mark.parametrize("blend", [False, True])
+@pytest.mark.parametrize("blend", [False, True, "wide"])
 def test_window_recursion_with_style_images_and_a_wide_source(blend):
     style = Image.fromarray(synthetic_photo(32, 32, seed=3))
-    wide_code = cc.fractalize(synthetic_photo(64, 48, seed=1), grid=8, style=style, blend=blend)
+    frame, grid = ("wide", 8) if blend == "wide" else ("mirror", 4 if blend else 8)  # see above
+    wide_code = cc.fractalize(synthetic_photo(64, 48, seed=1), grid=grid, style=style, blend=bool(blend), frame=frame)
     for dense_max in (16, 64):
         renderer = ViewRenderer(wide_code, dense_max=dense_max)
         for center, zoom in [((0.5, 0.5), 5.0), ((0.1, 0.9), 29.0)]:

@@ -267,7 +267,8 @@ def build(session, zoom_source, examples, choices, device: str | None = None):
                 CELLS,
                 value=R.cells,
                 label="Cells",
-                info="hard grid: sharpest deep views; blended: no seams at 1×; adaptive: big cells where the photo is calm, the same number of cells",
+                info="hard grid: crisp square tiles; blended: no seams at 1× or at depth, one sharp copy per cell; "
+                "auto: blended where the grid allows; adaptive: big cells where the photo is calm (hard, same cell count)",
                 elem_id="cells",
             )
             strength = gr.Slider(
