@@ -22,12 +22,14 @@ Bad input exits with status 1 and usage errors with status 2, each after one lin
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import os
 import sys
 from pathlib import Path
 
 from . import __main__ as launcher
+from . import inputs
 from .cli_explore import add_explore_commands
 from .cli_vae import add_vae_commands
 
@@ -67,24 +69,26 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
-def _size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().replace("×", "x").split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WxH such as 512x512, got {text!r}") from None
-    if w < 16 or h < 16:
-        raise argparse.ArgumentTypeError(f"sides must be at least 16 px, got {text}")
-    return w, h
+def _typed(parse):
+    """An argparse type from one of the studio's parsers (``app.inputs``): one rule for both."""
+
+    def typed(text: str):
+        try:
+            value = parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        if value is None:
+            raise argparse.ArgumentTypeError(f"expected X,Y in 0..1 such as 0.5,0.5, got {text!r}")
+        return value
+
+    typed.__name__ = getattr(parse, "__name__", "value")
+    return typed
 
 
-def _center(text: str) -> tuple[float, float]:
-    try:
-        x, y = (float(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected X,Y in 0..1 such as 0.5,0.5, got {text!r}") from None
-    if not (0 <= x <= 1 and 0 <= y <= 1):
-        raise argparse.ArgumentTypeError(f"X and Y must lie in 0..1, got {text}")
-    return x, y
+# The engine's settings check the upper bound (with the limit in the message).
+_size = _typed(functools.partial(inputs.size, low=16, high=1 << 20))
+_size.__name__ = "size"
+_center = _typed(inputs.point)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from einops import rearrange
 
-from .copies import select_copies
+from .copies import floor_on_chosen, positive_self, select_copies
 from .layout import BlendedLayout
 from .operator import contract, domain_count
 
@@ -69,7 +69,11 @@ def fit_blended(
     # Coupling leaks ~1e-6 weights into flat cells from their neighbours' overlaps: drop
     # them, so a flat cell keeps no copy and deep views of it read no level below.
     a = theta[..., :N] * (theta[..., :n_self].abs().sum(-1, keepdim=True) >= NEGLIGIBLE)
+    if copies is not None:  # sharp copies show the photo, never its negative (see copies.positive_self)
+        a = positive_self(a, n_self)
     a = contract(a, n_self, s_max, strength)
+    if copies is not None:
+        a = floor_on_chosen(a, mask, n_self, strength)
     # The projection moved the self weights: refit the rest (style weights, offsets).
     rest = keep.clone()
     rest[..., :n_self] = False

@@ -105,6 +105,22 @@ def positive_self(w: torch.Tensor, n_self: int) -> torch.Tensor:
     return torch.cat([w[..., :n_self].clamp_min(0.0), w[..., n_self:]], dim=-1)
 
 
+def floor_on_chosen(a: torch.Tensor, support: torch.Tensor, n_self: int, strength: float) -> torch.Tensor:
+    """Move a floored weight that :func:`~collage_core.operator.contract` put on the identity
+    to the cell's chosen self copy: ``a`` ``(B, C, K, N)``, ``support`` ``(B, K, N)`` bool."""
+    if strength <= 0:
+        return a
+    chosen = support[:, None, :, :n_self].expand_as(a[..., :n_self])
+    own = a[..., :n_self]
+    stray = (own != 0) & ~chosen
+    if not bool(stray.any()):
+        return a
+    first = chosen.float().argmax(-1, keepdim=True)  # the cell's first chosen self copy
+    moved = torch.zeros_like(own).scatter_(-1, first, own.abs().sum(-1, keepdim=True))
+    own = torch.where(stray.any(-1, keepdim=True), moved, own)
+    return torch.cat([own, a[..., n_self:]], dim=-1)
+
+
 def _add_copy(G: torch.Tensor, r: torch.Tensor, mask: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
     """Forward selection: add, per cell, the ``allowed`` domain that lowers the error most."""
     N = mask.shape[-1]

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from .blend_fit import fit_blended
-from .copies import cells_of, centered_stats, masked_solve, offsets, positive_self, select_copies
+from .copies import cells_of, centered_stats, floor_on_chosen, masked_solve, offsets, positive_self, select_copies
 from .decode import decode_exact
 from .layout import BlendedLayout, Layout, as_layout
 from .operator import collage_domains, contract, domain_count
@@ -95,7 +95,7 @@ def _fit_sharp(domains, cells, copies, n_self, s_max, strength, plant_loop):
         support[:, plant_loop] = False
         support[:, plant_loop, 0] = True
     w = contract(positive_self(masked_solve(G, r, support), n_self), n_self, s_max, strength)
-    w = _floor_on_chosen(w[:, None], support, n_self, strength)[:, 0]
+    w = floor_on_chosen(w[:, None], support, n_self, strength)[:, 0]
     if plant_loop is not None:
         w[:, plant_loop, 0] = s_max
     if domains.shape[2] > n_self:
@@ -105,21 +105,6 @@ def _fit_sharp(domains, cells, copies, n_self, s_max, strength, plant_loop):
         w = torch.cat([w[..., :n_self], masked_solve(G2, r2, support[..., n_self:])], dim=-1)
     a = w[:, None].expand(B, C, K, w.shape[-1]).contiguous()
     return a, offsets(domains, cells, a)
-
-
-def _floor_on_chosen(a: torch.Tensor, support: torch.Tensor, n_self: int, strength: float) -> torch.Tensor:
-    """Move a floored weight that :func:`contract` put on the identity to the cell's chosen self copy."""
-    if strength <= 0:
-        return a
-    chosen = support[:, None, :, :n_self].expand_as(a[..., :n_self])
-    own = a[..., :n_self]
-    stray = (own != 0) & ~chosen
-    if not bool(stray.any()):
-        return a
-    first = chosen.float().argmax(-1, keepdim=True)  # the cell's first chosen self copy
-    moved = torch.zeros_like(own).scatter_(-1, first, own.abs().sum(-1, keepdim=True))
-    own = torch.where(stray.any(-1, keepdim=True), moved, own)
-    return torch.cat([own, a[..., n_self:]], dim=-1)
 
 
 def _lstsq(domains: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
@@ -221,7 +206,7 @@ def refine(
             cur_a = positive_self(cur_a, n_self)
         cur_a = contract(cur_a, n_self, s_max, strength)
         if support is not None:
-            cur_a = _floor_on_chosen(cur_a, support[:, 0], n_self, strength)
+            cur_a = floor_on_chosen(cur_a, support[:, 0], n_self, strength)
         loss = F.mse_loss(decode_exact(cur_a, raw_b, grid, symmetries, side, aux), x)
         evals += 1
         value = loss.item()

@@ -137,8 +137,8 @@ def test_fractalize_refuses_an_unknown_output_format(capsys, photo, tmp_path):
         (["fractalize", "x.png", "-o", "y.png", "--grid", "abc"], "argument --grid: invalid int value: 'abc'"),
         (["fractalize", "x.png", "-o", "y.png", "--symmetries", "d8"], "argument --symmetries: invalid choice"),
         (["fractalize", "x.png", "-o", "y.png", "--magnify", "-2"], "argument --magnify: must be positive"),
-        (["zoom", "x.png", "-o", "y.gif", "--size", "big"], "argument --size: expected WxH"),
-        (["zoom", "x.png", "-o", "y.gif", "--center", "2,2"], "argument --center: X and Y must lie in 0..1"),
+        (["zoom", "x.png", "-o", "y.gif", "--size", "big"], "argument --size: Size must look like 512x512"),
+        (["zoom", "x.png", "-o", "y.gif", "--center", "2,2"], "argument --center: Target coordinates must lie in 0..1"),
         (["bogus"], "argument COMMAND: invalid choice: 'bogus'"),
     ],
 )

@@ -92,7 +92,8 @@ def test_refinement_keeps_copies_positive():
 
 
 def test_a_deep_cell_view_is_the_photo_not_its_negative():
-    code = cc.fractalize(synthetic_photo(SIDE, SIDE, seed=3), grid=GRID, strength=0.2)
+    # Hard cells: a cell's view is exactly one copy (blended 8 px cells blend over their whole width).
+    code = cc.fractalize(synthetic_photo(SIDE, SIDE, seed=3), grid=GRID, strength=0.2, blend=False)
     renderer = ViewRenderer(code)
     whole = renderer.render((0.5, 0.5), 1.0, (SIDE, SIDE), precise=True).double()
     for centre, zoom in cell_paths(seed=1):
