@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--iterations", type=_non_negative_int, help="collage steps from --start (default: exact attractor)")
     f.add_argument("--start", default=None, metavar="noise|gray|IMAGE", help="start image for --iterations")
     f.add_argument("--magnify", type=_positive(float), help="output scale (default 1)")
-    f.add_argument("--seed", type=int, default=0, help="seed of the noise start and of refinement")
+    f.add_argument("--seed", type=int, default=0, help="seed of the noise start (with --iterations)")
     f.add_argument("--code", metavar="OUT.collage", help="also save the fractal code")
     f.add_argument("--device", default=None, help="torch device: auto (default), cpu, cuda, mps")
     f.set_defaults(func=cmd_fractalize)
@@ -276,7 +276,6 @@ def cmd_fractalize(args: argparse.Namespace) -> int:
         strength=args.strength,
         copies=args.copies,
         refine_steps=args.refine,
-        seed=args.seed,
         blend=args.blend,
         band=args.band,
         adaptive=args.adaptive,

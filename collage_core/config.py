@@ -20,7 +20,6 @@ class FractalizeConfig:
     strength: float = 0.2
     s_max: float = 0.9  # contraction bound: near 1 keeps contrast at depth, but converges slower
     refine_steps: int = 0  # L-BFGS evaluations of the attractor error after the closed form
-    seed: int = 0
     work_side: int | None = None  # fitting resolution; None picks an exact side near the image
     plant_loop: bool = False  # make the auto loop cell a pure copy, for exactly seamless zoom loops
     # Blended cells (mirror frames) remove the grid at 1x and at every depth and keep one

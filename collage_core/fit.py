@@ -138,7 +138,6 @@ def refine(
     strength: float = 0.0,
     aux: torch.Tensor | None = None,
     lr: float = 1.0,
-    seed: int = 0,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
     frozen_cell: int | None = None,
@@ -158,7 +157,6 @@ def refine(
         a: ``(B, C, K, N)`` and b: ``(B, C, K)`` starting coefficients (the closed form).
         steps: error evaluations, at most.
         lr: scale of L-BFGS's step (1 takes the full quasi-Newton step).
-        seed: seeds torch's generator; the refinement itself is deterministic.
         progress: called as ``progress(step, steps, loss)`` after every evaluation,
             ``loss`` the mean squared error of that candidate.
         cancel: when set, raises :class:`Cancelled` at the next evaluation.
@@ -171,7 +169,6 @@ def refine(
     if steps <= 0:
         return a, b
     n_self, _ = domain_count(symmetries, 0 if aux is None else aux.shape[2])
-    torch.manual_seed(seed)
     side = x.shape[-1]
     # A sharp code shares its weights across channels: keep them shared.
     shared = keep_copies and bool((a == a[:, :1]).all())

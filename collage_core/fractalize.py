@@ -45,7 +45,6 @@ def fractalize(
     symmetries: str | None = None,
     strength: float | None = None,
     refine_steps: int | None = None,
-    seed: int | None = None,
     device: str | torch.device | None = None,
     style: ImageLike | list[ImageLike] | None = None,
     config: FractalizeConfig | None = None,
@@ -78,7 +77,7 @@ def fractalize(
         the :class:`FractalCode`, its tensors on the CPU.
     """
     base = config or FractalizeConfig()
-    given = {"grid": grid, "symmetries": symmetries, "strength": strength, "refine_steps": refine_steps, "seed": seed}
+    given = {"grid": grid, "symmetries": symmetries, "strength": strength, "refine_steps": refine_steps}
     cfg = base.override(**{k: v for k, v in given.items() if v is not None}, **overrides)
     img = open_image(image)
     dev = pick_device(device)
@@ -117,7 +116,6 @@ def fractalize(
             cfg.s_max,
             cfg.strength,
             aux,
-            seed=cfg.seed,
             progress=progress,
             cancel=cancel,
             frozen_cell=loop_at,

@@ -42,8 +42,6 @@ def resolve_config(preset: str | Preset | None = None, clamp_strength: bool = Fa
         changes["refine_steps"] = inputs.whole(changes["refine_steps"], "Refinement steps", 0, 10**9)
         if changes["refine_steps"] > limits.MAX_REFINE_STEPS:
             raise ValueError(f"At most {limits.MAX_REFINE_STEPS} refinement steps per request.")
-    if "seed" in changes:
-        changes["seed"] = inputs.seed(changes["seed"])
     if "strength" in changes:
         changes["strength"] = inputs.number(changes["strength"], "Strength", -math.inf, math.inf)
     strength = changes.get("strength")

@@ -54,7 +54,6 @@ class FractalizeRequest:
             symmetries=self.symmetries,
             strength=self.strength,
             refine_steps=self.refine_steps,
-            seed=self.seed,
             copies=self.copies,
             **overrides,
         )

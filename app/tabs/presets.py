@@ -22,7 +22,6 @@ def apply_preset(preset, session: Session | None = None):
     Returns grid, symmetries, strength, refinement, iterations, start, magnification, seed,
     copies and cells, in the order of the Fractalize tab's outputs.
     """
-    defaults = FractalizeConfig()
     p = find_preset(preset, session) or Preset(name="defaults")
     cfg = p.config()
     render = p.render
@@ -36,7 +35,7 @@ def apply_preset(preset, session: Session | None = None):
         render.get("iterations", 0),
         render.get("start", "noise"),
         render.get("magnify", 1),
-        gr.update(value=defaults.seed),
+        gr.update(value=0),  # the noise start's seed: presets do not set it
         "soft" if cfg.copies is None else str(cfg.copies),
         cells_value(cfg.blend, cfg.adaptive),
     )
