@@ -287,8 +287,7 @@ def cmd_fractalize(args: argparse.Namespace) -> int:
     start = args.start or render.get("start", "noise")
     if args.start and iterations is None:
         raise ValueError("--start only matters with --iterations N (the exact attractor does not depend on it)")
-    if start not in ("noise", "gray"):
-        start = callbacks.load_photo(start, what="start image").image
+    start = callbacks.start_image(start)  # "noise", "gray" or the image at that path
     code, original, _ = _load_input(args.input, config, args)
     # The CLI allows what the engine allows; the studio's tighter per-request limit is for servers.
     m = callbacks.effective_magnify(code.source_size, magnify, max_pixels=100_000_000)
