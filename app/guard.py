@@ -56,8 +56,7 @@ def friendly(fn):
         try:
             if session is None:
                 return fn(*args, **kwargs)
-            session.cancel.clear()
-            with cc.cancel_scope(session.cancel):
+            with session.job() as switch, cc.cancel_scope(switch):
                 return fn(*args, **kwargs)
         except cc.Cancelled:
             log.info("%s: cancelled", fn.__name__)

@@ -11,6 +11,7 @@ Folders of servers that were killed are swept when the next server starts (``app
 from __future__ import annotations
 
 import atexit
+import contextlib
 import itertools
 import shutil
 import tempfile
@@ -70,7 +71,8 @@ class Session:
         name: a file-name stem for downloads.
         attractor_digest: bytes digest of the 1x render shown in the Zoom tab, to recognise it.
         zoom_code: the Zoom tab's last refit with its look, and what it was fitted from.
-        cancel: set by the Cancel button; long work checks it.
+        cancel: the cancel switch of the work running in the calling thread (see
+            :meth:`job`); the Cancel button sets every running job's (:meth:`cancel_all`).
         presets: presets saved in this browser session, by name (``app.user_presets``).
     """
 
@@ -81,11 +83,39 @@ class Session:
     attractor_digest: str | None = None
     # The last zoom-look fit, keyed by (photo digest, mode, size, config): exports reuse it.
     zoom_code: tuple | None = None
-    cancel: threading.Event = field(default_factory=threading.Event)
+    # One cancel switch per running job, by thread: a job that starts later cannot undo a
+    # Cancel pressed for one already running (a single shared switch, cleared at each
+    # start, lost the click whenever queued work started after it).
+    _jobs: dict = field(default_factory=dict, repr=False)
+    _idle: threading.Event = field(default_factory=threading.Event, repr=False)
     folder: Path | None = None
     presets: dict[str, Preset] = field(default_factory=dict)
     exploration: object | None = None  # the Explore tab's map (app.explore_server.Exploration)
     keyframes: list = field(default_factory=list)  # the Explore tab's recorded views
+
+    @property
+    def cancel(self) -> threading.Event:
+        """The calling thread's job switch (a spare one outside any job)."""
+        return self._jobs.get(threading.get_ident(), self._idle)
+
+    @contextlib.contextmanager
+    def job(self):
+        """Run one piece of work under a fresh cancel switch of its own; yields the switch."""
+        switch, key = threading.Event(), threading.get_ident()
+        outer = self._jobs.get(key)
+        self._jobs[key] = switch
+        try:
+            yield switch
+        finally:
+            if outer is None:
+                self._jobs.pop(key, None)
+            else:  # a job nested in another on the same thread: the outer one's switch again
+                self._jobs[key] = outer
+
+    def cancel_all(self) -> None:
+        """The Cancel button: every job of this session running now stops at its next check."""
+        for switch in list(self._jobs.values()):
+            switch.set()
 
     def new_path(self, stem: str, suffix: str) -> Path:
         """A fresh file path in this session's folder (files of earlier requests stay until the session ends)."""

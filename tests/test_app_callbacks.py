@@ -551,3 +551,38 @@ def test_saving_the_controls_as_a_preset(tmp_path, monkeypatch):
     assert ui.apply_preset("blended", session)[-1] == "blended"
     with pytest.raises(Exception, match="preset name"):
         ui.save_user_preset("../../etc", "", 12, "rot", 0.4, 0, 0, "noise", 1, session)
+
+
+def test_cancel_reaches_running_work_even_when_later_work_starts():
+    # One switch per job: a job started after Cancel (a queued live preview, say) gets its
+    # own switch and cannot clear the one Cancel set for the job already running.
+    import threading
+
+    from app.guard import friendly
+    from app.tabs.common import cancel
+    from collage_core.cancel import check_cancelled
+
+    session = Session()
+    started, release, seen = threading.Event(), threading.Event(), {}
+
+    @friendly
+    def long_job(session=None):
+        started.set()
+        release.wait(10)
+        seen["switch"] = session.cancel.is_set()
+        check_cancelled()  # the guard's scope: raises Cancelled, which the guard turns into a message
+        return "finished"
+
+    @friendly
+    def later_job(session=None):
+        return session.cancel.is_set()
+
+    worker = threading.Thread(target=lambda: seen.setdefault("result", long_job(session=session)))
+    worker.start()
+    assert started.wait(10)
+    cancel(session)
+    assert later_job(session=session) is False  # its own, fresh switch
+    release.set()
+    worker.join(10)
+    assert seen["switch"] is True and seen["result"] != "finished"
+    assert not session.cancel.is_set() and session._jobs == {}  # nothing left behind

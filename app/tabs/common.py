@@ -151,7 +151,7 @@ def animation_outputs(path: Path):
 def cancel(session: Session | None):
     """The Cancel button: long work in this session stops at its next check."""
     if session is not None:
-        session.cancel.set()
+        session.cancel_all()
     gr.Info("Cancelling…")
 
 

@@ -150,7 +150,6 @@ def export_dive(
     keys = list(getattr(session, "keyframes", None) or [])
     if len(keys) < 2:
         raise ValueError("A dive needs at least two keyframes: move the map and press Add keyframe twice.")
-    session.cancel.clear()
     suffix = studio._suffix(fmt)
     # The per-request limits on time and size; depth costs only log(zoom), so keyframes
     # may go to the engine's 1e15 (the zoom argument here is a placeholder that passes).
@@ -193,7 +192,6 @@ def poster_size(side: str, viewer_size: tuple[int, int]) -> tuple[int, int]:
 def save_poster(side: str = "4096", session: Session | None = None, progress=gr.Progress()):  # noqa: B008
     """Save the map's current view as a PNG poster (progress bar; Cancel stops it)."""
     exp = _exploration(session)
-    session.cancel.clear()
     center, zoom = exp.current_view()
     size = poster_size(side, exp.viewer_size)
     # The map shows the view's width 1/zoom across the viewer; a poster of the same
@@ -237,7 +235,7 @@ def restore_view(text: str, session: Session | None = None):
 
 def cancel(session: Session | None):
     if session is not None:
-        session.cancel.set()
+        session.cancel_all()
     gr.Info("Cancelling…")
 
 
