@@ -38,7 +38,9 @@ def page(request, browser_url):
     pg = context.new_page()
     pg.set_default_timeout(60_000)
     pg.goto(url)
-    pg.wait_for_selector("#photo", timeout=180_000)  # a first page load on a busy machine is slow; this is not a speed test
+    pg.wait_for_selector(
+        "#photo", timeout=180_000
+    )  # a first page load on a busy machine is slow; this is not a speed test
     pg.screen = request.param
     yield pg
     context.close()
