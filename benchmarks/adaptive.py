@@ -26,12 +26,9 @@ again with the soft fit (``copies="soft", strength=0``). Printed per photo and a
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -39,7 +36,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from core_common import PEAK_RSS_CHILD, ROOT, cpu_timed, psnr, setup  # noqa: E402
+from core_common import cpu_timed, psnr, setup, view_peak_memory  # noqa: E402
 from heldout import heldout_photos  # noqa: E402
 
 import collage_core as cc  # noqa: E402
@@ -53,30 +50,6 @@ LOOKS = {
 }
 FITS = {"sharp": {}, "soft": {"copies": "soft", "strength": 0.0}}
 VIEWS = [((0.4137, 0.3561), 1e12), ((0.7071, 0.6180), 1e12)]
-
-CHILD = (
-    PEAK_RSS_CHILD
-    + """from collage_core.viewport import ViewRenderer
-
-code = cc.FractalCode.load(sys.argv[1])
-ViewRenderer(code).render((0.5, 0.5), 1.0, (64, 64))  # warm-up: libraries, allocator
-with open("/proc/self/clear_refs", "w") as f:
-    f.write("5")
-before = status("VmRSS")
-code.render_view(center=(0.4137, 0.3561), zoom=1e12, size=(512, 512))
-print(json.dumps({"peak_extra": status("VmHWM") - before}))
-"""
-)
-
-
-def peak_memory(code) -> int:
-    """Peak extra RSS in bytes of one 512x512 view at 1e12, in a fresh process."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = code.save(Path(tmp) / "code.collage")
-        out = subprocess.run(
-            [sys.executable, "-c", CHILD, str(path)], capture_output=True, text=True, check=True, cwd=ROOT
-        )
-    return json.loads(out.stdout.strip().splitlines()[-1])["peak_extra"]
 
 
 def view_time(code) -> tuple[float, float]:
@@ -113,7 +86,7 @@ def main() -> None:
                     row[f"{look} pool"] = 255 * (pooled - one).abs().mean().item()
                     row[f"{look} view"] = view_time(code)
                     if not args.quick and name == next(iter(photos)):
-                        row[f"{look} view MB"] = peak_memory(code) / 2**20
+                        row[f"{look} view MB"] = view_peak_memory(code) / 2**20
         rows.append(row)
         print(
             f"{name:11s} load {os.getloadavg()[0]:.1f} | PSNR sharp: hard {row['sharp hard psnr']:.2f}, adaptive "

@@ -35,6 +35,35 @@ def status(field):
 """
 
 
+VIEW_PEAK_CHILD = (
+    PEAK_RSS_CHILD
+    + """from collage_core.viewport import ViewRenderer
+
+code = cc.FractalCode.load(sys.argv[1])
+ViewRenderer(code).render((0.5, 0.5), 1.0, (64, 64))  # warm-up: libraries, allocator
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")
+before = status("VmRSS")
+code.render_view(center=(0.4137, 0.3561), zoom=1e12, size=(512, 512))
+print(json.dumps({"peak_extra": status("VmHWM") - before}))
+"""
+)
+
+
+def view_peak_memory(code) -> int:
+    """Peak extra RSS in bytes of one 512x512 view of ``code`` at 1e12, in a fresh process."""
+    import json
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = code.save(Path(tmp) / "code.collage")
+        out = subprocess.run(
+            [sys.executable, "-c", VIEW_PEAK_CHILD, str(path)], capture_output=True, text=True, check=True, cwd=ROOT
+        )
+    return json.loads(out.stdout.strip().splitlines()[-1])["peak_extra"]
+
+
 def setup(threads: int = THREADS) -> None:
     """Re-run this script with passive OpenMP waiting, then pin torch to ``threads`` threads.
 

@@ -24,11 +24,8 @@ cells (mirror frames) side by side, measured in the same run, grid 32, default s
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -37,7 +34,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from core_common import PEAK_RSS_CHILD, ROOT, median_time, setup  # noqa: E402
+from core_common import median_time, setup, view_peak_memory  # noqa: E402
 from heldout import heldout_photos  # noqa: E402
 
 import collage_core as cc  # noqa: E402
@@ -46,20 +43,6 @@ from collage_core.viewport import ViewRenderer  # noqa: E402
 GRID = 32
 SIDE = 512
 LUMA = torch.tensor([0.299, 0.587, 0.114])
-
-CHILD = (
-    PEAK_RSS_CHILD
-    + """from collage_core.viewport import ViewRenderer
-
-code = cc.FractalCode.load(sys.argv[1])
-ViewRenderer(code).render((0.5, 0.5), 1.0, (64, 64))  # warm-up: libraries, allocator
-with open("/proc/self/clear_refs", "w") as f:
-    f.write("5")
-before = status("VmRSS")
-code.render_view(center=(0.4137, 0.3561), zoom=1e12, size=(512, 512))
-print(json.dumps({"peak_extra": status("VmHWM") - before}))
-"""
-)
 
 
 def blockiness(img: torch.Tensor, period: int) -> float:
@@ -96,15 +79,6 @@ def cell_views(code, rng: np.random.Generator, depths=(1, 2), paths: int = 3):
     return out
 
 
-def peak_memory(code) -> int:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = code.save(Path(tmp) / "code.collage")
-        out = subprocess.run(
-            [sys.executable, "-c", CHILD, str(path)], capture_output=True, text=True, check=True, cwd=ROOT
-        )
-    return json.loads(out.stdout.strip().splitlines()[-1])["peak_extra"]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="two photos, no memory subprocess")
@@ -139,7 +113,7 @@ def main() -> None:
                 median_time(lambda r=renderer: r.render((0.4137, 0.3561), 1e12, (SIDE, SIDE)), warmup=True)
             )
             if not args.quick and look == "blended" and name == next(iter(photos)):
-                row["blended view MB"] = peak_memory(code) / 2**20
+                row["blended view MB"] = view_peak_memory(code) / 2**20
         rows.append(row)
         print(
             f"{name:11s} own {own:.2f} | 1x blockiness / photo's: hard {row['hard block']:.2f}, "
