@@ -69,7 +69,7 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
-def _typed(parse):
+def _typed(parse, name: str):
     """An argparse type from one of the studio's parsers (``app.inputs``): one rule for both."""
 
     def typed(text: str):
@@ -81,14 +81,13 @@ def _typed(parse):
             raise argparse.ArgumentTypeError(f"expected X,Y in 0..1 such as 0.5,0.5, got {text!r}")
         return value
 
-    typed.__name__ = getattr(parse, "__name__", "value")
+    typed.__name__ = name  # argparse names the type in its messages
     return typed
 
 
 # The engine's settings check the upper bound (with the limit in the message).
-_size = _typed(functools.partial(inputs.size, low=16, high=1 << 20))
-_size.__name__ = "size"
-_center = _typed(inputs.point)
+_size = _typed(functools.partial(inputs.size, low=16, high=1 << 20), "size")
+_center = _typed(inputs.point, "point")
 
 
 def build_parser() -> argparse.ArgumentParser:
