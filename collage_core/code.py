@@ -34,7 +34,7 @@ from .device import pick_device
 from .image_io import MAX_ASPECT, MODES, ImageLike, open_image, to_image, to_tensor
 from .layout import BlendedLayout, GridLayout, Layout, layout_from_meta
 from .operator import domain_count
-from .quadtree import QuadtreeLayout
+from .quadtree import MAX_UNIT, QuadtreeLayout
 from .resample import area_resize
 from .symmetry import SYMMETRIES
 
@@ -56,7 +56,6 @@ MAX_EXTRA_DEPTH = 8
 # A quadtree layout's split bits: 65536 leaves need about 15 kB of base64.
 MAX_LAYOUT_BYTES = 48 * 1024
 # Every decode of a quadtree code steps at a multiple of grid * 2**depth: bound it.
-MAX_QUADTREE_UNIT = 1024
 # Slack for float32 rounding when checking a loaded file's contraction bound.
 CONTRACTION_SLACK = 1e-5
 
@@ -147,9 +146,7 @@ class FractalCode:
         else:
             if not isinstance(iterations, int) or not 0 <= iterations <= 10_000:
                 raise ValueError(f"iterations must be an integer in [0, 10000] or None, got {iterations!r}")
-            unit = 2 * self.grid if isinstance(self.layout, BlendedLayout) else self.grid
-            if isinstance(self.layout, QuadtreeLayout):
-                unit = self.layout.unit
+            unit = self.layout.unit
             side = -(-max(out_w, out_h) // unit) * unit
             z0 = self._start_image(start, side, seed).to(dev) * levels[0] + levels[1]
             z = decode_iterative(a, b, self.layout, self.symmetries, z0, iterations, aux)
@@ -374,10 +371,10 @@ def _validate(code: FractalCode) -> None:
         raise ValueError(
             f"work side {code.work_side} must be a multiple of the grid {code.grid}, at most {MAX_WORK_SIDE}"
         )
-    if isinstance(code.layout, QuadtreeLayout) and code.layout.unit > MAX_QUADTREE_UNIT:
+    if isinstance(code.layout, QuadtreeLayout) and code.layout.unit > MAX_UNIT:
         raise ValueError(
             f"quadtree cells {code.layout.depth} levels below grid {code.grid} need sides of {code.layout.unit} px; "
-            f"at most {MAX_QUADTREE_UNIT}"
+            f"at most {MAX_UNIT}"
         )
     C = len(code.mode)
     n_aux = 0 if code.aux is None else code.aux.shape[1] if code.aux.dim() == 4 else -1

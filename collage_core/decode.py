@@ -86,7 +86,7 @@ def is_exact_side(side: int, grid: int | Layout) -> bool:
     """Whether :func:`decode_exact` renders this side without a final resample."""
     layout = as_layout(grid)
     if isinstance(layout, BlendedLayout):
-        return side % (2 * layout.grid) == 0
+        return side % layout.unit == 0
     if isinstance(layout, QuadtreeLayout):
         return side & (side - 1) == 0
     grid = layout.grid
@@ -98,8 +98,7 @@ def nearest_exact_side(side: int, grid: int | Layout) -> int:
     """The smallest exactly decodable side ``>= side``."""
     layout = as_layout(grid)
     if isinstance(layout, BlendedLayout):
-        unit = 2 * layout.grid
-        return -(-side // unit) * unit
+        return -(-side // layout.unit) * layout.unit
     if isinstance(layout, QuadtreeLayout):
         return 1 << max(0, side - 1).bit_length()
     s = side

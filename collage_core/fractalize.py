@@ -31,9 +31,7 @@ AUX_SIDE = 128
 def choose_work_side(size: tuple[int, int], grid: int | Layout, max_side: int = DEFAULT_MAX_WORK_SIDE) -> int:
     """The exactly decodable side (a multiple of the layout's step unit) nearest in log scale to the image's longer side."""
     layout = as_layout(grid)
-    unit = 2 * layout.grid if isinstance(layout, BlendedLayout) else layout.grid
-    if isinstance(layout, QuadtreeLayout):
-        unit = layout.grid
+    unit = layout.unit
     target = min(max(size), max_side)
     candidates = [s for s in range(unit, max(max_side, unit) + 1, unit) if is_exact_side(s, layout)]
     return min(candidates, key=lambda s: (abs(math.log(s / target)), -s))
@@ -86,7 +84,7 @@ def fractalize(
     if isinstance(layout, BlendedLayout):
         max_side = min(max_side, max(BLEND_MIN_WORK_SIDE, BLEND_CELL_PX * cfg.grid))
     side = cfg.work_side or choose_work_side(img.size, layout, max_side)
-    unit = 2 * cfg.grid if isinstance(layout, BlendedLayout) else cfg.grid
+    unit = layout.unit
     if cfg.adaptive and side & (side - 1):
         raise ValueError(f"work_side {side} must be a power of two for adaptive cells")
     if side % unit:

@@ -100,6 +100,11 @@ class GridLayout(_Stepper):
         return self.grid * self.grid
 
     @property
+    def unit(self) -> int:
+        """Sides this layout steps exactly are multiples of this."""
+        return self.grid
+
+    @property
     def factor(self) -> int:
         """How much smaller the level one step reads is: ``side / child_side(side)``."""
         return self.grid
@@ -238,6 +243,11 @@ class BlendedLayout(_Stepper):
         return self.grid * self.grid
 
     @property
+    def unit(self) -> int:
+        """Sides this layout steps exactly are multiples of this (whole half cells)."""
+        return 2 * self.grid
+
+    @property
     def factor(self) -> int:
         return self.grid if self.mirror else self.grid // 2
 
@@ -284,15 +294,6 @@ class BlendedLayout(_Stepper):
                 tiles[:, :, qy : qy + g, qx : qx + g] += quads[qy, qx]
         image = rearrange(tiles, "b c i j h w -> b c (i h) (j w)")
         return image[..., c // 2 : c // 2 + g * c, c // 2 : c // 2 + g * c]
-
-    def frames_of(self, image: torch.Tensor) -> torch.Tensor:
-        """Every cell's frame cut out of ``image`` ``(B, C, S, S)`` -> ``(B, C, K, d, d)`` (zero outside)."""
-        B, C, S, _ = image.shape
-        c, g = S // self.grid, self.grid
-        padded = F.pad(image, (c // 2, c // 2, c // 2, c // 2))
-        tiles = rearrange(padded, "b c (i h) (j w) -> b c i j h w", h=c, w=c)
-        rows = [torch.cat([tiles[:, :, qy : qy + g, qx : qx + g] for qx in range(2)], dim=-1) for qy in range(2)]
-        return rearrange(torch.cat(rows, dim=-2), "b c i j h w -> b c (i j) h w")
 
     def frame_weights(self, side: int, dtype=torch.float32, device=None) -> torch.Tensor:
         """``w_k`` over each frame: ``(K, d, d)``, zero outside the image (cached for small sides)."""

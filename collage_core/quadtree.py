@@ -32,6 +32,7 @@ from .layout import Piece, Rect, _check_size, _domain_stack, _Stepper
 
 MAX_DEPTH = 8
 MAX_CELLS = 65536
+MAX_UNIT = 1024  # grid << depth: the side of the smallest leaves' base level that fits and loads
 
 
 @dataclass(frozen=True)

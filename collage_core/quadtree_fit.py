@@ -18,13 +18,12 @@ from einops import reduce
 
 from .layout import GridLayout
 from .operator import collage_step
-from .quadtree import MAX_CELLS, MAX_DEPTH, QuadtreeLayout, leaves_in_preorder
+from .quadtree import MAX_CELLS, MAX_DEPTH, MAX_UNIT, QuadtreeLayout, leaves_in_preorder
 
 # Leaves never get smaller than this many pixels at the work side: below it a copy of
 # the whole image is too small to read, and the step unit (grid * 2**depth) grows.
 MIN_CELL = 4
 # The deepest level a step reads must stay small enough to decode whole (viewport DENSE_MAX).
-MAX_UNIT = 1024
 
 
 def max_depth(side: int, grid: int, min_cell: int = MIN_CELL) -> int:

@@ -65,7 +65,7 @@ def quadtree_top(renderer, plan) -> tuple[torch.Tensor, torch.Tensor]:
         return torch.zeros(C, device=renderer.wide_device, dtype=renderer.wide), dense[:, r0:r1, c0:c1]
     known: dict[int, dict[Rect, tuple[torch.Tensor, torch.Tensor]]] = {}
     dense = renderer._dense(plan.dense_side) if plan.dense_side else None
-    reach = renderer.layout.grid << renderer.layout.depth  # the farthest a leaf reads down
+    reach = renderer.layout.unit  # the farthest a leaf reads down
     for s, windows in zip(reversed(plan.sides), reversed(plan.levels), strict=True):
         known[s] = {r: _window(renderer, r, s, known, dense) for r in windows}
         for lower in [t for t in known if t * reach < s]:
