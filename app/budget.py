@@ -20,7 +20,7 @@ def effective_magnify(
     size: tuple[int, int],
     magnify: float,
     max_pixels: int | None = None,
-    grid: int | None = None,
+    grid=None,  # a hard grid size or a cell layout
     max_side: int | None = None,
 ) -> float:
     """``magnify`` reduced, if needed, so that the output stays within ``max_pixels`` (default:
@@ -38,14 +38,16 @@ def effective_magnify(
     return min(float(magnify), rounded if rounded > 0 else cap)
 
 
-def largest_exact_side(limit: int, grid: int) -> int:
-    """The largest side ``<= limit`` that ``grid`` decodes without a larger square (any side for ``grid`` 1)."""
+def largest_exact_side(limit: int, grid) -> int:
+    """The largest side ``<= limit`` that ``grid`` (a hard grid's size, or any cell layout)
+    decodes without a larger square (any side for grid 1)."""
     side = limit
-    while grid > 1 and side > 1 and not is_exact_side(side, grid):
+    while grid != 1 and side > 1 and not is_exact_side(side, grid):
         side -= 1
     return side
 
 
 def studio_magnify(code: FractalCode, magnify: float) -> float:
     """``magnify`` within the studio's output and decode limits for this code."""
-    return effective_magnify(code.source_size, magnify, grid=code.grid, max_side=limits.MAX_DECODE_SIDE)
+    # The layout, not the grid size: blended and adaptive cells decode at other sides.
+    return effective_magnify(code.source_size, magnify, grid=code.layout, max_side=limits.MAX_DECODE_SIDE)

@@ -586,3 +586,17 @@ def test_cancel_reaches_running_work_even_when_later_work_starts():
     worker.join(10)
     assert seen["switch"] is True and seen["result"] != "finished"
     assert not session.cancel.is_set() and session._jobs == {}  # nothing left behind
+
+
+@pytest.mark.parametrize("blend", [False, True])
+def test_studio_magnification_keeps_the_decoded_square_within_the_limit(blend):
+    # The decoder works at the layout's next exact side: blended cells round to 2 * grid.
+    from app.budget import studio_magnify
+    from collage_core.decode import nearest_exact_side
+
+    code = cc.fractalize(textured(72, 60, seed=4), grid=12, blend=blend)
+    w, h = code.source_size
+    m = studio_magnify(code, 1000.0)
+    side = max(round(w * m), round(h * m))
+    assert nearest_exact_side(side, code.layout) <= limits.MAX_DECODE_SIDE
+    assert m > 0.9 * limits.MAX_DECODE_SIDE / max(w, h) - 1  # and not needlessly small
