@@ -9,6 +9,7 @@ The Watch-it-converge and save-a-preset panels live in :mod:`.converge` and :mod
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import gradio as gr
@@ -41,6 +42,11 @@ R = FractalizeRequest  # the controls' defaults, written once
 
 
 # ------------------------------------------------------------------------ handlers
+def _request(controls: dict) -> FractalizeRequest:
+    """The endpoints' named controls (Gradio's API needs them named) as one request."""
+    return FractalizeRequest(**{f.name: controls[f.name] for f in dataclasses.fields(FractalizeRequest)})
+
+
 def _fractalize(request: FractalizeRequest, session: Session, progress, device: str | None):
     """Fit and render; the session remembers the collage. Returns (photo, code, views, attractor png, code file)."""
     loaded = callbacks.load_photo(request.photo)
@@ -84,22 +90,7 @@ def fractalize(
     device: str | None = None,
 ):
     """The ``fractalize`` API: a photo in; the attractor (PNG), a readout (PSNR, code size) and the code file out."""
-    request = FractalizeRequest(
-        photo,
-        preset,
-        grid,
-        symmetries,
-        strength,
-        style,
-        refine_steps,
-        iterations,
-        start,
-        start_image,
-        magnify,
-        seed,
-        copies,
-        cells,
-    )
+    request = _request(locals())
     session = session if session is not None else Session()
     _, code, views, attractor_path, code_path = _fractalize(request, session, progress, device)
     session.attractor_digest = None  # no Zoom-tab image was shown for this one
@@ -127,22 +118,7 @@ def fractalize_panels(
     device: str | None = None,
 ):
     """The Fractalize button: attractor, original, bicubic, readout, PNG, code file, Zoom-tab image."""
-    request = FractalizeRequest(
-        photo,
-        preset,
-        grid,
-        symmetries,
-        strength,
-        style,
-        refine_steps,
-        iterations,
-        start,
-        start_image,
-        magnify,
-        seed,
-        copies,
-        cells,
-    )
+    request = _request(locals())
     session = session if session is not None else Session()
     loaded, code, views, attractor_path, code_path = _fractalize(request, session, progress, device)
     original_path = display_original(photo, loaded, session)

@@ -13,7 +13,7 @@ from PIL import Image
 
 from collage_core.tone import check_look
 
-from .. import callbacks, inputs, limits, user_presets
+from .. import callbacks, inputs, limits
 from ..guard import friendly as _friendly
 from ..session import Session
 from .common import (
@@ -135,9 +135,10 @@ def mark_target(source, target_text):
 @_friendly
 def apply_zoom_look(look, session: Session | None = None):
     """A look's [zoom] settings move the Zoom tab's controls (settings it lacks stay as they are)."""
-    if look in (None, "", NO_PRESET):
+    preset = find_preset(look, session)
+    if preset is None:
         return (gr.skip(),) * 7
-    z = user_presets.find(session, look).zoom
+    z = preset.zoom
     depth = math.log10(z["zoom"]) if "zoom" in z and z["zoom"] > 1 else None
     tone = check_look(z["autocontrast"]).replace("colour", "true") if "autocontrast" in z else None
     values = (depth, z.get("seconds"), z.get("fps"), z.get("easing"), z.get("loop"), z.get("pingpong"), tone)
