@@ -31,7 +31,7 @@ import torch
 from ..autocontrast import smooth_stream
 from ..poster import check_view_exact
 from ..tiles import render_exact
-from ..tone import attractor_anchor, check_look
+from ..tone import attractor_anchor, check_look, tone_map
 from ..viewport import ViewRenderer
 from .path import EASINGS
 from .settings import SMOOTHING_SECONDS
@@ -204,11 +204,20 @@ def keyframe_frames(
     """The frames of a keyframed dive, one at a time: ``(C, h, w)`` tensors in [0, 1]."""
     look = check_look(autocontrast)
     renderer = ViewRenderer(code, device)
-    raw = ((render_exact(renderer, *path.view(i), size)[None], torch.ones(1)) for i in range(path.frames))
+    anchor = attractor_anchor(renderer) if look == "colour" else None
+
+    def raw(i: int) -> tuple[torch.Tensor, ...]:
+        # As zoom_frames: colour-true maps are anchored for each frame's own depth.
+        center, zoom = path.view(i)
+        term = render_exact(renderer, center, zoom, size)[None]
+        if anchor is None:
+            return term, torch.ones(1)
+        return term, torch.ones(1), tone_map(term[0], look, anchor.at(float(zoom), code.layout.factor))[None]
+
+    stream = (raw(i) for i in range(path.frames))
     if look == "off":
-        for terms, _ in raw:
+        for terms, _ in stream:
             yield terms[0].clamp(0, 1).float().cpu()
         return
-    anchor = attractor_anchor(renderer) if look == "colour" else None
-    for frame in smooth_stream(raw, path.frames, smoothing_seconds * fps, look=look, anchor=anchor):
+    for frame in smooth_stream(stream, path.frames, smoothing_seconds * fps, look=look, anchor=anchor):
         yield frame.float().cpu()
