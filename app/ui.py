@@ -74,6 +74,10 @@ footer {display: none !important}
 @media (max-width: 767px) {
   .studio-results {order: -1}
 }
+/* Messages stack at the bottom right, so they never cover the action bar's Cancel above the
+   results; the empty part of their strip lets clicks through. */
+.toast-wrap {top: auto !important; bottom: var(--size-4) !important; pointer-events: none}
+.toast-wrap > * {pointer-events: auto}
 /* Labels and info lines wrap instead of being cut off with an ellipsis. */
 [data-testid="block-info"], [data-testid="block-label"], .label-wrap span {
   white-space: normal !important; overflow: visible !important; text-overflow: clip !important
