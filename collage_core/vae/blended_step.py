@@ -54,6 +54,7 @@ class InferenceBlendedLayout(BlendedLayout):
         return blended_step(z, a, b, self, symmetries, size)
 
 
+@torch.no_grad()
 def blended_step(
     z: torch.Tensor,
     a: torch.Tensor,
@@ -63,7 +64,7 @@ def blended_step(
     size: tuple[int, int] | None = None,
     head: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """One blended collage step, equal to ``layout.step(z, a, b, symmetries, None, size)``.
+    """One blended collage step, equal to ``layout.step(z, a, b, symmetries, None, size)`` (no gradient).
 
     Args:
         z: ``(B, C, h, w)``, area-pooled to the child side (a no-op in the recursion).
@@ -193,6 +194,7 @@ def _buffer(name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tens
     return pool[key]
 
 
+@torch.no_grad()
 def render_attractor(a, b, layout: BlendedLayout, symmetries: str, side: int, head=None) -> torch.Tensor:
     """``A(side)`` of a blended collage by the multiscale recursion, with the inference step.
 
