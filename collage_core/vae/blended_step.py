@@ -1,23 +1,28 @@
 """An inference kernel for the blended collage step: the VAE's 40x digits in a fraction of the time.
 
-:meth:`BlendedLayout.assemble` (what training differentiates) builds every cell's whole
-frame, ``(B, C, K, 2c, 2c)``, weights it, then overlap-adds: at 40x that is 16 frames of
-560 x 560 per channel, the cost of 16 samples in 8.8 s. Here the same sum is regrouped:
+:meth:`BlendedLayout.assemble` (what training differentiates) builds every cell's frame,
+``(B, C, K, 2c, 2c)``, then a weighted copy of it, then overlap-adds through a zeroed
+tile grid: at 40x, 16 frames of 560 x 560 per channel and sample, 8.8 s for 16 samples.
+Here the same sum is regrouped, for sampling only:
 
+* Every frame shows the same domain stack, so all ``K`` frames (without offsets) are one
+  matrix product ``(K, N) @ (N, 4c^2)`` per channel.
 * Padded by half a cell, the image is a ``(g+1) x (g+1)`` grid of ``c``-tiles, and
   quadrant ``(qy, qx)`` of cell ``(i, j)``'s frame is tile ``(i + qy, j + qx)``
-  (``overlap_add``'s observation). Every cell's frame shows the same domain stack, so
-  one quadrant of all ``K`` cells is one matrix product
-  ``(K, N) @ (N, c*c)`` per channel, written once and added onto its tiles with the
-  window weights in one pass (``addcmul_``): no frame-sized intermediates.
-* The domain stack is written straight into that quadrant-major layout (one copy per
-  symmetry), so the products read contiguous matrices.
+  (``overlap_add``'s observation): each quadrant of all frames is multiplied by its
+  window weights and added onto its tiles in one pass (``addcmul_``).
+* The offsets' share, ``sum_k w_k b_k``, is ``Wy^T b Wx`` (the windows are separable):
+  two small products, which start the canvas instead of zeros.
 * A linear head (``heads.LinearHead``) is folded into the last step: the logit is
   ``sum_k w_k (sum_{c,n} h_c a_ckn D_cn + sum_c h_c b_ck) + bias``, one ``(K, C*N)``
-  product per quadrant instead of ``C`` channel maps that the head would then mix.
+  product instead of ``C`` channel maps that the head would then mix.
+* The symmetric copies are written into one buffer, each by at most one flip, and the
+  buffers are reused across samples (:func:`reused_buffers`): fresh pages of the ~100 MB
+  of scratch per 40x sample cost as much CPU time as the arithmetic.
 
-Training keeps the einsum path: its backward is cheaper (a fused forward measured 1.3x
-slower per training step). The two agree to float round-off (``tests/test_vae_fast.py``).
+Training keeps the einsum path: its backward is cheaper (a fused assemble measured 1.3x
+slower per training step). The two agree to float round-off
+(``tests/test_vae_blended_step.py``).
 """
 
 from __future__ import annotations
@@ -121,13 +126,21 @@ def _frame_domains(z: torch.Tensor, layout: BlendedLayout, symmetries: str) -> t
         idx = _mirror_index(z.shape[-1], z.device)
         z = z[..., idx, :][..., idx]
     B, C, f = z.shape[0], z.shape[1], z.shape[-1]
-    elements = symmetry_elements(symmetries)
-    out = _buffer("stack", (B, C, len(elements), f, f), z)
-    forms = [_flips(element) for element in elements]
-    zt = z.transpose(-2, -1).contiguous() if any(t for _, t in forms) else None
+    forms = [_flips(element) for element in symmetry_elements(symmetries)]
+    out = _buffer("stack", (B, C, len(forms), f, f), z)
+    # The identity and the transpose are copied in first; every other copy is a flip of
+    # one of them, read from the buffer (a transposed source would be a strided read).
+    sources = {}
     for n, (dims, transpose) in enumerate(forms):
-        src = zt if transpose else z
-        out[:, :, n].copy_(src.flip(dims) if dims else src)
+        if not dims:
+            out[:, :, n].copy_(z.transpose(-2, -1) if transpose else z)
+            sources[transpose] = out[:, :, n]
+    for n, (dims, transpose) in enumerate(forms):
+        if dims:
+            src = sources.get(transpose)
+            if src is None:  # a group without that plain copy (not one of ours, but cheap to allow)
+                src = z.transpose(-2, -1) if transpose else z
+            out[:, :, n].copy_(src.flip(dims))
     return out
 
 
