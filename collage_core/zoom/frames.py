@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import torch
 
 from ..autocontrast import smooth_stream
+from ..palette import full_range, paint, parse_colour
 from ..tone import attractor_anchor, tone_map
 from ..viewport import MAX_ZOOM, ViewRenderer
 from .loop import LOOP_PHASE, auto_cell, cell_at, is_pure_copy, loop_cycles, loop_depths
@@ -81,7 +82,7 @@ def zoom_frames(
 
 
 def _frames(code, s: ZoomSettings, path: ZoomPath, cycles: int, exact: bool, renderer) -> Iterator[torch.Tensor]:
-    look, loop, frames = s.autocontrast, s.loop, s.frames
+    (look, palette), loop, frames = parse_colour(s.autocontrast), s.loop, s.frames
     blend = loop and not exact
     precise = look != "off"  # float64 views keep detail far below float32 resolution to stretch
     f = code.layout.factor
@@ -123,6 +124,8 @@ def _frames(code, s: ZoomSettings, path: ZoomPath, cycles: int, exact: bool, ren
         return
 
     anchor = attractor_anchor(renderer) if look == "colour" else None
+    if palette is not None:  # the ramp from end to end at every depth
+        anchor = full_range(anchor)
 
     def outside(j: int) -> torch.Tensor:
         if loop and exact:
@@ -150,4 +153,4 @@ def _frames(code, s: ZoomSettings, path: ZoomPath, cycles: int, exact: bool, ren
         look=look,
     )
     for frame in smoothed:
-        yield frame.float().cpu()
+        yield paint(frame, palette).float().cpu()  # after the smoothed levels: no flicker
