@@ -33,10 +33,10 @@ from .tone import check_look, colour_channels, luma_weights
 PALETTES: dict[str, tuple[tuple[float, tuple[float, float, float]], ...]] = {
     # Deep navy shadows, cyan mid-tones, white highlights: frost and ice.
     "ice": (
-        (0.0, (0.01, 0.02, 0.07)),
-        (0.3, (0.04, 0.16, 0.38)),
-        (0.6, (0.16, 0.56, 0.82)),
-        (0.82, (0.60, 0.90, 0.98)),
+        (0.0, (0.0, 0.01, 0.05)),
+        (0.4, (0.03, 0.13, 0.34)),
+        (0.7, (0.14, 0.52, 0.80)),
+        (0.88, (0.62, 0.91, 0.99)),
         (1.0, (1.0, 1.0, 1.0)),
     ),
     # Black body: soot, deep red, orange, yellow, white heat.
