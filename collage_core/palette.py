@@ -124,7 +124,8 @@ def parse_colour(value) -> tuple[str, Palette | None]:
                 raise ValueError(f"palette mix in {value!r} must be a number in [0, 1]") from None
             return "colour", Palette(name, amount)
     raise ValueError(
-        f"colour must be one of {list(COLOUR_CHOICES)} (a palette may add a mix, e.g. 'ice:0.7'), got {value!r}"
+        f"colour must be True, False or one of {list(COLOUR_CHOICES)} (a palette may add a mix in 0..1, "
+        f"e.g. 'ice:0.7'), got {value!r}"
     )
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import gradio as gr
 
 import collage_core as cc
+from collage_core.palette import PALETTES, parse_colour
 from collage_core.poster import MAX_POSTER_SIDE
 from collage_core.view_spec import ViewSpec
 from collage_core.zoom import keyframes_json
@@ -60,34 +61,62 @@ def _viewer_value(exp: Exploration, center=None, zoom=None) -> str:
     return json.dumps(config)
 
 
-def _start(session: Session) -> str:
+def _start(session: Session, colour: str = "true") -> str:
     if session.code is None:
         raise ValueError("Nothing to explore yet: fractalize a photo, or drop a photo or a .collage above.")
+    exploration = SERVICE.start(session.code, session.name, colour)  # checks the colour first
     old = getattr(session, "exploration", None)
     if old is not None:
         SERVICE.forget(old.token)
-    session.exploration = SERVICE.start(session.code, session.name)
+    session.exploration = exploration
     session.keyframes = []
     return _viewer_value(session.exploration)
 
 
+def _colour(exp: Exploration) -> str:
+    """The map's colour setting as the engine's calls take it."""
+    return exp.palette.spec if exp.palette is not None else "true"
+
+
 @studio._friendly
-def explore(session: Session | None = None):
+def explore(session: Session | None = None, colour: str = "true"):
     """The Explore button: a fresh map of the session's collage (and an empty keyframe list)."""
     session = session if session is not None else Session()
-    return _start(session), _keyframe_table([]), None
+    return _start(session, colour), _keyframe_table([]), None
 
 
-def explore_if_new(session: Session | None = None):
+def explore_if_new(session: Session | None = None, colour: str = "true"):
     """Opening the tab: start a map when the session's collage changed since the last one."""
     exp = getattr(session, "exploration", None)
     if session is None or session.code is None or (exp is not None and exp.code is session.code):
         return gr.skip(), gr.skip(), gr.skip()
-    return explore(session)
+    return explore(session, colour)
 
 
 @studio._friendly
-def explore_upload(source: str | None, session: Session | None = None, progress=gr.Progress()):  # noqa: B008
+def recolour(colour: str = "true", session: Session | None = None):
+    """The Colour control: the same map, at the same view, painted anew (its tiles get new
+    URLs, so the browser shows no stale ones); the keyframes are kept."""
+    exp = getattr(session, "exploration", None)
+    if exp is None or session.code is None:
+        parse_colour(colour)  # still tell a person about a bad name
+        return gr.skip()
+    center, zoom = exp.current_view()
+    keys = list(getattr(session, "keyframes", None) or [])
+    _start(session, colour)
+    session.keyframes = keys
+    return (
+        _viewer_value(session.exploration, center, zoom) if exp.view is not None else _viewer_value(session.exploration)
+    )
+
+
+@studio._friendly
+def explore_upload(
+    source: str | None,
+    session: Session | None = None,
+    colour: str = "true",
+    progress=gr.Progress(),  # noqa: B008
+):
     """A photo or a .collage dropped on the Explore tab becomes the session's collage, then a map."""
     session = session if session is not None else Session()
     if not source:
@@ -103,7 +132,7 @@ def explore_upload(source: str | None, session: Session | None = None, progress=
         code, name = callbacks.fit(photo, config, device=studio._device()), photo.name
         session.original, session.config = photo.image, config
     session.code, session.name, session.attractor_digest = code, name, None
-    return explore(session)
+    return explore(session, colour)
 
 
 def _keyframe_table(keys) -> str:
@@ -168,6 +197,7 @@ def export_dive(
         fps=int(fps),
         size=studio.parse_size(size),
         easing=easing,
+        autocontrast=_colour(exp),  # the dive looks like the map
         progress=report,
         cancel=session.cancel,
         device=studio._device(),
@@ -204,7 +234,15 @@ def save_poster(side: str = "4096", session: Session | None = None, progress=gr.
 
     progress(0.0, desc="levels")
     cc.render_poster(
-        exp.code, path, size=size, center=center, zoom=zoom, progress=report, cancel=session.cancel, device="cpu"
+        exp.code,
+        path,
+        size=size,
+        center=center,
+        zoom=zoom,
+        progress=report,
+        cancel=session.cancel,
+        autocontrast=_colour(exp),
+        device="cpu",
     )
     return str(path)
 
@@ -251,6 +289,15 @@ def build(session: gr.State, tab: gr.Tab) -> None:
             height=90,
             scale=3,
         )
+        colour = gr.Dropdown(
+            ["true", *PALETTES],
+            value="true",
+            label="Colour",
+            info="true: the photo's colours; or a palette",
+            allow_custom_value=True,  # "ice:0.7"; the engine checks the name
+            elem_id="explore-colour",
+            scale=1,
+        )
     viewer = gr.HTML("", html_template=TEMPLATE, js_on_load=MOUNT, head=HEAD, elem_id="explore-map", min_height=320)
     with gr.Row():
         with gr.Column(scale=3, min_width=300):
@@ -291,10 +338,11 @@ def build(session: gr.State, tab: gr.Tab) -> None:
             restore = gr.Button("Go to this view", elem_id="explore-restore")
 
     started = [viewer, table, keys_file]
-    go.click(explore, inputs=[session], outputs=started, api_visibility="private", queue=False)
-    tab.select(explore_if_new, inputs=[session], outputs=started, api_visibility="private", queue=False)
+    go.click(explore, inputs=[session, colour], outputs=started, api_visibility="private", queue=False)
+    tab.select(explore_if_new, inputs=[session, colour], outputs=started, api_visibility="private", queue=False)
+    colour.change(recolour, inputs=[colour, session], outputs=[viewer], api_visibility="private", queue=False)
     heavy = {"concurrency_id": limits.HEAVY_WORK, "concurrency_limit": limits.CONCURRENCY_LIMIT}
-    drop.upload(explore_upload, inputs=[drop, session], outputs=started, api_visibility="private", **heavy)
+    drop.upload(explore_upload, inputs=[drop, session, colour], outputs=started, api_visibility="private", **heavy)
     add.click(add_keyframe, inputs=[session], outputs=[table, keys_file], api_visibility="private", queue=False)
     clear.click(clear_keyframes, inputs=[session], outputs=[table, keys_file], api_visibility="private", queue=False)
     dive.click(

@@ -23,6 +23,8 @@ from ..session import Session
 from . import converge, presets
 from .common import (
     CELLS,
+    COLOUR_INFO,
+    COLOURS,
     COPIES,
     NO_PRESET,
     START_CHOICES,
@@ -58,7 +60,14 @@ def _fractalize(request: FractalizeRequest, session: Session, progress, device: 
     )
     progress(0.8, desc="rendering")
     views = callbacks.render_views(
-        code, loaded.image, request.magnify, request.iterations, request.start_value(), request.seed, device
+        code,
+        loaded.image,
+        request.magnify,
+        request.iterations,
+        request.start_value(),
+        request.seed,
+        device,
+        request.colour,
     )
     notify(views.notes)
     stem = f"{loaded.name}-collage"
@@ -85,6 +94,7 @@ def fractalize(
     seed: float = R.seed,
     copies: str = R.copies,
     cells: str = R.cells,
+    colour: str = R.colour,
     session: Session | None = None,
     progress=gr.Progress(),  # noqa: B008 - Gradio's progress hook
     device: str | None = None,
@@ -113,6 +123,7 @@ def fractalize_panels(
     seed: float = R.seed,
     copies: str = R.copies,
     cells: str = R.cells,
+    colour: str = R.colour,
     session: Session | None = None,
     progress=gr.Progress(),  # noqa: B008
     device: str | None = None,
@@ -163,6 +174,7 @@ def live_preview(
     session=None,
     copies="1",
     cells=R.cells,
+    colour=R.colour,
 ):
     """A fast preview as the sliders move (no refinement, at most PREVIEW_SIDE px); silent on errors,
     which the upload check and the Fractalize button report."""
@@ -184,7 +196,7 @@ def live_preview(
         loaded = callbacks.load_photo(photo)
         start_value = "noise" if start == "photo" and start_image is None else request.start_value()
         iterations = inputs.whole(iterations, "Iterations", 0, 50)
-        return callbacks.preview(loaded, request.config(session), iterations, start_value)
+        return callbacks.preview(loaded, request.config(session), iterations, start_value, colour=colour)
     except ValueError:
         return gr.skip()
 
@@ -258,6 +270,14 @@ def build(session, zoom_source, examples, choices, device: str | None = None):
             magnify = gr.Slider(
                 1, limits.MAX_MAGNIFY, value=R.magnify, step=0.5, label="Magnification", elem_id="magnify"
             )
+            colour = gr.Dropdown(
+                COLOURS,
+                value=R.colour,
+                label="Colour",
+                info=COLOUR_INFO,
+                allow_custom_value=True,  # a saved preset's "ice:0.7"; the engine checks the name
+                elem_id="colour",
+            )
             with gr.Accordion("More: style, refinement, iterations", open=False):
                 style = SafeImage(
                     label="Style source (optional)", type="filepath", sources=["upload", "clipboard"], height=160
@@ -329,6 +349,7 @@ def build(session, zoom_source, examples, choices, device: str | None = None):
         seed,
         copies,
         cells,
+        colour,
         session,
     ]
     run.click(
@@ -351,7 +372,7 @@ def build(session, zoom_source, examples, choices, device: str | None = None):
     preset.change(
         presets.apply_preset,
         inputs=[preset, session],
-        outputs=[grid, symmetries, strength, refine, iterations, start, magnify, seed, copies, cells],
+        outputs=[grid, symmetries, strength, refine, iterations, start, magnify, seed, copies, cells, colour],
         api_visibility="private",
     )
     preview_inputs = [
@@ -367,11 +388,12 @@ def build(session, zoom_source, examples, choices, device: str | None = None):
         session,
         copies,
         cells,
+        colour,
     ]
     light = {"concurrency_id": limits.PREVIEW_WORK, "concurrency_limit": limits.PREVIEW_CONCURRENCY}
     photo.upload(check_upload, inputs=[photo], api_visibility="private", **light)
     photo.clear(lambda: None, outputs=[preview], api_visibility="private", queue=False)
-    for control in (photo, grid, symmetries, strength, iterations, start, start_image, copies, cells):
+    for control in (photo, grid, symmetries, strength, iterations, start, start_image, copies, cells, colour):
         control.change(
             live_preview,
             inputs=preview_inputs,
@@ -402,5 +424,6 @@ def build(session, zoom_source, examples, choices, device: str | None = None):
         session,
         copies,
         cells,
+        colour,
     ]
     return preset, preset_save, save_inputs

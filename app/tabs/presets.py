@@ -7,6 +7,7 @@ import gradio as gr
 from collage_core import FractalizeConfig
 from collage_core.config import MAX_GRID, MIN_GRID
 from collage_core.copies import parse_copies
+from collage_core.palette import studio_colour
 from collage_core.presets import Preset, user_dir
 
 from .. import inputs, limits, user_presets
@@ -20,7 +21,7 @@ def apply_preset(preset, session: Session | None = None):
     """Move the controls to a preset's values (fields it does not set go back to defaults).
 
     Returns grid, symmetries, strength, refinement, iterations, start, magnification, seed,
-    copies and cells, in the order of the Fractalize tab's outputs.
+    copies, cells and colour, in the order of the Fractalize tab's outputs.
     """
     p = find_preset(preset, session) or Preset(name="defaults")
     cfg = p.config()
@@ -38,6 +39,7 @@ def apply_preset(preset, session: Session | None = None):
         gr.update(value=0),  # the noise start's seed: presets do not set it
         "soft" if cfg.copies is None else str(cfg.copies),
         cells_value(cfg.blend, cfg.adaptive),
+        studio_colour(render.get("colour", "true")),
     )
 
 
@@ -55,6 +57,7 @@ def save_user_preset(
     session=None,
     copies="1",
     cells=cells_value(FractalizeConfig.blend),
+    colour="true",
 ):
     """Save the current controls as a preset of this session (and the local user's, on localhost)."""
     if not isinstance(session, Session):
@@ -75,6 +78,9 @@ def save_user_preset(
     if refine_steps:
         fractalize_values["refine_steps"] = refine_steps
     render = {"magnify": inputs.number(magnify, "Magnification", 1, limits.MAX_MAGNIFY)}
+    colour = studio_colour(colour)
+    if colour != "true":
+        render["colour"] = colour
     iterations = inputs.whole(iterations, "Iterations", 0, 50)
     if iterations:
         render.update(iterations=iterations, start=start if start in ("noise", "gray") else "noise")
