@@ -45,7 +45,7 @@ def autocontrast(x: torch.Tensor, look: str | bool = "colour", anchor: Anchor | 
     """One frame in ``look`` (a colour setting: :func:`~collage_core.palette.parse_colour`): ``(C, H, W)`` in,
     ``(C, H, W)`` in [0, 1] out. ``anchor``: the colours of a colour-true deep frame
     (default: the frame's own)."""
-    look, palette = parse_colour(look)
+    look, palette = parse_colour(look, "autocontrast")
     if palette is not None:
         return paint(apply_map(x, tone_map(x, look, full_range(anchor)), look), palette)
     if look == "off":

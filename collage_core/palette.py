@@ -99,7 +99,7 @@ class Palette:
         return torch.tensor(pos, dtype=torch.float64), torch.tensor(rgb, dtype=torch.float64)
 
 
-def parse_colour(value) -> tuple[str, Palette | None]:
+def parse_colour(value, what: str = "colour") -> tuple[str, Palette | None]:
     """A colour setting as ``(look, palette)``.
 
     ``True``/``"true"``/``"colour"`` -> ``("colour", None)``, ``"vivid"``, ``False``/``"off"``
@@ -107,7 +107,7 @@ def parse_colour(value) -> tuple[str, Palette | None]:
     Palette("ice", 0.7))``: a palette paints the colour-true levels.
 
     Raises:
-        ValueError: naming every choice, for anything else.
+        ValueError: naming the setting (``what``) and every choice, for anything else.
     """
     if isinstance(value, Palette):
         return "colour", value
@@ -124,15 +124,15 @@ def parse_colour(value) -> tuple[str, Palette | None]:
                 raise ValueError(f"palette mix in {value!r} must be a number in [0, 1]") from None
             return "colour", Palette(name, amount)
     raise ValueError(
-        f"colour must be True, False or one of {list(COLOUR_CHOICES)} (a palette may add a mix in 0..1, "
-        f"e.g. 'ice:0.7'), got {value!r}"
+        f"{what} must be one of {list(COLOUR_CHOICES)} (or True/False for true/off; a palette may add a "
+        f"mix in 0..1, e.g. 'ice:0.7'), got {value!r}"
     )
 
 
-def check_colour(value) -> str:
+def check_colour(value, what: str = "colour") -> str:
     """The normal text of a colour setting: ``"colour"``, ``"vivid"``, ``"off"`` or a palette's
     :attr:`Palette.spec`; a ``ValueError`` listing the choices otherwise."""
-    look, palette = parse_colour(value)
+    look, palette = parse_colour(value, what)
     return palette.spec if palette is not None else look
 
 

@@ -126,7 +126,7 @@ def render_poster(
         raise ValueError(f"block must be 64..2048 pixels, got {block}")
     renderer = ViewRenderer(code, device)
     aspect = renderer.aspect_fraction
-    look, palette = parse_colour(autocontrast)
+    look, palette = parse_colour(autocontrast, "autocontrast")
     if look == "vivid":
         raise ValueError("a poster is colour-true, a palette or off; 'vivid' is for zoom animations")
     lv = levels

@@ -91,7 +91,7 @@ class Preset:
         for section, key in (("zoom", "autocontrast"), ("render", "colour")):
             if key in getattr(self, section):
                 try:
-                    check_colour(getattr(self, section)[key])
+                    check_colour(getattr(self, section)[key], key)
                 except ValueError as exc:
                     raise ValueError(f"preset {self.name}: [{section}] {exc}") from None
         start = self.render.get("start", "noise")

@@ -490,7 +490,7 @@ def render_view(
     from .palette import check_colour
     from .tone import tone_view
 
-    look = check_colour(autocontrast)
+    look = check_colour(autocontrast, "autocontrast")
     renderer = ViewRenderer(code, device, **kw)
     view = renderer.render(center, zoom, size, precise=look != "off")
     return to_image(tone_view(view, look, renderer, zoom).cpu())

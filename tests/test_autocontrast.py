@@ -188,7 +188,7 @@ def test_look_names(value, look):
 
 @pytest.mark.parametrize("bad", ["sepia", 1, 0.5, "", ["vivid"]])
 def test_bad_looks_are_a_clear_value_error(bad):
-    with pytest.raises(ValueError, match="colour must be True, False or one of"):
+    with pytest.raises(ValueError, match="autocontrast must be True, False or one of"):
         check_look(bad)
 
 

@@ -33,7 +33,7 @@ from collage_core.zoom import export as zoom_export
         ({"center": (1.5, 0.5)}, "center must lie in the image"),
         ({"center": "middle"}, "center must be None or a pair"),
         ({"easing": "bounce"}, "easing must be one of"),
-        ({"autocontrast": "loud"}, "colour must be True, False or one of"),
+        ({"autocontrast": "loud"}, "autocontrast must be"),
         ({"loop": "yes"}, "loop must be True or False"),
         ({"loop": True, "pingpong": True}, "exclusive"),
         ({"keyframes": [((0.5, 0.5), 1)]}, "2 to 64 keyframes"),

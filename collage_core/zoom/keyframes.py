@@ -203,7 +203,7 @@ def keyframe_frames(
     device: str | torch.device | None = None,
 ) -> Iterator[torch.Tensor]:
     """The frames of a keyframed dive, one at a time: ``(C, h, w)`` tensors in [0, 1]."""
-    look, palette = parse_colour(autocontrast)
+    look, palette = parse_colour(autocontrast, "autocontrast")
     renderer = ViewRenderer(code, device)
     anchor = attractor_anchor(renderer) if look == "colour" else None
     if palette is not None:  # the ramp from end to end at every depth

@@ -89,7 +89,7 @@ class ZoomSettings:
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.easing not in EASINGS:
             raise ValueError(f"easing must be one of {sorted(EASINGS)}, got {self.easing!r}")
-        put(self, "autocontrast", check_colour(self.autocontrast))
+        put(self, "autocontrast", check_colour(self.autocontrast, "autocontrast"))
         if self.loop and self.pingpong:
             raise ValueError("loop and pingpong are exclusive: a seamless loop only zooms one way")
         if self.keyframes is not None:
