@@ -372,9 +372,10 @@ def build(session, zoom_source, examples, choices, device: str | None = None):
     preset.change(
         presets.apply_preset,
         inputs=[preset, session],
-        outputs=[grid, symmetries, strength, refine, iterations, start, magnify, seed, copies, cells, colour],
+        outputs=[grid, symmetries, strength, refine, iterations, start, magnify, seed, copies, cells],
         api_visibility="private",
     )
+    preset.change(presets.preset_colour, inputs=[preset, session], outputs=[colour], api_visibility="private")
     preview_inputs = [
         photo,
         preset,

@@ -21,7 +21,7 @@ def apply_preset(preset, session: Session | None = None):
     """Move the controls to a preset's values (fields it does not set go back to defaults).
 
     Returns grid, symmetries, strength, refinement, iterations, start, magnification, seed,
-    copies, cells and colour, in the order of the Fractalize tab's outputs.
+    copies and cells, in the order of the Fractalize tab's outputs.
     """
     p = find_preset(preset, session) or Preset(name="defaults")
     cfg = p.config()
@@ -39,8 +39,13 @@ def apply_preset(preset, session: Session | None = None):
         gr.update(value=0),  # the noise start's seed: presets do not set it
         "soft" if cfg.copies is None else str(cfg.copies),
         cells_value(cfg.blend, cfg.adaptive),
-        studio_colour(render.get("colour", "true")),
     )
+
+
+def preset_colour(preset, session: Session | None = None) -> str:
+    """The Colour control's value for a preset (its ``[render] colour``; "true" without one)."""
+    p = find_preset(preset, session)
+    return studio_colour(p.render.get("colour", "true") if p is not None else "true")
 
 
 @_friendly
