@@ -272,9 +272,14 @@ class TileService:
         colour = exp.palette.spec if exp.palette is not None else "true"
         return (exp.hash, self.tone_ref(exp, root, level)[0], root.key, level, x, y, colour)
 
-    def tile_png(self, exp: Exploration, rid: int, level: int, x: int, y: int, wait: bool = True) -> bytes:
-        """The PNG of a tile, from the cache or rendered now (and its children queued for prefetch)."""
-        key = self.tile_key(exp, rid, level, x, y)
+    def tile_png(
+        self, exp: Exploration, rid: int, level: int, x: int, y: int, wait: bool = True, key: tuple | None = None
+    ) -> bytes:
+        """The PNG of a tile, from the cache or rendered now (and its children queued for prefetch).
+
+        ``key``: the tile's :meth:`tile_key` when the caller already has it (it costs a view check).
+        """
+        key = key if key is not None else self.tile_key(exp, rid, level, x, y)
         root = exp.root(rid)
         png = self.cache.get(key)
         if png is None:
@@ -388,7 +393,7 @@ async def _tile(request: Request) -> Response:
     if png is not None:
         service.wish_children(*address)
     else:
-        png = await run_in_threadpool(service.tile_png, *address)
+        png = await run_in_threadpool(service.tile_png, *address, key=key)
     return Response(png, media_type="image/png", headers=headers)
 
 

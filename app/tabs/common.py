@@ -125,6 +125,15 @@ def progress_fn(progress: gr.Progress | None):
     return report
 
 
+def count_progress(progress: gr.Progress, unit: str):
+    """A ``(done, total)`` hook that shows "unit done/total" on Gradio's progress bar."""
+
+    def report(done: int, total: int) -> None:
+        progress(done / total, desc=f"{unit} {done}/{total}")
+
+    return report
+
+
 def save_png(image: Image.Image, session: Session, stem: str) -> str:
     path = session.new_path(stem, ".png")
     image.save(path, "PNG", compress_level=1)  # level 1: 3x faster than the default, ~10% larger
