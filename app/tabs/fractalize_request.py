@@ -28,6 +28,7 @@ class FractalizeRequest:
         start, start_image: "noise", "gray" or "photo" (then ``start_image``).
         cells: "hard", "blended" or "auto" (the library's ``blend`` False / True / None),
             or "adaptive" (a quadtree with ``grid**2`` cells, see ``common.cells_settings``).
+        colour: "true", "vivid", "off" or a palette such as "ice" (``collage_core.palette``).
     """
 
     photo: str | None
@@ -44,6 +45,7 @@ class FractalizeRequest:
     seed: float = 0
     copies: str = "1"
     cells: str = cells_value(FractalizeConfig.blend)
+    colour: str = "true"
 
     def config(self, session: Session | None = None, **overrides) -> FractalizeConfig:
         """The fit's settings: the preset (or the defaults) with these controls on top."""
