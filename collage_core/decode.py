@@ -241,6 +241,8 @@ def _quadtree_base(a, b, layout, symmetries, aux):
     # p = A(u / grid) solves p = L p + v with L p + v = pool(step(p)) at side u. L is
     # built on the basis images by _pooled_linear (the pooled step without the full-size
     # image), one small system per channel.
+    if layout.blend:
+        return _blended_quadtree_base(a, b, layout, symmetries, aux)
     B, C = b.shape[:2]
     u, p = layout.unit, layout.unit // layout.grid
     n = p * p
@@ -265,6 +267,42 @@ def _quadtree_base(a, b, layout, symmetries, aux):
     # 256 x 256 systems with 2 CPU threads; a loop over B * C systems costs nothing.
     system, rhs = (eye - lin).reshape(B * C, n, n), v.reshape(B * C, n, 1)
     return torch.stack([torch.linalg.solve(m, r) for m, r in zip(system, rhs, strict=True)]).reshape(B, C, p, p)
+
+
+def _blended_quadtree_base(a, b, layout, symmetries, aux):
+    # Blended leaves: p = A(u / grid) solves p = pool(step(p)) at side u, no longer a
+    # pooling of hard cells. The hard quadtree's linear map at the same side is close to
+    # the blended one (they differ only in the bands), so it preconditions the fixed-point
+    # iteration: p <- p + (I - L_hard)^-1 (pool(step(p)) - p) converges in a few steps.
+    B, C = b.shape[:2]
+    u, p = layout.unit, layout.unit // layout.grid
+    n = p * p
+
+    def residual(z):
+        return area_resize(collage_step(z, a, b, layout, symmetries, aux, (u, u)), (p, p)) - z
+
+    z = attractor_mean(a, b, symmetries, aux).expand(B, C, p, p)
+    solve = None
+    if n <= MAX_SOLVED_QUADTREE_BASE:
+        own = a[..., : domain_count(symmetries)[0]]
+        basis = torch.eye(n, dtype=a.dtype, device=a.device).reshape(n, 1, 1, p, p)
+        lin = _pooled_linear(basis.expand(n, B, C, p, p), own, layout, symmetries).reshape(n, B, C, n)
+        system = torch.eye(n, dtype=a.dtype, device=a.device) - lin.permute(1, 2, 3, 0)  # (B, C, out, in)
+        factors = [torch.linalg.lu_factor(m) for m in system.reshape(B * C, n, n)]
+
+        def solve(r):
+            flat = r.reshape(B * C, n, 1)
+            return torch.stack([torch.linalg.lu_solve(*f, v) for f, v in zip(factors, flat, strict=True)]).reshape(
+                r.shape
+            )
+
+    for _ in range(BASE_MAX_ITERATIONS):
+        check_cancelled()
+        r = residual(z)
+        z = z + (r if solve is None else solve(r))
+        if r.abs().max() <= BASE_TOLERANCE * (1 + z.abs().max()):
+            break
+    return z
 
 
 def _pooled_linear(z, own, layout, symmetries):

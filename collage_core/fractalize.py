@@ -79,7 +79,12 @@ def fractalize(
     cfg = base.override(**{k: v for k, v in given.items() if v is not None}, **overrides)
     img = open_image(image)
     dev = pick_device(device)
-    layout = QuadtreeLayout(cfg.grid, (0,) * cfg.grid**2) if cfg.adaptive else cfg.layout()
+    blend = cfg.quadtree_blend() if cfg.adaptive else None
+    layout = (
+        QuadtreeLayout(cfg.grid, (0,) * cfg.grid**2, blend is not None, **(blend or {}))
+        if cfg.adaptive
+        else cfg.layout()
+    )
     max_side = DEFAULT_MAX_WORK_SIDE
     if isinstance(layout, BlendedLayout):
         max_side = min(max_side, max(BLEND_MIN_WORK_SIDE, BLEND_CELL_PX * cfg.grid))
@@ -94,7 +99,7 @@ def fractalize(
     loop_at = None
     if cfg.adaptive:
         layout, a, b = fit_quadtree(
-            x, cfg.grid, cfg.cells_budget, cfg.symmetries, cfg.s_max, cfg.strength, aux, cfg.copies, cfg.min_cell
+            x, cfg.grid, cfg.cells_budget, cfg.symmetries, cfg.s_max, cfg.strength, aux, cfg.copies, cfg.min_cell, blend
         )
     elif cfg.plant_loop:
         a0, b0 = fit_closed_form(x, layout, cfg.symmetries, cfg.s_max, cfg.strength, aux, copies=cfg.copies)

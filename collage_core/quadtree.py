@@ -18,6 +18,11 @@ is stored as the preorder split bits (1 = split), base64 in the code file's head
 
 ``grid`` must be a power of two, so every level a view or a decode visits is a power of
 two times the smallest one, and each is an exact pooling of the one above.
+
+With ``blend=True`` the leaves are cross-faded by a partition of unity over mirror
+frames (:mod:`~collage_core.quadtree_blend`): no seams at 1x or at depth. The weights vary
+inside a pixel, so pooling then commutes with the step only approximately, and renders
+are defined by the same multiscale recursion (every level one step of the level below).
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .layout import Piece, Rect, _check_size, _domain_stack, _Stepper
+from . import quadtree_blend
+from .layout import WINDOWS, Piece, Rect, _check_size, _domain_stack, _Stepper
 
 MAX_DEPTH = 8
 MAX_CELLS = 65536
@@ -42,10 +48,16 @@ class QuadtreeLayout(_Stepper):
     Attributes:
         grid: root cells a side, a power of two.
         depths: every leaf's depth, in preorder (the tree is determined by them).
+        blend: cross-fade the leaves (mirror frames, :mod:`~collage_core.quadtree_blend`);
+            ``window``, ``band`` and ``ramp`` as :class:`~collage_core.layout.BlendedLayout`'s.
     """
 
     grid: int
     depths: tuple[int, ...]
+    blend: bool = False
+    window: str = "cosine"
+    band: float = 0.03125
+    ramp: int = 32
     kind = "quadtree"
 
     def __post_init__(self) -> None:
@@ -59,6 +71,14 @@ class QuadtreeLayout(_Stepper):
         if min(self.depths) < 0 or max(self.depths) > MAX_DEPTH:
             raise ValueError(f"quadtree depths must lie in [0, {MAX_DEPTH}]")
         _leaves(self)  # raises if the depths do not tile the square
+        if self.blend not in (True, False):
+            raise ValueError(f"quadtree blend must be True or False, got {self.blend!r}")
+        if self.window not in WINDOWS:
+            raise ValueError(f"window must be one of {WINDOWS}, got {self.window!r}")
+        if not (isinstance(self.band, int | float) and not isinstance(self.band, bool) and 1 / 64 <= self.band <= 0.5):
+            raise ValueError(f"band must be a number in [1/64, 1/2], got {self.band!r}")
+        if not (isinstance(self.ramp, int) and not isinstance(self.ramp, bool) and 0 <= self.ramp <= 4096):
+            raise ValueError(f"ramp must be an integer number of pixels in [0, 4096], got {self.ramp!r}")
 
     # ------------------------------------------------------------------ shape
     @property
@@ -72,8 +92,9 @@ class QuadtreeLayout(_Stepper):
 
     @property
     def unit(self) -> int:
-        """Sides a step can produce are multiples of this (every leaf whole pixels)."""
-        return self.grid << self.depth
+        """Sides a step can produce are multiples of this (every leaf whole pixels; blended:
+        an even number of them, so a mirror frame's half cell is whole pixels)."""
+        return (2 if self.blend else 1) * (self.grid << self.depth)
 
     @property
     def factor(self) -> int:
@@ -99,7 +120,10 @@ class QuadtreeLayout(_Stepper):
         return _domain_stack(z, symmetries, aux, (H // self.grid, W // self.grid))
 
     def assemble(self, a, b, domains) -> torch.Tensor:
-        """Leaves ``sum_n a_kn pool(D_n, 2**d_k) + b_k`` placed on the image; ``domains`` ``(B, C, N, c, c)``."""
+        """Leaves ``sum_n a_kn pool(D_n, 2**d_k) + b_k`` placed on the image (blended: in
+        their frames, weighted and overlap-added); ``domains`` ``(B, C, N, c, c)``."""
+        if self.blend:
+            return quadtree_blend.assemble(self, a, b, domains)
         B, C, N, c, _ = domains.shape
         weights = torch.cat([a, b[..., None]], dim=-1)  # (B, C, K, N+1)
         stack = torch.cat([domains, torch.ones_like(domains[:, :, :1])], dim=2)
@@ -121,7 +145,10 @@ class QuadtreeLayout(_Stepper):
     # ---------------------------------------------------------------- windows
     def pieces(self, rect: Rect, side: int) -> list[Piece]:
         """The leaves under ``rect`` of level ``side``, each with its part of the window;
-        ``local`` is in the leaf's own frame (side ``side / (grid * 2**depth)``)."""
+        ``local`` is in the leaf's own frame (side ``side / (grid * 2**depth)``). Blended:
+        every leaf whose weight reaches into ``rect``, cut at its copy's mirrored edges."""
+        if self.blend:
+            return quadtree_blend.pieces(self, rect, side)
         out: list[Piece] = []
         c0 = side // self.grid
         index = _leaves(self)[1]
@@ -147,7 +174,20 @@ class QuadtreeLayout(_Stepper):
         return len(self.pieces(rect, side))
 
     def piece_weight(self, piece: Piece, side: int):
-        return None
+        """``None`` (hard leaves), or the raw ramps ``(rows, cols)`` of a blended piece:
+        the weights are their product divided by :meth:`weight_sum` over the window."""
+        return quadtree_blend.piece_weight(self, piece, side) if self.blend else None
+
+    def weight_sum(self, rect: Rect, side: int) -> torch.Tensor:
+        """``sum_k rho_k`` over ``rect`` of level ``side``, float64 ``(h, w)``, from the pieces
+        (so any window, at any depth, without the whole level)."""
+        out = torch.zeros(rect[1] - rect[0], rect[3] - rect[2], dtype=torch.float64)
+        for p in self.pieces(rect, side):
+            rows, cols = self.piece_weight(p, side)
+            out[p.rect[0] - rect[0] : p.rect[1] - rect[0], p.rect[2] - rect[2] : p.rect[3] - rect[2]] += (
+                rows[:, None] * cols[None, :]
+            )
+        return out
 
     def loop_center(self, cell: int) -> tuple[float, float]:
         """Fixed point of the map onto leaf ``cell`` (zoom ``grid * 2**depth`` into it loops)."""
@@ -157,7 +197,24 @@ class QuadtreeLayout(_Stepper):
 
     # ------------------------------------------------------------------- file
     def to_meta(self) -> dict:
-        return {"kind": self.kind, "grid": self.grid, "splits": encode_splits(self)}
+        meta = {"kind": self.kind, "grid": self.grid, "splits": encode_splits(self)}
+        if self.blend:  # files without "frame" (before blended quadtrees) are hard
+            meta |= {"frame": "mirror", "window": self.window, "band": self.band, "ramp": self.ramp}
+        return meta
+
+    @classmethod
+    def from_meta(cls, meta: dict) -> QuadtreeLayout:
+        """Inverse of :meth:`to_meta`; malformed input raises ``ValueError``."""
+        hard = cls.from_splits(meta.get("grid"), meta.get("splits"))
+        frame = meta.get("frame")
+        if frame is None:
+            return hard
+        if frame != "mirror":
+            raise ValueError(f"blended quadtree cells have mirror frames, got frame {frame!r}")
+        band = meta.get("band", 0.03125)
+        if not isinstance(band, int | float) or isinstance(band, bool):
+            raise ValueError(f"layout band must be a number, got {band!r}")
+        return cls(hard.grid, hard.depths, True, meta.get("window", "cosine"), float(band), meta.get("ramp", 32))
 
     @classmethod
     def from_splits(cls, grid: int, splits: str) -> QuadtreeLayout:
