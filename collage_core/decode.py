@@ -205,6 +205,12 @@ def _blended_base(a, b, layout, symmetries, aux):
 def quadtree_attractor(a, b, layout: QuadtreeLayout, symmetries: str, side: int, aux=None, memo=None):
     """``A(side)`` of a quadtree layout, ``side`` a power of two: ``(B, C, side, side)``.
 
+    Blended leaves (``layout.blend``): above ``u`` a leaf of depth ``d`` reads
+    ``A(side / (grid * 2**d))`` itself (:meth:`~collage_core.quadtree.QuadtreeLayout.step_levels`),
+    not a pooling of ``A(side / grid)``: pooling commutes with the blended step only
+    approximately, and own levels keep deep views as cheap as hard leaves'. ``A(u)`` is
+    still the true fixed point of the step at ``u``.
+
     With ``u = layout.unit`` (the smallest side where every leaf is whole pixels):
 
     * ``A(S) = step(A(S / grid))`` when ``u`` divides ``S`` (the biggest leaves read
@@ -223,6 +229,15 @@ def quadtree_attractor(a, b, layout: QuadtreeLayout, symmetries: str, side: int,
         raise ValueError(f"quadtree attractors are exact at powers of two, got {side}")
     if side < u:
         z = area_resize(quadtree_attractor(a, b, layout, symmetries, u, aux, memo), (side, side))
+    elif layout.blend and side > u:
+        # Blended leaves pool only approximately: each depth reads the recursion's own level.
+        present = [len(ks) > 0 for ks, _, _ in _by_depth(layout)]
+        levels = [
+            quadtree_attractor(a, b, layout, symmetries, s, aux, memo) if used else None
+            for s, used in zip(layout.reads(side), present, strict=True)
+        ]
+        check_cancelled()
+        z = layout.step_levels(levels, a, b, symmetries, aux)
     else:
         child = side // layout.grid
         if child % u == 0:

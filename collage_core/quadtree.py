@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import torch
 
 from . import quadtree_blend
-from .layout import WINDOWS, Piece, Rect, _check_size, _domain_stack, _Stepper
+from .layout import WINDOWS, Piece, Rect, _check_coefficients, _check_size, _domain_stack, _Stepper
 
 MAX_DEPTH = 8
 MAX_CELLS = 65536
@@ -102,7 +102,17 @@ class QuadtreeLayout(_Stepper):
         return self.grid
 
     def climbs(self, side: int) -> bool:
+        """Whether ``A(side)`` is one step of ``A(child_side(side))`` alone. Blended leaves
+        read their own levels (:meth:`step_levels`): never."""
+        return side % self.unit == 0 and not self.blend
+
+    def steps_at(self, side: int) -> bool:
+        """Whether ``A(side)`` is one step of the levels :meth:`reads` (every leaf whole)."""
         return side % self.unit == 0
+
+    def reads(self, side: int) -> list[int]:
+        """The level side each depth's leaves read in a step at ``side``: ``side / (grid * 2**d)``."""
+        return [side // (self.grid << d) for d in range(self.depth + 1)]
 
     def child_side(self, side: int) -> int:
         return side // self.grid
@@ -123,7 +133,11 @@ class QuadtreeLayout(_Stepper):
         """Leaves ``sum_n a_kn pool(D_n, 2**d_k) + b_k`` placed on the image (blended: in
         their frames, weighted and overlap-added); ``domains`` ``(B, C, N, c, c)``."""
         if self.blend:
-            return quadtree_blend.assemble(self, a, b, domains)
+            stacks = [domains]
+            for _ in range(self.depth):
+                B, C, N, h = *stacks[-1].shape[:3], stacks[-1].shape[-1] // 2
+                stacks.append(stacks[-1].reshape(B, C, N, h, 2, h, 2).mean(dim=(4, 6)))
+            return quadtree_blend.assemble(self, a, b, stacks)
         B, C, N, c, _ = domains.shape
         weights = torch.cat([a, b[..., None]], dim=-1)  # (B, C, K, N+1)
         stack = torch.cat([domains, torch.ones_like(domains[:, :, :1])], dim=2)
@@ -141,6 +155,22 @@ class QuadtreeLayout(_Stepper):
             grid_view = out.view(B, C, n, h, n, h).permute(0, 1, 2, 4, 3, 5)
             grid_view[:, :, rows.to(a.device), cols.to(a.device)] = cells
         return out
+
+    def step_levels(self, levels: list, a, b, symmetries="d4", aux=None) -> torch.Tensor:
+        """One step from the levels the leaves read, ``levels[d]`` ``(B, C, s_d, s_d)`` at
+        ``s_d = S / (grid * 2**d)`` (``None`` where no leaf has depth ``d``) -> ``(B, C, S, S)``.
+
+        :meth:`step` is this with ``levels[d] = pool(z, 2**d)``; the exact decoder and the
+        viewport give every depth the attractor's own level instead. Hard leaves: the same
+        (pooling commutes); blended: the multiscale recursion of
+        :func:`~collage_core.decode.quadtree_attractor`."""
+        stacks = [None if z is None else _domain_stack(z, symmetries, aux, tuple(z.shape[-2:])) for z in levels]
+        first = next(s for s in stacks if s is not None)
+        B, C, N = first.shape[:3]
+        _check_coefficients(a, b, B, C, self.cells, N)
+        if self.blend:
+            return quadtree_blend.assemble(self, a, b, stacks)
+        return self.assemble(a, b, stacks[0])
 
     # ---------------------------------------------------------------- windows
     def pieces(self, rect: Rect, side: int) -> list[Piece]:

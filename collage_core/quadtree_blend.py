@@ -220,26 +220,23 @@ def frame_stack(stack: torch.Tensor) -> torch.Tensor:
     return stack[..., idx, :][..., idx]
 
 
-def assemble(layout, a, b, domains) -> torch.Tensor:
-    """The blended step from the root domains ``(B, C, N, c0, c0)`` -> ``(B, C, S, S)``."""
+def assemble(layout, a, b, stacks: list) -> torch.Tensor:
+    """The blended step from each depth's domain stack ``(B, C, N, c_d, c_d)`` (``None`` for
+    depths without leaves), ``c_d = S / (grid * 2**d)`` -> ``(B, C, S, S)``."""
     from .quadtree import _by_depth
 
-    B, C, N, c0, _ = domains.shape
-    side = c0 * layout.grid
+    first = next(s for s in stacks if s is not None)
+    side = first.shape[-1] * (layout.grid << stacks.index(first))
     weights = torch.cat([a, b[..., None]], dim=-1)  # (B, C, K, N+1)
-    stacks = [torch.cat([domains, torch.ones_like(domains[:, :, :1])], dim=2)]
-    for _ in range(layout.depth):
-        s = stacks[-1]
-        h = s.shape[-1] // 2
-        stacks.append(s.reshape(B, C, N + 1, h, 2, h, 2).mean(dim=(4, 6)))
 
     def frames_of(d):
         ks = _by_depth(layout)[d][0].to(a.device)
-        frames = torch.einsum("bckn,bcnhw->bckhw", weights[:, :, ks], frame_stack(stacks[d]))
+        stack = torch.cat([stacks[d], torch.ones_like(stacks[d][:, :, :1])], dim=2)
+        frames = torch.einsum("bckn,bcnhw->bckhw", weights[:, :, ks], frame_stack(stack))
         rows, cols = (p.to(frames) for p in frame_profiles(layout, side, d))
         return frames * (rows[:, :, None] * cols[:, None, :])
 
-    return _overlap_add(layout, side, frames_of) / weight_sum(layout, side, domains.dtype, domains.device)
+    return _overlap_add(layout, side, frames_of) / weight_sum(layout, side, first.dtype, first.device)
 
 
 def pieces(layout, rect: Rect, side: int) -> list[Piece]:

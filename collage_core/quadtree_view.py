@@ -35,7 +35,7 @@ def plan_sides(
     """``(sides, windows per side, dense side)``: the sparse levels, top down, and the
     largest level decoded whole (0 when nothing reads one)."""
     elements = symmetry_elements(symmetries)
-    if side <= dense_max or _area(window) == 0:
+    if side <= dense_max or _area(window) == 0 or not layout.steps_at(side):
         return [], [], side
     pending: dict[int, list[Rect]] = {side: [window]}
     sides, levels, dense = [], [], 0
@@ -48,7 +48,7 @@ def plan_sides(
             for p in layout.pieces(r, s):
                 cs = s // (layout.grid << layout.leaf(p.cell)[0])
                 cells = range(len(elements)) if used is None else used[p.cell]
-                if cs <= dense_max:
+                if cs <= dense_max or not layout.steps_at(cs):  # decoded whole (and pooled)
                     dense = max(dense, cs) if cells else dense
                     continue
                 pending.setdefault(cs, []).extend(source_rect(p.local, cs, *elements[n]) for n in cells)
@@ -81,22 +81,38 @@ def _whole(renderer, level: torch.Tensor) -> dict:
 
 
 def _window(renderer, r: Rect, side: int, known: dict, dense) -> tuple[torch.Tensor, torch.Tensor]:
-    """Window ``r`` of level ``side``, piece by piece, each from the level its leaf reads."""
+    """Window ``r`` of level ``side``, piece by piece, each from the level its leaf reads.
+
+    Blended leaves: each piece is its leaf's frame (flipped where it mirrors the copy),
+    times the leaf's raw ramps; the window is then divided by the ramps' sum, so the
+    weights are the step's normalised ones, computed from the window's pieces alone."""
     layout = renderer.layout
     C = renderer.a.shape[0]
     out = torch.zeros(C, r[1] - r[0], r[3] - r[2], device=renderer.device)
     n_aux = 0 if renderer.aux is None else renderer.aux.shape[1]
     offset = None
+    total = torch.zeros(r[1] - r[0], r[3] - r[2], dtype=torch.float64) if layout.blend else None
     for piece in layout.pieces(r, side):
         k, (g0, g1, h0, h1) = piece.cell, piece.rect
         cs = side // (layout.grid << layout.leaf(k)[0])
         if cs not in known and dense is not None and cs <= dense.shape[-1]:
-            # The dense level, or its exact pooling (every side is a power of two).
-            known[cs] = _whole(renderer, area_resize(dense, (cs, cs)))
+            # The dense level, or its exact pooling (every side is a power of two). Blended
+            # leaves pool only approximately: their levels are the recursion's own.
+            level = renderer._dense(cs) if layout.blend else area_resize(dense, (cs, cs))
+            known[cs] = _whole(renderer, level)
         child = known.get(cs, {})
         term = torch.zeros(C, g1 - g0, h1 - h0, device=renderer.device)
         const = renderer._child_terms(term, k, piece.local, child, list(child), cs, n_aux)
         offset = const if offset is None else offset
         term.add_((const - offset).to(renderer.device, torch.float32)[:, None, None])
-        out[:, g0 - r[0] : g1 - r[0], h0 - r[2] : h1 - r[2]] = term
+        view = out[:, g0 - r[0] : g1 - r[0], h0 - r[2] : h1 - r[2]]
+        if not layout.blend:
+            view.copy_(term)
+            continue
+        rows, cols = layout.piece_weight(piece, side)
+        weight = rows[:, None] * cols[None, :]  # float64
+        total[g0 - r[0] : g1 - r[0], h0 - r[2] : h1 - r[2]] += weight
+        view.add_((term.flip(piece.flip) if piece.flip else term) * weight.to(renderer.device, torch.float32))
+    if layout.blend:
+        out /= total.to(renderer.device, torch.float32)
     return offset, out
