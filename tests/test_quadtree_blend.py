@@ -78,7 +78,7 @@ def _naive_step(layout, z, a, b, symmetries, side):
     assert (w >= 0).all() and torch.allclose(w.sum(0), torch.ones(side, side, dtype=torch.float64))
     out = torch.zeros(z.shape[1], side, side, dtype=z.dtype)
     idx = torch.arange(side)
-    for k, (y0, y1, x0, x1) in enumerate(boxes):
+    for k, (y0, y1, x0, _) in enumerate(boxes):
         c = y1 - y0
         pooled = cc.area_resize(z, (c, c))[0]
         copies = torch.stack(
