@@ -155,8 +155,8 @@ def test_the_base_is_the_fixed_point_from_any_start():
         z0 = torch.rand(1, 3, u, u, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
         assert torch.allclose(decode_iterative(a, b, layout, "d4", z0, 300), exact, atol=1e-8)
     # Above the base every level is one step of the levels its leaves read.
-    big = quadtree_attractor(a, b, layout, "d4", 4 * u)
-    levels = [quadtree_attractor(a, b, layout, "d4", s) for s in layout.reads(4 * u)]
+    big = quadtree_attractor(a, b, layout, "d4", 16 * u)
+    levels = [quadtree_attractor(a, b, layout, "d4", s) for s in layout.reads(16 * u)]
     assert torch.allclose(layout.step_levels(levels, a, b, "d4"), big, atol=1e-12)
 
 
@@ -165,8 +165,8 @@ def _photo(side=128):
 
 
 def test_views_equal_crops_of_the_dense_decode_at_any_depth():
-    code = cc.fractalize(_photo(), grid=4, adaptive=True, max_cells=64)
-    assert code.layout.blend and code.layout.depth >= 1
+    code = cc.fractalize(_photo(), grid=4, adaptive=True, max_cells=40)
+    assert code.layout.blend and len(set(code.layout.depths)) > 1  # leaves of different sizes meet
     renderer = ViewRenderer(code, "cpu", dense_max=32)  # several sparse levels, flips and bands
     for (x, y), zoom in [((64, 64), 4), ((200, 72), 8), ((301, 777), 16)]:
         side = 64 * zoom
