@@ -229,3 +229,15 @@ def test_code_round_trip_and_old_adaptive_files_stay_hard(tmp_path):
         layout_from_meta({**meta, "frame": "wide"})
     with pytest.raises(ValueError, match="band"):
         layout_from_meta({**meta, "band": 2.0})
+
+
+def test_cli_adaptive_is_blended_unless_no_blend(tmp_path):
+    from app.cli import main
+
+    photo = tmp_path / "p.png"
+    _photo(64).save(photo)
+    for flags, blend in (([], True), (["--no-blend"], False)):
+        code_path = tmp_path / f"q{blend}.collage"
+        argv = ["fractalize", photo, "-o", tmp_path / "o.png", "--grid", 4, "--adaptive", "--max-cells", 40]
+        assert main([str(a) for a in [*argv, *flags, "--code", code_path]]) == 0
+        assert cc.FractalCode.load(code_path).layout.blend is blend
