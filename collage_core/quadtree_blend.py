@@ -165,20 +165,18 @@ def _overlap_add(layout, side: int, frames_of) -> torch.Tensor:
         if not len(ks):
             continue
         frames = frames_of(d)
-        B, C, _, f, _ = frames.shape
+        B, C, K, f, _ = frames.shape
         c, n = f // 2, layout.grid << d
         if out is None:
             out = frames.new_zeros(B, C, side + c0, side + c0)  # origin at -c0/2
-        # Tiles of side c on a grid starting half a cell before the image: quadrant
-        # (qy, qx) of leaf (i, j)'s frame is tile (i + qy, j + qx).
-        tiles = frames.new_zeros(B, C, n + 1, n + 1, c, c)
-        quads = rearrange(frames, "b c k (qy h) (qx w) -> qy qx b c k h w", qy=2, qx=2)
-        r, q = rows.to(frames.device), cols.to(frames.device)
-        for qy in range(2):
-            for qx in range(2):
-                tiles[:, :, r + qy, q + qx] += quads[qy, qx]  # leaves are distinct: no collisions
+        # The frames on the full (n x n) grid of frame positions (zero where a leaf of
+        # another depth is), overlap-added by fold: frame (i, j) starts at (i c, j c) of
+        # a level padded by half a cell.
+        dense = frames.new_zeros(B * C, f * f, n * n)
+        dense[:, :, (rows * n + cols).to(frames.device)] = rearrange(frames, "b c k h w -> (b c) (h w) k")
+        placed = F.fold(dense, ((n + 1) * c, (n + 1) * c), kernel_size=f, stride=c)
         o = c0 // 2 - c // 2
-        out[..., o : o + side + c, o : o + side + c] += rearrange(tiles, "b c i j h w -> b c (i h) (j w)")
+        out[..., o : o + side + c, o : o + side + c] += placed.reshape(B, C, side + c, side + c)
     h = c0 // 2
     return out[..., h : h + side, h : h + side]
 

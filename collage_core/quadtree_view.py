@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import torch
 
+from .decode import quadtree_attractor
 from .quadtree import QuadtreeLayout
 from .resample import area_resize
 from .symmetry import symmetry_elements
@@ -55,16 +56,27 @@ def plan_sides(
     return sides, levels, dense
 
 
+def dense_level(renderer, side: int) -> torch.Tensor:
+    """``A(side)`` whole, ``(C, side, side)``. Blended leaves read every level below, so the
+    renderer keeps one recursion memo (levels up to the dense side: bounded memory)."""
+    layout = renderer.layout
+    if not layout.blend:
+        return renderer._dense(side)
+    memo = renderer.__dict__.setdefault("_quadtree_levels", {})
+    aux = None if renderer.aux is None else renderer.aux[None]
+    return quadtree_attractor(renderer.a[None], renderer.b[None], layout, renderer.symmetries, side, aux, memo)[0]
+
+
 def quadtree_top(renderer, plan) -> tuple[torch.Tensor, torch.Tensor]:
     """``(offset, detail)`` of the plan's level-0 window: offset ``(C,)`` float64 (wide
     device), detail ``(C, h, w)`` float32 (see :class:`~collage_core.viewport.ViewRenderer`)."""
     r0, r1, c0, c1 = plan.window
     C = renderer.a.shape[0]
     if not plan.levels:
-        dense = renderer._dense(plan.dense_side)
+        dense = dense_level(renderer, plan.dense_side)
         return torch.zeros(C, device=renderer.wide_device, dtype=renderer.wide), dense[:, r0:r1, c0:c1]
     known: dict[int, dict[Rect, tuple[torch.Tensor, torch.Tensor]]] = {}
-    dense = renderer._dense(plan.dense_side) if plan.dense_side else None
+    dense = dense_level(renderer, plan.dense_side) if plan.dense_side else None
     reach = renderer.layout.unit  # the farthest a leaf reads down
     for s, windows in zip(reversed(plan.sides), reversed(plan.levels), strict=True):
         known[s] = {r: _window(renderer, r, s, known, dense) for r in windows}
@@ -98,7 +110,7 @@ def _window(renderer, r: Rect, side: int, known: dict, dense) -> tuple[torch.Ten
         if cs not in known and dense is not None and cs <= dense.shape[-1]:
             # The dense level, or its exact pooling (every side is a power of two). Blended
             # leaves pool only approximately: their levels are the recursion's own.
-            level = renderer._dense(cs) if layout.blend else area_resize(dense, (cs, cs))
+            level = dense_level(renderer, cs) if layout.blend else area_resize(dense, (cs, cs))
             known[cs] = _whole(renderer, level)
         child = known.get(cs, {})
         term = torch.zeros(C, g1 - g0, h1 - h0, device=renderer.device)
@@ -110,9 +122,15 @@ def _window(renderer, r: Rect, side: int, known: dict, dense) -> tuple[torch.Ten
             view.copy_(term)
             continue
         rows, cols = layout.piece_weight(piece, side)
+        term = term.flip(piece.flip) if piece.flip else term
+        spot = total[g0 - r[0] : g1 - r[0], h0 - r[2] : h1 - r[2]]
+        if bool((rows == 1).all()) and bool((cols == 1).all()):  # a leaf's plateau: most pieces deep down
+            spot += 1
+            view.add_(term)
+            continue
         weight = rows[:, None] * cols[None, :]  # float64
-        total[g0 - r[0] : g1 - r[0], h0 - r[2] : h1 - r[2]] += weight
-        view.add_((term.flip(piece.flip) if piece.flip else term) * weight.to(renderer.device, torch.float32))
+        spot += weight
+        view.add_(term * weight.to(renderer.device, torch.float32))
     if layout.blend:
         out /= total.to(renderer.device, torch.float32)
     return offset, out
