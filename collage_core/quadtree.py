@@ -204,8 +204,9 @@ class QuadtreeLayout(_Stepper):
         return len(self.pieces(rect, side))
 
     def piece_weight(self, piece: Piece, side: int):
-        """``None`` (hard leaves), or the raw ramps ``(rows, cols)`` of a blended piece:
-        the weights are their product divided by :meth:`weight_sum` over the window."""
+        """``None`` (hard leaves, or a blended leaf's plateau: raw weight 1), or the raw
+        ramps ``(rows, cols)`` of a blended piece: the weights are their product divided
+        by :meth:`weight_sum` over the window."""
         return quadtree_blend.piece_weight(self, piece, side) if self.blend else None
 
     def weight_sum(self, rect: Rect, side: int) -> torch.Tensor:
@@ -213,10 +214,9 @@ class QuadtreeLayout(_Stepper):
         (so any window, at any depth, without the whole level)."""
         out = torch.zeros(rect[1] - rect[0], rect[3] - rect[2], dtype=torch.float64)
         for p in self.pieces(rect, side):
-            rows, cols = self.piece_weight(p, side)
-            out[p.rect[0] - rect[0] : p.rect[1] - rect[0], p.rect[2] - rect[2] : p.rect[3] - rect[2]] += (
-                rows[:, None] * cols[None, :]
-            )
+            weight = self.piece_weight(p, side)
+            spot = out[p.rect[0] - rect[0] : p.rect[1] - rect[0], p.rect[2] - rect[2] : p.rect[3] - rect[2]]
+            spot += 1 if weight is None else weight[0][:, None] * weight[1][None, :]
         return out
 
     def loop_center(self, cell: int) -> tuple[float, float]:

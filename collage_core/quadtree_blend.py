@@ -83,6 +83,7 @@ def _edge_depths(layout) -> torch.Tensor:
     return out
 
 
+@functools.lru_cache(maxsize=4096)
 def _edge_px(layout, side: int, depth: int) -> Fraction:
     """Band half-width in pixels of an edge whose smallest leaf has depth ``depth`` (0 on the border)."""
     if depth < 0:
@@ -111,17 +112,26 @@ def _edge_ramp(inward0: Fraction, count: int, e: Fraction, window: str) -> torch
     return _ramp(torch.arange(count, dtype=torch.float64) * step + start, window)
 
 
-def axis_weights(layout, k: int, axis: int, side: int, u0: int, u1: int) -> torch.Tensor:
+def axis_weights(layout, k: int, axis: int, side: int, u0: int, u1: int) -> torch.Tensor | None:
     """Leaf ``k``'s raw ramp ``rho`` along ``axis`` (0 rows, 1 columns) at level positions
-    ``u0..u1`` of level ``side``: float64, exact for Python ints of any size."""
+    ``u0..u1`` of level ``side``: float64, exact for Python ints of any size; ``None`` where
+    it is 1 throughout (the leaf's plateau, most pieces of a deep view)."""
     d, i, j = layout.leaf(k)
     c = side // (layout.grid << d)
     p0 = (i if axis == 0 else j) * c
-    lo, hi = (int(v) for v in edge_depths(layout)[k, 2 * axis : 2 * axis + 2])
+    lo, hi = _edge_lists(layout)[k][2 * axis : 2 * axis + 2]
+    e_lo, e_hi = _edge_px(layout, side, lo), _edge_px(layout, side, hi)
+    if u0 >= p0 + _reach(e_lo) and u1 <= p0 + c - _reach(e_hi):
+        return None
     centre = Fraction(2 * u0 + 1, 2)
-    low = _edge_ramp(centre - p0, u1 - u0, _edge_px(layout, side, lo), layout.window)
-    high = _edge_ramp(Fraction(p0 + c) - centre - (u1 - u0 - 1), u1 - u0, _edge_px(layout, side, hi), layout.window)
+    low = _edge_ramp(centre - p0, u1 - u0, e_lo, layout.window)
+    high = _edge_ramp(Fraction(p0 + c) - centre - (u1 - u0 - 1), u1 - u0, e_hi, layout.window)
     return low * high.flip(0)
+
+
+@functools.lru_cache(maxsize=32)
+def _edge_lists(layout) -> list[list[int]]:
+    return edge_depths(layout).tolist()
 
 
 def _reach(e: Fraction) -> int:
@@ -264,7 +274,7 @@ def _descend(layout, d, i, j, c, rect, side, index, out) -> None:
             for dj in range(2):
                 _descend(layout, d + 1, 2 * i + di, 2 * j + dj, c // 2, rect, side, index, out)
         return
-    edges = [int(v) for v in edge_depths(layout)[k]]
+    edges = _edge_lists(layout)[k]
     reach = [_reach(_edge_px(layout, side, e)) for e in edges]
     spans = []
     for axis, p in ((0, i * c), (1, j * c)):
@@ -276,7 +286,15 @@ def _descend(layout, d, i, j, c, rect, side, index, out) -> None:
             out.append(Piece(k, (g0, g1, h0, h1), (u0, u1, v0, v1), (-2,) * fy + (-1,) * fx))
 
 
-def piece_weight(layout, piece: Piece, side: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Raw ramps ``(rows, cols)`` float64 of a piece (divide by :func:`weight_sum` of the window)."""
+def piece_weight(layout, piece: Piece, side: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Raw ramps ``(rows, cols)`` float64 of a piece (divide by :func:`weight_sum` of the
+    window), or ``None`` inside the leaf's plateau (weight 1 before normalising)."""
     g0, g1, h0, h1 = piece.rect
-    return axis_weights(layout, piece.cell, 0, side, g0, g1), axis_weights(layout, piece.cell, 1, side, h0, h1)
+    rows = axis_weights(layout, piece.cell, 0, side, g0, g1)
+    cols = axis_weights(layout, piece.cell, 1, side, h0, h1)
+    if rows is None and cols is None:
+        return None
+    ones = torch.ones
+    return (ones(g1 - g0, dtype=torch.float64) if rows is None else rows), (
+        ones(h1 - h0, dtype=torch.float64) if cols is None else cols
+    )

@@ -121,14 +121,14 @@ def _window(renderer, r: Rect, side: int, known: dict, dense) -> tuple[torch.Ten
         if not layout.blend:
             view.copy_(term)
             continue
-        rows, cols = layout.piece_weight(piece, side)
+        ramps = layout.piece_weight(piece, side)
         term = term.flip(piece.flip) if piece.flip else term
         spot = total[g0 - r[0] : g1 - r[0], h0 - r[2] : h1 - r[2]]
-        if bool((rows == 1).all()) and bool((cols == 1).all()):  # a leaf's plateau: most pieces deep down
+        if ramps is None:  # a leaf's plateau: most pieces deep down
             spot += 1
             view.add_(term)
             continue
-        weight = rows[:, None] * cols[None, :]  # float64
+        weight = ramps[0][:, None] * ramps[1][None, :]  # float64
         spot += weight
         view.add_(term * weight.to(renderer.device, torch.float32))
     if layout.blend:

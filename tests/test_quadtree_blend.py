@@ -138,7 +138,8 @@ def test_pieces_reassemble_any_window_of_the_step():
             assert 0 <= l0 < l1 <= cs and 0 <= m0 < m1 <= cs  # inside the leaf's level
             copies = cc.area_resize(domains, (cs, cs))[:, :, l0:l1, m0:m1]
             term = torch.einsum("cn,cnhw->chw", a[0, :, p.cell], copies) + b[0, :, p.cell, None, None]
-            rows, cols = layout.piece_weight(p, side)
+            ramps = layout.piece_weight(p, side)  # None: the leaf's plateau, weight 1
+            rows, cols = ramps or (torch.ones(g1 - g0, dtype=torch.float64), torch.ones(h1 - h0, dtype=torch.float64))
             out[:, g0 - r0 : g1 - r0, h0 - c0 : h1 - c0] += (
                 (term.flip(p.flip) if p.flip else term) * rows[:, None] * cols
             )
