@@ -300,16 +300,21 @@ def _blended_quadtree_base(a, b, layout, symmetries, aux):
     solve = None
     if n <= MAX_SOLVED_QUADTREE_BASE:
         own = a[..., : domain_count(symmetries)[0]]
+        # Sharp copies share their weights across channels: one system serves them all.
+        shared = B == 1 and bool((own == own[:, :1]).all())
+        own = own[:, :1] if shared else own
+        systems = own.shape[0] * own.shape[1]
         basis = torch.eye(n, dtype=a.dtype, device=a.device).reshape(n, 1, 1, p, p)
-        lin = _pooled_linear(basis.expand(n, B, C, p, p), own, layout, symmetries).reshape(n, B, C, n)
-        system = torch.eye(n, dtype=a.dtype, device=a.device) - lin.permute(1, 2, 3, 0)  # (B, C, out, in)
-        factors = [torch.linalg.lu_factor(m) for m in system.reshape(B * C, n, n)]
+        lin = _pooled_linear(basis.expand(n, *own.shape[:2], p, p), own, layout, symmetries).reshape(n, systems, n)
+        system = torch.eye(n, dtype=a.dtype, device=a.device) - lin.permute(1, 2, 0)  # (systems, out, in)
+        factors = [torch.linalg.lu_factor(m) for m in system]
 
         def solve(r):
-            flat = r.reshape(B * C, n, 1)
-            return torch.stack([torch.linalg.lu_solve(*f, v) for f, v in zip(factors, flat, strict=True)]).reshape(
-                r.shape
-            )
+            flat = r.reshape(B * C, n)
+            if shared:  # every channel a column of one right-hand side
+                return torch.linalg.lu_solve(*factors[0], flat.T).T.reshape(r.shape)
+            out = [torch.linalg.lu_solve(*f, v[:, None]) for f, v in zip(factors, flat, strict=True)]
+            return torch.stack(out).reshape(r.shape)
 
     for _ in range(BASE_MAX_ITERATIONS):
         check_cancelled()
