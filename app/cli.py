@@ -5,8 +5,9 @@
                       [--adaptive [--max-cells N]]
                       [--refine N] [--iterations N] [--start noise|gray|IMAGE] [--magnify M]
                       [--preset NAME] [--code OUT.collage] [--style IMAGE] [--seed S]
+                      [--colour true|vivid|off|ice|ember|ink|gold|neon[:MIX]]
     collage zoom IN -o OUT.(gif|mp4|webp|png) [--zoom Z] [--seconds S] [--fps F] [--size WxH]
-                 [--center X,Y] [--loop] [--pingpong] [--easing E] [--colour true|vivid|off]
+                 [--center X,Y] [--loop] [--pingpong] [--easing E] [--colour true|vivid|off|PALETTE[:MIX]]
                  [--blend | --no-blend] [--band B]
                  [--preset NAME]
     collage poster IN -o OUT.png [--size WxH] [--center X,Y] [--zoom Z] [--view VIEW.json]
@@ -90,6 +91,22 @@ _size = _typed(functools.partial(inputs.size, low=16, high=1 << 20), "size")
 _center = _typed(inputs.point, "point")
 
 
+def add_colour(parser: argparse.ArgumentParser, tones: str) -> None:
+    """The ``--colour`` flag: a tone look or a palette (``ice``, ``ice:0.7``), checked by the engine's rule."""
+    from collage_core.palette import PALETTES, studio_colour
+
+    parser.add_argument(
+        "--colour",
+        "--color",
+        dest="colour",
+        type=_typed(studio_colour, "colour"),
+        default=None,
+        metavar="true|vivid|off|PALETTE[:MIX]",
+        help=f"{tones}; or a palette painting the picture's levels: {', '.join(PALETTES)} "
+        "(':MIX' in 0..1 blends it with the true colours, e.g. ice:0.7)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="collage", description="Neural Collage Studio: fractalize photos, zoom forever, sample digits."
@@ -128,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--start", default=None, metavar="noise|gray|IMAGE", help="start image for --iterations")
     f.add_argument("--magnify", type=_positive(float), help="output scale (default 1)")
     f.add_argument("--seed", type=int, default=0, help="seed of the noise start (with --iterations)")
+    add_colour(f, "true (default: the collage's own colours), vivid (each channel stretched)")
     f.add_argument("--code", metavar="OUT.collage", help="also save the fractal code")
     f.add_argument("--device", default=None, help="torch device: auto (default), cpu, cuda, mps")
     f.set_defaults(func=cmd_fractalize)
@@ -146,14 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("--loop", action="store_true", default=None, help="seamless loop (plants a loop cell)")
     z.add_argument("--pingpong", action="store_true", default=None, help="zoom in, then back out")
     z.add_argument("--easing", choices=["ease-in-out", "linear", "ease-in", "ease-out", "sine"], default=None)
-    z.add_argument(
-        "--colour",
-        "--color",
-        dest="colour",
-        choices=["true", "vivid", "off"],
-        default=None,
-        help="tone of deep frames: true (default: levels on luma, the photo's colours), vivid (per channel), off",
-    )
+    add_colour(z, "tone of deep frames: true (default: levels on luma, the photo's colours), vivid (per channel), off")
     z.add_argument("--copies", metavar="1|2|3|soft", help=COPIES_HELP + "; overrides the look's")
     z.add_argument("--blend", action=argparse.BooleanOptionalAction, default=None, help=BLEND_HELP)
     z.add_argument("--band", type=float, help=BAND_HELP)
@@ -293,13 +304,15 @@ def cmd_fractalize(args: argparse.Namespace) -> int:
     m = callbacks.effective_magnify(code.source_size, magnify, max_pixels=100_000_000)
     if m < magnify:
         raise ValueError(f"--magnify {magnify:g} gives more than 100 MP; at most {m:g} for this image")
-    image = code.render(m, iterations=iterations, start=start, seed=args.seed, device=args.device)
+    colour = args.colour or render.get("colour", "true")
+    image = code.render(m, colour=colour, iterations=iterations, start=start, seed=args.seed, device=args.device)
     if out.suffix.lower() in (".jpg", ".jpeg", ".bmp") and image.mode in ("RGBA", "LA"):
         image = image.convert(image.mode[:-1])  # formats without alpha
     image.save(out)
     summary = f"wrote {out} ({image.width}x{image.height})"
     if original is not None:
-        at_one = image if m == 1 else code.render(1, iterations=iterations, start=start, seed=args.seed)
+        untouched = m == 1 and colour in ("true", "off")  # a palette's picture is not the photo's
+        at_one = image if untouched else code.render(1, iterations=iterations, start=start, seed=args.seed)
         summary += f", PSNR {callbacks.psnr(at_one, original):.2f} dB at 1x"
     if args.code:
         code.save(args.code)

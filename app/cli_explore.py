@@ -1,6 +1,6 @@
 """The ``poster`` subcommand: one view of a collage as a PNG of up to 16384^2 (argparse lives here).
 
-    collage poster IN -o OUT.png [--size WxH] [--center X,Y] [--zoom Z] [--view VIEW.json]
+    collage poster IN -o OUT.png [--size WxH] [--center X,Y] [--zoom Z] [--view VIEW.json] [--colour C]
 
 ``--view`` takes a view shared from the studio's Explore tab (exact centre and zoom).
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 
 
 def add_explore_commands(sub) -> None:
-    from .cli import _center, _positive, _size
+    from .cli import _center, _positive, _size, add_colour
 
     p = sub.add_parser("poster", help="render one view as a PNG poster, up to 16384x16384 (streamed, tiled)")
     p.add_argument("input", metavar="IN", help="an image or a .collage code")
@@ -25,6 +25,7 @@ def add_explore_commands(sub) -> None:
     p.add_argument("--view", metavar="VIEW.json", help="a view shared from the Explore tab (overrides --center/--zoom)")
     p.add_argument("--preset", help="a look to fit an image with (default deep-zoom)")
     p.add_argument("--no-autocontrast", action="store_true", help="raw values: deep views look flat")
+    add_colour(p, "true (default: levels on luma, the photo's colours)")
     p.add_argument("--device", default=None, help="torch device: auto (default), cpu, cuda, mps")
     p.set_defaults(func=cmd_poster)
 
@@ -55,7 +56,7 @@ def cmd_poster(args: argparse.Namespace) -> int:
     try:
         cc.render_poster(
             code, out, size=args.size, center=center, zoom=zoom, progress=report,
-            autocontrast=not args.no_autocontrast, device=args.device,
+            autocontrast=False if args.no_autocontrast else (args.colour or True), device=args.device,
         )  # fmt: skip
     finally:
         bar.close()

@@ -47,6 +47,7 @@ from starlette.routing import Route
 from collage_core import tiles
 from collage_core.code import FractalCode
 from collage_core.image_io import to_image
+from collage_core.palette import PALETTES, Palette, parse_colour
 from collage_core.view_spec import code_hash
 from collage_core.viewport import MAX_ZOOM, ViewRenderer
 
@@ -84,6 +85,8 @@ class Exploration:
     next_root: int = 0
     view: tuple[tuple[Fraction, Fraction], Fraction] | None = None
     viewer_size: tuple[int, int] = (1024, 640)
+    # The map's colour: None is colour-true, else a palette painting those levels.
+    palette: Palette | None = None
     # Per absolute depth, the reference view its levels come from (chosen once).
     tone_refs: dict[int, tuple[tuple[Fraction, Fraction], Fraction]] = field(default_factory=dict)
 
@@ -178,9 +181,14 @@ class TileService:
         self._thread: threading.Thread | None = None
 
     # --------------------------------------------------------------- explorations
-    def start(self, code: FractalCode, name: str = "collage") -> Exploration:
-        """A new exploration of ``code`` with a fresh secret token."""
-        exp = Exploration(token=secrets.token_urlsafe(24), code=code, hash=code_hash(code), name=name)
+    def start(self, code: FractalCode, name: str = "collage", colour: str = "true") -> Exploration:
+        """A new exploration of ``code`` with a fresh secret token, in ``colour`` ("true" or a palette)."""
+        look, palette = parse_colour(colour)
+        if look != "colour":
+            raise ValueError(
+                f"a map is colour-true or a palette, not {colour!r}: choose true or one of {list(PALETTES)}"
+            )
+        exp = Exploration(token=secrets.token_urlsafe(24), code=code, hash=code_hash(code), name=name, palette=palette)
         with self._lock:
             self.explorations[exp.token] = exp
             while len(self.explorations) > MAX_EXPLORATIONS:
@@ -235,13 +243,15 @@ class TileService:
     def levels(self, exp: Exploration, root: tiles.Root, level: int) -> torch.Tensor:
         """The tone levels of one pyramid level of ``root``: its depth's (computed once, then cached)."""
         ref, center, zoom = self.tone_ref(exp, root, level)
-        key = (exp.hash, ref)
+        key = (exp.hash, ref, exp.palette is not None)  # a palette's levels span its whole ramp
         with self._lock:
             lv = self._levels.get(key)
         if lv is not None:
             return lv
         lv = self._pool(exp).render(
-            lambda r: tiles.tone_levels(tiles.render_exact(r, center, zoom, (tiles.TILE, tiles.TILE)), r, zoom)
+            lambda r: tiles.tone_levels(
+                tiles.render_exact(r, center, zoom, (tiles.TILE, tiles.TILE)), r, zoom, exp.palette
+            )
         )
         with self._lock:
             lv = self._levels.setdefault(key, lv)  # two threads at once: both use the first
@@ -259,11 +269,17 @@ class TileService:
             tiles.tile_view(root, exp.aspect, level, x, y)
         except ValueError as exc:
             raise HTTPException(status_code=404, detail=str(exc)) from None
-        return (exp.hash, self.tone_ref(exp, root, level)[0], root.key, level, x, y)
+        colour = exp.palette.spec if exp.palette is not None else "true"
+        return (exp.hash, self.tone_ref(exp, root, level)[0], root.key, level, x, y, colour)
 
-    def tile_png(self, exp: Exploration, rid: int, level: int, x: int, y: int, wait: bool = True) -> bytes:
-        """The PNG of a tile, from the cache or rendered now (and its children queued for prefetch)."""
-        key = self.tile_key(exp, rid, level, x, y)
+    def tile_png(
+        self, exp: Exploration, rid: int, level: int, x: int, y: int, wait: bool = True, key: tuple | None = None
+    ) -> bytes:
+        """The PNG of a tile, from the cache or rendered now (and its children queued for prefetch).
+
+        ``key``: the tile's :meth:`tile_key` when the caller already has it (it costs a view check).
+        """
+        key = key if key is not None else self.tile_key(exp, rid, level, x, y)
         root = exp.root(rid)
         png = self.cache.get(key)
         if png is None:
@@ -297,7 +313,7 @@ class TileService:
     def _render_png(self, exp: Exploration, root: tiles.Root, level: int, x: int, y: int) -> bytes:
         lv = self.levels(exp, root, level)
         raw = self._pool(exp).render(lambda r: tiles.render_tile(r, root, level, x, y))
-        image = to_image(tiles.tone(raw, lv).float())
+        image = to_image(tiles.tone(raw, lv, exp.palette).float())
         buf = io.BytesIO()
         image.save(buf, "PNG", compress_level=PNG_LEVEL)
         self.rendered += 1
@@ -377,7 +393,7 @@ async def _tile(request: Request) -> Response:
     if png is not None:
         service.wish_children(*address)
     else:
-        png = await run_in_threadpool(service.tile_png, *address)
+        png = await run_in_threadpool(service.tile_png, *address, key=key)
     return Response(png, media_type="image/png", headers=headers)
 
 

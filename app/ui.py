@@ -25,10 +25,10 @@ from .guard import (  # noqa: E402, F401 - re-exported
     quiet_preprocess,
     user_error,
 )
-from .guard import friendly as _friendly  # noqa: E402, F401 - the Explore tab's guard
 from .session import Session, new_session, sweep  # noqa: E402
 from .sweep import sweep_stale  # noqa: E402
 from .tabs import digits as digits_tab  # noqa: E402
+from .tabs import explore as explore_tab  # noqa: E402
 from .tabs import fractalize as fractalize_tab  # noqa: E402
 from .tabs import zoom as zoom_tab  # noqa: E402
 from .tabs.common import (  # noqa: E402, F401 - re-exported: the page's handlers and shared values
@@ -40,9 +40,6 @@ from .tabs.common import (  # noqa: E402, F401 - re-exported: the page's handler
     parse_target,
     preset_choices,
 )
-from .tabs.common import animation_outputs as _animation_outputs  # noqa: E402, F401 - used by the Explore tab
-from .tabs.common import notify as _notify  # noqa: E402, F401
-from .tabs.common import suffix as _suffix  # noqa: E402, F401
 from .tabs.digits import sample  # noqa: E402, F401
 from .tabs.fractalize import (  # noqa: E402, F401
     check_upload,
@@ -84,15 +81,6 @@ footer {display: none !important}
 }
 """
 
-# The device the last page was built for: only the Explore tab (app/tabs/explore.py) reads it,
-# through _device(); the other tabs get it bound into their handlers (tabs.common.on_device).
-_DEVICE: list[str | None] = [None]
-
-
-def _device() -> str | None:
-    """The torch device of this server's page (``build_demo(device=...)``); None = auto."""
-    return _DEVICE[0]
-
 
 def build_demo(device: str | None = None, host: str | None = None) -> gr.Blocks:
     """The studio's page.
@@ -103,7 +91,6 @@ def build_demo(device: str | None = None, host: str | None = None) -> gr.Blocks:
             with the local user's folder only for a localhost server (``None``: per session only).
     """
     device = None if device in (None, "", "auto") else device
-    _DEVICE[0] = device
     for folder in sweep_stale():
         log.info("removed the temporary folder of a server that is gone: %s", folder)
     sweep()
@@ -131,10 +118,8 @@ def build_demo(device: str | None = None, host: str | None = None) -> gr.Blocks:
                 preset, preset_save, save_inputs = fractalize_tab.build(session, zoom_source, examples, choices, device)
             with gr.Tab("Zoom", id="zoom"):
                 look = zoom_tab.build(session, zoom_source, choices, device)
-            with gr.Tab("Explore", id="explore") as explore_tab:
-                from .tabs import explore  # imports this module: only once it is complete
-
-                explore.build(session, explore_tab)
+            with gr.Tab("Explore", id="explore") as explore_page:
+                explore_tab.build(session, explore_page, device)
             with gr.Tab("Digits", id="digits"):
                 digits_tab.build()
         # Wired here: a saved preset is offered at once in both tabs' dropdowns.

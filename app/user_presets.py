@@ -12,6 +12,7 @@ local folder holds. A preset is reported saved only after it has been read back.
 
 from __future__ import annotations
 
+import functools
 import tomllib
 import unicodedata
 from pathlib import Path
@@ -37,7 +38,13 @@ def shared_with_local_user() -> bool:
 
 
 def builtins() -> dict[str, Preset]:
-    return {p.name: p for p in list_presets(include_user=False)}
+    """The shipped presets (package data: read once, not at every preview step)."""
+    return dict(_builtins())
+
+
+@functools.lru_cache(maxsize=1)
+def _builtins() -> tuple[tuple[str, Preset], ...]:
+    return tuple((p.name, p) for p in list_presets(include_user=False))
 
 
 def local_presets() -> dict[str, Preset]:

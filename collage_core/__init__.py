@@ -5,6 +5,7 @@ The public API::
     import collage_core as cc
     code = cc.fractalize(image, grid=32, symmetries="d4", strength=0.0)
     code.render(magnify=8)
+    code.render(magnify=4, colour="ice")  # a palette: the luma through a colour ramp
     code.save("photo.collage"); cc.FractalCode.load("photo.collage")
     code.render_view(center=(0.5, 0.5), zoom=1e6, size=(512, 512), autocontrast=True)
     cc.export_zoom(code, "zoom.gif", zoom=1000.0, seconds=10.0, fps=24)
@@ -23,6 +24,7 @@ from .fractalize import fractalize
 from .image_io import open_image
 from .loop_cell import loop_cell
 from .operator import collage_step, contract
+from .palette import PALETTES, Palette
 from .poster import render_poster
 from .resample import area_resize
 from .symmetry import SYMMETRIES
@@ -40,7 +42,9 @@ from .zoom import (
 )
 
 __all__ = [
+    "PALETTES",
     "SYMMETRIES",
+    "Palette",
     "ViewRenderer",
     "ViewSpec",
     "ZoomPath",

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 import torch
 
+from .palette import full_range, paint, parse_colour
 from .tone import HIGH, LOW, Anchor, apply_levels, apply_map, check_look, colour_channels, levels, span, tone_map
 
 __all__ = [
@@ -41,10 +42,12 @@ def _stretch(x: torch.Tensor, lv: torch.Tensor) -> torch.Tensor:
 
 
 def autocontrast(x: torch.Tensor, look: str | bool = "colour", anchor: Anchor | None = None) -> torch.Tensor:
-    """One frame in ``look`` (see :func:`~collage_core.tone.check_look`): ``(C, H, W)`` in,
+    """One frame in ``look`` (a colour setting: :func:`~collage_core.palette.parse_colour`): ``(C, H, W)`` in,
     ``(C, H, W)`` in [0, 1] out. ``anchor``: the colours of a colour-true deep frame
     (default: the frame's own)."""
-    look = check_look(look)
+    look, palette = parse_colour(look, "autocontrast")
+    if palette is not None:
+        return paint(apply_map(x, tone_map(x, look, full_range(anchor)), look), palette)
     if look == "off":
         return x.clamp(0.0, 1.0)
     if look == "vivid":

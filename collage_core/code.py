@@ -30,12 +30,14 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from .atomic import write_bytes_atomic
+from .autocontrast import autocontrast
 from .config import MAX_GRID, MIN_GRID
 from .decode import decode_exact, decode_iterative, nearest_exact_side
 from .device import pick_device
 from .image_io import MAX_ASPECT, MODES, ImageLike, open_image, to_image, to_tensor
 from .layout import BlendedLayout, GridLayout, Layout, layout_from_meta
 from .operator import domain_count
+from .palette import parse_colour
 from .quadtree import MAX_UNIT, QuadtreeLayout
 from .resample import area_resize
 from .symmetry import SYMMETRIES
@@ -166,11 +168,18 @@ class FractalCode:
         b = scale * self.b + offset * (1 - self.a[..., :n_self].sum(-1))
         return a, b
 
-    def render(self, magnify: float = 1.0, **kwargs) -> Image.Image:
+    def render(self, magnify: float = 1.0, colour: bool | str = "true", **kwargs) -> Image.Image:
         """The attractor as a PIL image of size ``(round(W * magnify), round(H * magnify))``.
 
-        Keyword arguments are those of :meth:`render_tensor`. The mode is the input's.
+        Keyword arguments are those of :meth:`render_tensor`. ``colour``: ``"true"`` (the
+        default) or ``"off"``, the collage's own colours untouched; ``"vivid"`` each channel
+        stretched; a palette (``"ice"``, ``"ice:0.7"``: :mod:`~collage_core.palette`)
+        paints the picture's colour-true levels. The mode is the input's, or colour
+        (RGB, RGBA) when a palette paints a grey picture.
         """
+        look, palette = parse_colour(colour)
+        if palette is not None or look == "vivid":
+            return to_image(autocontrast(self.render_tensor(magnify, **kwargs).cpu(), colour))
         # Decode straight into 0..255 (+0.5 for rounding): quantising is then a clamp.
         return to_image(self.render_tensor(magnify, levels=(255.0, 0.5), **kwargs).cpu(), prescaled=True)
 
@@ -193,7 +202,8 @@ class FractalCode:
             autocontrast: a tone look, for deep views are otherwise nearly flat
                 (DESIGN.md sections 4 and 9): ``True``/``"colour"`` levels on luma that keep
                 the hue and the photo's colours, ``"vivid"`` each colour channel stretched
-                between its own robust percentiles, ``False``/``"off"`` none.
+                between its own robust percentiles, ``False``/``"off"`` none; or a
+                palette (:mod:`~collage_core.palette`), e.g. ``"ice"`` or ``"ice:0.7"``.
             kw: passed to :class:`~collage_core.viewport.ViewRenderer` (``dense_max``).
         Returns:
             a PIL image of ``size`` in this code's mode; it equals the matching crop of

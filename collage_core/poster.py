@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from .fit import Cancelled
+from .palette import painted_channels, parse_colour
 from .tiles import render_exact, tone, tone_levels
 from .viewport import MAX_ZOOM, ViewRenderer, check_size
 
@@ -89,7 +90,7 @@ def render_poster(
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
     *,
-    autocontrast: bool = True,
+    autocontrast: bool | str = True,
     levels: torch.Tensor | None = None,
     block: int = BLOCK,
     device: str | torch.device | None = None,
@@ -106,7 +107,8 @@ def render_poster(
         cancel: set it to stop at the next block; raises :class:`Cancelled`, leaves no file.
         autocontrast: stretch with one set of levels for the whole poster (deep views are
             otherwise flat); ``levels`` ``(2, C)`` gives them explicitly (the Explore
-            view's own levels, for a poster that looks like the screen).
+            view's own levels, for a poster that looks like the screen). A palette name
+            (``"ice"``, ``"ice:0.7"``: :mod:`~collage_core.palette`) paints those levels.
         block: block side in pixels.
     Returns:
         the path written.
@@ -124,13 +126,16 @@ def render_poster(
         raise ValueError(f"block must be 64..2048 pixels, got {block}")
     renderer = ViewRenderer(code, device)
     aspect = renderer.aspect_fraction
+    look, palette = parse_colour(autocontrast, "autocontrast")
+    if look == "vivid":
+        raise ValueError("a poster is colour-true, a palette or off; 'vivid' is for zoom animations")
     lv = levels
-    if lv is None and autocontrast:
+    if lv is None and look != "off":
         scale = min(Fraction(1), Fraction(REFERENCE_SIDE, max(w, h)))
         ref_size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        lv = tone_levels(render_exact(renderer, center, zoom, ref_size), renderer, zoom)
+        lv = tone_levels(render_exact(renderer, center, zoom, ref_size), renderer, zoom, palette)
     blocks = list(block_views(center, zoom, (w, h), aspect, block))
-    channels = code.channels
+    channels = painted_channels(code.channels, palette if lv is not None else None)
     tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.partial.png")
     writer = PngWriter(tmp, w, h, channels)
     # A finished band is filtered and compressed in a thread (zlib lets go of the GIL)
@@ -149,7 +154,7 @@ def render_poster(
                     pending = compressor.submit(writer.write_rows, band)
                 band, band_top = np.empty((bh, w, channels), dtype=np.uint8), top
             raw = render_exact(renderer, bc, bz, (bw, bh))
-            values = tone(raw, lv) if lv is not None else raw.clamp(0, 1)
+            values = tone(raw, lv, palette) if lv is not None else raw.clamp(0, 1)
             # The same rounding as image_io.to_image, so a poster equals render_view's image.
             q = (values.float() * 255 + 0.5).clamp_(0, 255).to(torch.uint8)
             band[:, left : left + bw] = q.permute(1, 2, 0).cpu().numpy()

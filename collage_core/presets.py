@@ -8,10 +8,11 @@ A preset file (``presets/<name>.toml``)::
     grid = 8
     strength = 0.8
 
-    [render]              # magnify, iterations, start ("noise" or "gray")
+    [render]              # magnify, iterations, start ("noise" or "gray"), colour ("true", "ice", ...)
     magnify = 4
 
     [zoom]                # zoom, seconds, fps, easing, loop, pingpong, size, format, autocontrast
+    autocontrast = "ice"  # a tone look or a palette, as [render] colour
     zoom = 1e6
 
 Built-in presets ship with the package (``presets/`` in the repository, read through
@@ -33,15 +34,20 @@ import tomli_w
 
 from .atomic import write_text_atomic
 from .config import FractalizeConfig
+from .palette import check_colour
 from .resources import builtin_presets_dir
-from .tone import check_look
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 MAX_FILE_BYTES = 16 * 1024
 
 _FRACTALIZE_KEYS = {f.name for f in fields(FractalizeConfig)}
 # Allowed render and zoom keys and their types; values are checked again where they are used.
-_RENDER_KEYS: dict[str, tuple[type, ...]] = {"magnify": (int, float), "iterations": (int,), "start": (str,)}
+_RENDER_KEYS: dict[str, tuple[type, ...]] = {
+    "magnify": (int, float),
+    "iterations": (int,),
+    "start": (str,),
+    "colour": (str,),  # "true", "vivid", "off" or a palette: "ice", "ice:0.7"
+}
 _ZOOM_KEYS: dict[str, tuple[type, ...]] = {
     "zoom": (int, float),
     "seconds": (int, float),
@@ -51,7 +57,7 @@ _ZOOM_KEYS: dict[str, tuple[type, ...]] = {
     "pingpong": (bool,),
     "size": (int, str),
     "format": (str,),
-    "autocontrast": (bool, str),  # true/false or a look: "colour", "vivid", "off"
+    "autocontrast": (bool, str),  # true/false, a look ("colour", "vivid", "off") or a palette ("ice")
 }
 
 
@@ -82,11 +88,12 @@ class Preset:
         self.config()  # FractalizeConfig validates the values
         _check_section(self.name, "render", self.render, _RENDER_KEYS)
         _check_section(self.name, "zoom", self.zoom, _ZOOM_KEYS)
-        if "autocontrast" in self.zoom:
-            try:
-                check_look(self.zoom["autocontrast"])
-            except ValueError as exc:
-                raise ValueError(f"preset {self.name}: [zoom] {exc}") from None
+        for section, key in (("zoom", "autocontrast"), ("render", "colour")):
+            if key in getattr(self, section):
+                try:
+                    check_colour(getattr(self, section)[key], key)
+                except ValueError as exc:
+                    raise ValueError(f"preset {self.name}: [{section}] {exc}") from None
         start = self.render.get("start", "noise")
         if start not in ("noise", "gray"):
             raise ValueError(f"preset {self.name}: [render] start must be 'noise' or 'gray', got {start!r}")

@@ -76,7 +76,11 @@ def _resize_rows(x: torch.Tensor, n_out: int) -> torch.Tensor:
     if n_in * n_out <= DENSE_LIMIT:
         return _dense(n_in, n_out).to(x.device, x.dtype) @ x
     index, weight = _band(n_in, n_out)
-    index, weight = index.to(x.device), weight.to(x.device, x.dtype)
+    return _gather_rows(x, index.to(x.device), weight.to(x.device, x.dtype))
+
+
+def _gather_rows(x: torch.Tensor, index: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``sum_t weight[:, t] * x[..., index[:, t], :]``: ``(..., n, w)`` -> ``(..., count, w)``."""
     # Gathering whole rows (index_select on dim -2) copies contiguous memory: fast.
     out = x.index_select(-2, index[:, 0]) * weight[:, 0, None]
     for t in range(1, index.shape[1]):
@@ -122,7 +126,4 @@ def banded_product(weights: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     valid = index < n
     index = index.clamp(max=n - 1)
     w = torch.where(valid, weights.gather(1, index), torch.zeros((), dtype=weights.dtype, device=weights.device))
-    out = x.index_select(-2, index[:, 0]) * w[:, 0, None]
-    for t in range(1, taps):
-        out += x.index_select(-2, index[:, t]) * w[:, t, None]
-    return out
+    return _gather_rows(x, index, w)

@@ -26,6 +26,7 @@ from fractions import Fraction
 
 import torch
 
+from .palette import Palette, full_range, paint
 from .tone import apply_map, attractor_anchor, tone_map
 from .viewport import MAX_ZOOM, ViewRenderer, check_size, plan_view
 
@@ -132,19 +133,23 @@ def render_exact(
 
 
 # --------------------------------------------------------------------------------- tone
-def tone_levels(reference: torch.Tensor, renderer: ViewRenderer | None = None, zoom: float = 1.0) -> torch.Tensor:
+def tone_levels(
+    reference: torch.Tensor, renderer: ViewRenderer | None = None, zoom: float = 1.0, palette: Palette | None = None
+) -> torch.Tensor:
     """The colour map ``(n, n + 1)`` a map tone-maps with, from a reference view ``(C, h, w)``.
 
     The one place the map's look is chosen: every tile and poster goes through this and
     :func:`tone`. It is the colour-true look of :mod:`~collage_core.tone`, anchored to
-    ``renderer``'s attractor at ``zoom`` (so deep tiles keep the photo's colours).
+    ``renderer``'s attractor at ``zoom`` (so deep tiles keep the photo's colours); with a
+    ``palette``, levels that span its whole ramp.
     """
     anchor = None if renderer is None else attractor_anchor(renderer).at(float(zoom), renderer.grid)
-    return tone_map(reference, "colour", anchor)
+    return tone_map(reference, "colour", full_range(anchor) if palette is not None else anchor)
 
 
-def tone(view: torch.Tensor, colour_map: torch.Tensor) -> torch.Tensor:
-    """A raw view ``(C, h, w)`` mapped by a :func:`tone_levels` map to [0, 1] (float32)."""
+def tone(view: torch.Tensor, colour_map: torch.Tensor, palette: Palette | None = None) -> torch.Tensor:
+    """A raw view ``(C, h, w)`` mapped by a :func:`tone_levels` map to [0, 1] (float32), then
+    painted with ``palette`` (pixel by pixel: tiles toned alike still agree at their seams)."""
     n = colour_map.shape[0]
     # A deep view is a flat tint plus detail far below float32's step at the tint: take
     # the tint out in float64 and map the rest in float32, the tint moved into the map's
@@ -155,7 +160,7 @@ def tone(view: torch.Tensor, colour_map: torch.Tensor) -> torch.Tensor:
     shifted = torch.cat([m[:, :n], (m[:, :n] @ tint + m[:, n])[:, None]], dim=1)
     detail = view.to(torch.float32, copy=True)
     detail[:n] = (view[:n] - tint.to(view.device, view.dtype)[:, None, None]).float()
-    return apply_map(detail, shifted, "colour")
+    return paint(apply_map(detail, shifted, "colour"), palette)
 
 
 def render_tile(renderer: ViewRenderer, root: Root, level: int, x: int, y: int) -> torch.Tensor:

@@ -256,9 +256,16 @@ def attractor_anchor(renderer) -> Anchor:
 _ANCHORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def tone_view(view: torch.Tensor, look: str, renderer=None, zoom: float = 1.0) -> torch.Tensor:
-    """One view ``(C, H, W)`` at ``zoom`` in ``look``; a colour-true view is anchored to
+def tone_view(view: torch.Tensor, look, renderer=None, zoom: float = 1.0) -> torch.Tensor:
+    """One view ``(C, H, W)`` at ``zoom`` in ``look`` (any colour setting, palettes included:
+    :func:`~collage_core.palette.parse_colour`); a colour-true view is anchored to
     ``renderer``'s attractor."""
+    from .palette import full_range, paint, parse_colour  # palette builds on this module
+
+    look, palette = parse_colour(look)
+    if palette is not None:
+        anchor = None if renderer is None else full_range(attractor_anchor(renderer).at(zoom, renderer.grid))
+        return paint(apply_map(view, tone_map(view, look, anchor), look), palette)
     if look == "off":
         return view.clamp(0.0, 1.0)
     if look == "vivid":  # exactly as autocontrast(): Explore tiles and posters match it

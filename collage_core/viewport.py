@@ -487,9 +487,10 @@ def render_view(
 ):
     """A view of ``code``'s attractor as a PIL image (see :meth:`FractalCode.render_view`)."""
     from .image_io import to_image
-    from .tone import check_look, tone_view
+    from .palette import check_colour
+    from .tone import tone_view
 
-    look = check_look(autocontrast)
+    look = check_colour(autocontrast, "autocontrast")
     renderer = ViewRenderer(code, device, **kw)
     view = renderer.render(center, zoom, size, precise=look != "off")
     return to_image(tone_view(view, look, renderer, zoom).cpu())

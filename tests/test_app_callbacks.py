@@ -1,6 +1,7 @@
 """The studio's callbacks as plain functions, without a server: inputs, limits, renders, presets."""
 
 import math
+import os
 import time
 
 import numpy as np
@@ -174,6 +175,28 @@ def test_preview_is_small_and_skips_refinement(example_photo):
     small.thumbnail((limits.PREVIEW_SIDE,) * 2, Image.Resampling.BILINEAR)
     unrefined = cc.fractalize(small, config=callbacks.resolve_config(refine_steps=0)).render(1)
     assert callbacks.psnr(out, unrefined) > 60
+
+
+def test_live_preview_opens_an_unchanged_photo_once(tmp_path, monkeypatch):
+    from app.tabs import fractalize as tab
+
+    path = tmp_path / "p.png"
+    textured(600, 400, seed=5).save(path)
+    opened = []
+    real = callbacks.load_photo
+    monkeypatch.setattr(callbacks, "load_photo", lambda src, *a, **k: opened.append(src) or real(src, *a, **k))
+    args = ("natural", 16, "d4", 0.2, 0, "noise", None, True)
+    first = tab.live_preview(str(path), *args)
+    again = tab.live_preview(str(path), *args)
+    assert len(opened) == 1 and max(first.size) == limits.PREVIEW_SIDE
+    assert np.array_equal(np.asarray(first), np.asarray(again))
+    # The same picture as a preview of the freshly opened photo.
+    config = FractalizeRequest(str(path), *args[:4]).config(None)
+    assert np.array_equal(np.asarray(first), np.asarray(callbacks.preview(real(str(path)), config)))
+    textured(600, 400, seed=6).save(path)  # a changed file is opened again
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    changed = tab.live_preview(str(path), *args)
+    assert len(opened) == 2 and not np.array_equal(np.asarray(first), np.asarray(changed))
 
 
 def test_style_source_changes_the_collage(photo_path):

@@ -11,6 +11,7 @@ from PIL import Image
 
 import collage_core as cc
 from collage_core import FractalCode, FractalizeConfig
+from collage_core.palette import studio_colour
 from collage_core.presets import Preset, load_preset
 
 from .. import inputs, limits
@@ -102,12 +103,15 @@ def render_views(
     start="noise",
     seed: int = 0,
     device: str | None = None,
+    colour: str = "true",
 ) -> Views:
     """Render the attractor at ``magnify``, its bicubic counterpart, and the readouts.
 
     Args:
         iterations: ``None`` (or 0 from the UI) renders the exact attractor; ``n``
             applies n collage steps to ``start`` ("noise", "gray" or an image).
+        colour: "true", "vivid", "off" or a palette (:mod:`collage_core.palette`) for the
+            attractor panel; the PSNR readout always compares the collage's own colours.
     """
     notes = []
     magnify = inputs.number(magnify, "Magnification", 1e-9, 1e9)
@@ -120,9 +124,13 @@ def render_views(
     iterations = None if not iterations else inputs.whole(iterations, "Iterations", 0, 10_000)
     seed = inputs.seed(seed)
     start = start_image(start)
-    attractor = code.render(m, iterations=iterations, start=start, seed=seed, device=device)
+    untouched = studio_colour(colour) in ("true", "off")  # also checks the name, before the render
+    attractor = code.render(m, colour=colour, iterations=iterations, start=start, seed=seed, device=device)
     one = studio_magnify(code, 1.0)  # below 1 only for a loaded code fitted to a huge image
-    at_one = attractor if m == one else code.render(one, iterations=iterations, start=start, seed=seed, device=device)
+    if m == one and untouched:
+        at_one = attractor
+    else:
+        at_one = code.render(one, iterations=iterations, start=start, seed=seed, device=device)
     reference = original if original is not None else at_one
     bicubic = reference.resize(attractor.size, Image.Resampling.BICUBIC)
     value = psnr(at_one, original) if original is not None and original.size == at_one.size else None
@@ -135,6 +143,7 @@ def preview(
     iterations: int | None = None,
     start="noise",
     side: int = limits.PREVIEW_SIDE,
+    colour: str = "true",
 ) -> Image.Image:
     """A fast look at the settings: fitted and rendered at <= ``side`` px, no refinement."""
     image = photo.image if isinstance(photo, Photo) else photo
@@ -145,7 +154,7 @@ def preview(
     code = cc.fractalize(small, config=config.override(refine_steps=0, work_side=None))
     iterations = None if not iterations else int(iterations)
     start = start_image(start)
-    return code.render(1, iterations=iterations, start=start)
+    return code.render(1, colour=colour, iterations=iterations, start=start)
 
 
 def psnr(a: Image.Image, b: Image.Image) -> float:

@@ -13,6 +13,7 @@ import gradio as gr
 from PIL import Image
 
 import collage_core as cc
+from collage_core.palette import COLOUR_CHOICES
 from collage_core.presets import Preset
 
 from .. import callbacks, inputs, user_presets
@@ -23,8 +24,10 @@ SIZES = ["128×128", "256×256", "384×384", "512×512", "640×360", "768×768",
 FORMATS = ["GIF", "MP4", "WebP"]
 VIEW_BUTTONS = ["download", "fullscreen"]  # no "share": nothing leaves this machine
 EASINGS = ["ease-in-out", "linear", "ease-in", "ease-out", "sine"]
-# Tone of deep frames: true keeps the photo's colours (levels on luma), vivid stretches each channel.
-COLOURS = ["true", "vivid", "off"]
+# Tone of deep frames: true keeps the photo's colours (levels on luma), vivid stretches each
+# channel; then the palettes (gradient maps: collage_core.palette), e.g. ice, ember.
+COLOURS = list(COLOUR_CHOICES)
+COLOUR_INFO = "true: the photo's colours; vivid: each channel stretched; ice, ember, ink, gold, neon: palettes"
 # Copies per cell: sharp keeps the photo recognisable inside itself at every depth.
 COPIES = [("1 · sharp", "1"), ("2", "2"), ("3", "3"), ("soft · all 8", "soft")]
 # Cells: hard squares, cosine-blended overlaps (no seams), auto (blends where the grid
@@ -126,6 +129,15 @@ def progress_fn(progress: gr.Progress | None):
 
     def report(fraction: float, desc: str) -> None:
         progress(fraction, desc=desc)
+
+    return report
+
+
+def count_progress(progress: gr.Progress, unit: str):
+    """A ``(done, total)`` hook that shows "unit done/total" on Gradio's progress bar."""
+
+    def report(done: int, total: int) -> None:
+        progress(done / total, desc=f"{unit} {done}/{total}")
 
     return report
 

@@ -17,14 +17,27 @@ from pathlib import Path
 import gradio as gr
 
 import collage_core as cc
+from collage_core.palette import PALETTES, parse_colour
 from collage_core.poster import MAX_POSTER_SIDE
 from collage_core.view_spec import ViewSpec
 from collage_core.zoom import keyframes_json
 
 from .. import callbacks, limits
-from .. import ui as studio
 from ..explore_server import SERVICE, Exploration
+from ..guard import friendly as _friendly
 from ..session import Session
+from .common import (
+    EASINGS,
+    FORMATS,
+    VIEW_BUTTONS,
+    animation_outputs,
+    cancel,
+    count_progress,
+    notify,
+    on_device,
+    parse_size,
+    suffix,
+)
 
 POSTER_SIDES = ["1024", "2048", "4096", "8192", "16384"]
 DIVE_SIZES = ["256×256", "384×384", "512×512", "640×360", "768×768"]
@@ -60,34 +73,63 @@ def _viewer_value(exp: Exploration, center=None, zoom=None) -> str:
     return json.dumps(config)
 
 
-def _start(session: Session) -> str:
+def _start(session: Session, colour: str = "true") -> str:
     if session.code is None:
         raise ValueError("Nothing to explore yet: fractalize a photo, or drop a photo or a .collage above.")
+    exploration = SERVICE.start(session.code, session.name, colour)  # checks the colour first
     old = getattr(session, "exploration", None)
     if old is not None:
         SERVICE.forget(old.token)
-    session.exploration = SERVICE.start(session.code, session.name)
+    session.exploration = exploration
     session.keyframes = []
     return _viewer_value(session.exploration)
 
 
-@studio._friendly
-def explore(session: Session | None = None):
+def _colour(exp: Exploration) -> str:
+    """The map's colour setting as the engine's calls take it."""
+    return exp.palette.spec if exp.palette is not None else "true"
+
+
+@_friendly
+def explore(session: Session | None = None, colour: str = "true"):
     """The Explore button: a fresh map of the session's collage (and an empty keyframe list)."""
     session = session if session is not None else Session()
-    return _start(session), _keyframe_table([]), None
+    return _start(session, colour), _keyframe_table([]), None
 
 
-def explore_if_new(session: Session | None = None):
+def explore_if_new(session: Session | None = None, colour: str = "true"):
     """Opening the tab: start a map when the session's collage changed since the last one."""
     exp = getattr(session, "exploration", None)
     if session is None or session.code is None or (exp is not None and exp.code is session.code):
         return gr.skip(), gr.skip(), gr.skip()
-    return explore(session)
+    return explore(session, colour)
 
 
-@studio._friendly
-def explore_upload(source: str | None, session: Session | None = None, progress=gr.Progress()):  # noqa: B008
+@_friendly
+def recolour(colour: str = "true", session: Session | None = None):
+    """The Colour control: the same map, at the same view, painted anew (its tiles get new
+    URLs, so the browser shows no stale ones); the keyframes are kept."""
+    exp = getattr(session, "exploration", None)
+    if exp is None or session.code is None:
+        parse_colour(colour)  # still tell a person about a bad name
+        return gr.skip()
+    center, zoom = exp.current_view()
+    keys = list(getattr(session, "keyframes", None) or [])
+    _start(session, colour)
+    session.keyframes = keys
+    return (
+        _viewer_value(session.exploration, center, zoom) if exp.view is not None else _viewer_value(session.exploration)
+    )
+
+
+@_friendly
+def explore_upload(
+    source: str | None,
+    session: Session | None = None,
+    colour: str = "true",
+    progress=gr.Progress(),  # noqa: B008
+    device: str | None = None,
+):
     """A photo or a .collage dropped on the Explore tab becomes the session's collage, then a map."""
     session = session if session is not None else Session()
     if not source:
@@ -97,13 +139,13 @@ def explore_upload(source: str | None, session: Session | None = None, progress=
         session.original, session.config = None, None
     else:
         photo = callbacks.load_photo(source)
-        studio._notify(photo.notes)
+        notify(photo.notes)
         config = callbacks.resolve_config("deep-zoom")
         progress(0.1, desc="fitting")
-        code, name = callbacks.fit(photo, config, device=studio._device()), photo.name
+        code, name = callbacks.fit(photo, config, device=device), photo.name
         session.original, session.config = photo.image, config
     session.code, session.name, session.attractor_digest = code, name, None
-    return explore(session)
+    return explore(session, colour)
 
 
 def _keyframe_table(keys) -> str:
@@ -113,7 +155,7 @@ def _keyframe_table(keys) -> str:
     return "| # | centre | zoom |\n|---|---|---|\n" + "\n".join(rows)
 
 
-@studio._friendly
+@_friendly
 def add_keyframe(session: Session | None = None):
     """Record where the map is now as the next keyframe; returns the table and a keyframes file."""
     exp = _exploration(session)
@@ -135,7 +177,7 @@ def clear_keyframes(session: Session | None = None):
     return _keyframe_table([]), None
 
 
-@studio._friendly
+@_friendly
 def export_dive(
     seconds: float = 6,
     fps: float = 12,
@@ -144,21 +186,18 @@ def export_dive(
     easing: str = "ease-in-out",
     session: Session | None = None,
     progress=gr.Progress(),  # noqa: B008
+    device: str | None = None,
 ):
     """Render a dive through the keyframes (progress bar; the Cancel button stops it)."""
     exp = _exploration(session)
     keys = list(getattr(session, "keyframes", None) or [])
     if len(keys) < 2:
         raise ValueError("A dive needs at least two keyframes: move the map and press Add keyframe twice.")
-    suffix = studio._suffix(fmt)
+    ext = suffix(fmt)
     # The per-request limits on time and size; depth costs only log(zoom), so keyframes
     # may go to the engine's 1e15 (the zoom argument here is a placeholder that passes).
-    frames = callbacks.check_animation(float(seconds), float(fps), studio.parse_size(size), 2.0)
-    path = session.new_path(f"{exp.name}-dive", suffix)
-
-    def report(done: int, total: int) -> None:
-        progress(done / total, desc=f"frame {done}/{total}")
-
+    frames = callbacks.check_animation(float(seconds), float(fps), parse_size(size), 2.0)
+    path = session.new_path(f"{exp.name}-dive", ext)
     progress(0.0, desc=f"frame 0/{frames}")
     cc.export_zoom(
         exp.code,
@@ -166,13 +205,14 @@ def export_dive(
         keyframes=keys,
         seconds=float(seconds),
         fps=int(fps),
-        size=studio.parse_size(size),
+        size=parse_size(size),
         easing=easing,
-        progress=report,
+        autocontrast=_colour(exp),  # the dive looks like the map
+        progress=count_progress(progress, "frame"),
         cancel=session.cancel,
-        device=studio._device(),
+        device=device,
     )
-    return studio._animation_outputs(path)
+    return animation_outputs(path)
 
 
 def poster_size(side: str, viewer_size: tuple[int, int]) -> tuple[int, int]:
@@ -188,7 +228,7 @@ def poster_size(side: str, viewer_size: tuple[int, int]) -> tuple[int, int]:
     return max(16, round(w * scale)), max(16, round(h * scale))
 
 
-@studio._friendly
+@_friendly
 def save_poster(side: str = "4096", session: Session | None = None, progress=gr.Progress()):  # noqa: B008
     """Save the map's current view as a PNG poster (progress bar; Cancel stops it)."""
     exp = _exploration(session)
@@ -198,18 +238,23 @@ def save_poster(side: str = "4096", session: Session | None = None, progress=gr.
     # shape shows the same region.
     zoom = max(Fraction(1), zoom)
     path = session.new_path(f"{exp.name}-poster-{size[0]}x{size[1]}", ".png")
-
-    def report(done: int, total: int) -> None:
-        progress(done / total, desc=f"block {done}/{total}")
-
     progress(0.0, desc="levels")
+    report = count_progress(progress, "block")
     cc.render_poster(
-        exp.code, path, size=size, center=center, zoom=zoom, progress=report, cancel=session.cancel, device="cpu"
+        exp.code,
+        path,
+        size=size,
+        center=center,
+        zoom=zoom,
+        progress=report,
+        cancel=session.cancel,
+        autocontrast=_colour(exp),
+        device="cpu",
     )
     return str(path)
 
 
-@studio._friendly
+@_friendly
 def share_view(session: Session | None = None):
     """The current view as JSON and as a link fragment (restores with the same .collage)."""
     exp = _exploration(session)
@@ -218,7 +263,7 @@ def share_view(session: Session | None = None):
     return spec.to_json(), spec.to_fragment()
 
 
-@studio._friendly
+@_friendly
 def restore_view(text: str, session: Session | None = None):
     """Open the map at a shared view (JSON or #view= link) of this session's collage."""
     spec = ViewSpec.parse(text)
@@ -233,15 +278,9 @@ def restore_view(text: str, session: Session | None = None):
     return _viewer_value(exp, spec.center, spec.zoom)
 
 
-def cancel(session: Session | None):
-    if session is not None:
-        session.cancel_all()
-    gr.Info("Cancelling…")
-
-
 # -------------------------------------------------------------------------- layout
-def build(session: gr.State, tab: gr.Tab) -> None:
-    """The Explore tab's contents (call inside ``with gr.Tab(...)``)."""
+def build(session: gr.State, tab: gr.Tab, device: str | None = None) -> None:
+    """The Explore tab's contents (call inside ``with gr.Tab(...)``); ``device``: the server's torch device."""
     with gr.Row(equal_height=True):
         go = gr.Button("Explore", variant="primary", elem_id="explore-btn", scale=2)
         drop = gr.File(
@@ -250,6 +289,15 @@ def build(session: gr.State, tab: gr.Tab) -> None:
             elem_id="explore-drop",
             height=90,
             scale=3,
+        )
+        colour = gr.Dropdown(
+            ["true", *PALETTES],
+            value="true",
+            label="Colour",
+            info="true: the photo's colours; or a palette",
+            allow_custom_value=True,  # "ice:0.7"; the engine checks the name
+            elem_id="explore-colour",
+            scale=1,
         )
     viewer = gr.HTML("", html_template=TEMPLATE, js_on_load=MOUNT, head=HEAD, elem_id="explore-map", min_height=320)
     with gr.Row():
@@ -264,14 +312,14 @@ def build(session: gr.State, tab: gr.Tab) -> None:
                 fps = gr.Slider(2, 30, value=12, step=1, label="Frames per second", elem_id="explore-fps")
             with gr.Row():
                 size = gr.Dropdown(DIVE_SIZES, value="256×256", label="Size", elem_id="explore-size")
-                fmt = gr.Radio(studio.FORMATS, value="GIF", label="Format", elem_id="explore-format")
-                easing = gr.Dropdown(studio.EASINGS, value="ease-in-out", label="Easing")
+                fmt = gr.Radio(FORMATS, value="GIF", label="Format", elem_id="explore-format")
+                easing = gr.Dropdown(EASINGS, value="ease-in-out", label="Easing")
             with gr.Row():
                 dive = gr.Button("Export dive", variant="primary", elem_id="explore-export")
                 stop = gr.Button("Cancel", variant="stop", elem_id="explore-cancel")
             anim = gr.Image(
                 label="Dive", type="filepath", format="gif", interactive=False, elem_id="explore-anim",
-                buttons=studio.VIEW_BUTTONS,
+                buttons=VIEW_BUTTONS,
             )  # fmt: skip
             video = gr.Video(label="Dive (MP4)", interactive=False, visible=False, elem_id="explore-video")
             dive_file = gr.File(label="Download the dive", interactive=False, elem_id="explore-dive-file")
@@ -291,14 +339,21 @@ def build(session: gr.State, tab: gr.Tab) -> None:
             restore = gr.Button("Go to this view", elem_id="explore-restore")
 
     started = [viewer, table, keys_file]
-    go.click(explore, inputs=[session], outputs=started, api_visibility="private", queue=False)
-    tab.select(explore_if_new, inputs=[session], outputs=started, api_visibility="private", queue=False)
+    go.click(explore, inputs=[session, colour], outputs=started, api_visibility="private", queue=False)
+    tab.select(explore_if_new, inputs=[session, colour], outputs=started, api_visibility="private", queue=False)
+    colour.change(recolour, inputs=[colour, session], outputs=[viewer], api_visibility="private", queue=False)
     heavy = {"concurrency_id": limits.HEAVY_WORK, "concurrency_limit": limits.CONCURRENCY_LIMIT}
-    drop.upload(explore_upload, inputs=[drop, session], outputs=started, api_visibility="private", **heavy)
+    drop.upload(
+        on_device(explore_upload, device),
+        inputs=[drop, session, colour],
+        outputs=started,
+        api_visibility="private",
+        **heavy,
+    )
     add.click(add_keyframe, inputs=[session], outputs=[table, keys_file], api_visibility="private", queue=False)
     clear.click(clear_keyframes, inputs=[session], outputs=[table, keys_file], api_visibility="private", queue=False)
     dive.click(
-        export_dive,
+        on_device(export_dive, device),
         inputs=[seconds, fps, size, fmt, easing, session],
         outputs=[anim, video, dive_file],
         api_visibility="private",

@@ -10,11 +10,15 @@ The Watch-it-converge and save-a-preset panels live in :mod:`.converge` and :mod
 from __future__ import annotations
 
 import dataclasses
+import functools
+import os
 from pathlib import Path
 
 import gradio as gr
+from PIL import Image
 
 from collage_core import FractalizeConfig
+from collage_core.image_io import MIN_SIDE
 
 from .. import callbacks, inputs, limits
 from ..guard import SafeImage, SafeNumber
@@ -23,6 +27,8 @@ from ..session import Session
 from . import converge, presets
 from .common import (
     CELLS,
+    COLOUR_INFO,
+    COLOURS,
     COPIES,
     NO_PRESET,
     START_CHOICES,
@@ -58,7 +64,14 @@ def _fractalize(request: FractalizeRequest, session: Session, progress, device: 
     )
     progress(0.8, desc="rendering")
     views = callbacks.render_views(
-        code, loaded.image, request.magnify, request.iterations, request.start_value(), request.seed, device
+        code,
+        loaded.image,
+        request.magnify,
+        request.iterations,
+        request.start_value(),
+        request.seed,
+        device,
+        request.colour,
     )
     notify(views.notes)
     stem = f"{loaded.name}-collage"
@@ -85,6 +98,7 @@ def fractalize(
     seed: float = R.seed,
     copies: str = R.copies,
     cells: str = R.cells,
+    colour: str = R.colour,
     session: Session | None = None,
     progress=gr.Progress(),  # noqa: B008 - Gradio's progress hook
     device: str | None = None,
@@ -113,6 +127,7 @@ def fractalize_panels(
     seed: float = R.seed,
     copies: str = R.copies,
     cells: str = R.cells,
+    colour: str = R.colour,
     session: Session | None = None,
     progress=gr.Progress(),  # noqa: B008
     device: str | None = None,
@@ -163,6 +178,7 @@ def live_preview(
     session=None,
     copies="1",
     cells=R.cells,
+    colour=R.colour,
 ):
     """A fast preview as the sliders move (no refinement, at most PREVIEW_SIDE px); silent on errors,
     which the upload check and the Fractalize button report."""
@@ -181,12 +197,34 @@ def live_preview(
         cells=cells,
     )
     try:
-        loaded = callbacks.load_photo(photo)
+        loaded = _preview_photo(photo)
         start_value = "noise" if start == "photo" and start_image is None else request.start_value()
         iterations = inputs.whole(iterations, "Iterations", 0, 50)
-        return callbacks.preview(loaded, request.config(session), iterations, start_value)
+        return callbacks.preview(loaded, request.config(session), iterations, start_value, colour=colour)
     except ValueError:
         return gr.skip()
+
+
+def _preview_photo(source) -> callbacks.Photo:
+    """The photo at the preview's size; a file is read once while it is unchanged, not at
+    every slider step (a 12 MP upload takes half a second to open and downscale)."""
+    if not isinstance(source, str):
+        return callbacks.load_photo(source)
+    try:
+        stat = os.stat(source)
+    except OSError:
+        return callbacks.load_photo(source)  # says what is wrong with it
+    return _small_photo(source, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)  # a few previews' thumbnails: <= 4 x 256^2 RGBA
+def _small_photo(path: str, _mtime_ns: int, _size: int) -> callbacks.Photo:
+    loaded = callbacks.load_photo(path)
+    small = loaded.image.copy()
+    small.thumbnail((limits.PREVIEW_SIDE, limits.PREVIEW_SIDE), Image.Resampling.BILINEAR)
+    if min(small.size) < MIN_SIDE:  # a sliver: callbacks.preview sizes it from the whole photo
+        return loaded
+    return dataclasses.replace(loaded, image=small)
 
 
 @_friendly
@@ -257,6 +295,14 @@ def build(session, zoom_source, examples, choices, device: str | None = None):
             )
             magnify = gr.Slider(
                 1, limits.MAX_MAGNIFY, value=R.magnify, step=0.5, label="Magnification", elem_id="magnify"
+            )
+            colour = gr.Dropdown(
+                COLOURS,
+                value=R.colour,
+                label="Colour",
+                info=COLOUR_INFO,
+                allow_custom_value=True,  # a saved preset's "ice:0.7"; the engine checks the name
+                elem_id="colour",
             )
             with gr.Accordion("More: style, refinement, iterations", open=False):
                 style = SafeImage(
@@ -329,6 +375,7 @@ def build(session, zoom_source, examples, choices, device: str | None = None):
         seed,
         copies,
         cells,
+        colour,
         session,
     ]
     run.click(
@@ -354,6 +401,7 @@ def build(session, zoom_source, examples, choices, device: str | None = None):
         outputs=[grid, symmetries, strength, refine, iterations, start, magnify, seed, copies, cells],
         api_visibility="private",
     )
+    preset.change(presets.preset_colour, inputs=[preset, session], outputs=[colour], api_visibility="private")
     preview_inputs = [
         photo,
         preset,
@@ -367,11 +415,12 @@ def build(session, zoom_source, examples, choices, device: str | None = None):
         session,
         copies,
         cells,
+        colour,
     ]
     light = {"concurrency_id": limits.PREVIEW_WORK, "concurrency_limit": limits.PREVIEW_CONCURRENCY}
     photo.upload(check_upload, inputs=[photo], api_visibility="private", **light)
     photo.clear(lambda: None, outputs=[preview], api_visibility="private", queue=False)
-    for control in (photo, grid, symmetries, strength, iterations, start, start_image, copies, cells):
+    for control in (photo, grid, symmetries, strength, iterations, start, start_image, copies, cells, colour):
         control.change(
             live_preview,
             inputs=preview_inputs,
@@ -402,5 +451,6 @@ def build(session, zoom_source, examples, choices, device: str | None = None):
         session,
         copies,
         cells,
+        colour,
     ]
     return preset, preset_save, save_inputs

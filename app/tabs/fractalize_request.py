@@ -29,6 +29,7 @@ class FractalizeRequest:
         cells: "hard", "blended" or "auto" (the library's ``blend`` False / True / None),
             or "adaptive" / "adaptive-hard" (a quadtree with ``grid**2`` cells, blended or
             hard, see ``common.cells_settings``).
+        colour: "true", "vivid", "off" or a palette such as "ice" (``collage_core.palette``).
     """
 
     photo: str | None
@@ -45,6 +46,7 @@ class FractalizeRequest:
     seed: float = 0
     copies: str = "1"
     cells: str = cells_value(FractalizeConfig.blend)
+    colour: str = "true"
 
     def config(self, session: Session | None = None, **overrides) -> FractalizeConfig:
         """The fit's settings: the preset (or the defaults) with these controls on top."""

@@ -7,6 +7,7 @@ import gradio as gr
 from collage_core import FractalizeConfig
 from collage_core.config import MAX_GRID, MIN_GRID
 from collage_core.copies import parse_copies
+from collage_core.palette import studio_colour
 from collage_core.presets import Preset, user_dir
 
 from .. import inputs, limits, user_presets
@@ -41,6 +42,12 @@ def apply_preset(preset, session: Session | None = None):
     )
 
 
+def preset_colour(preset, session: Session | None = None) -> str:
+    """The Colour control's value for a preset (its ``[render] colour``; "true" without one)."""
+    p = find_preset(preset, session)
+    return studio_colour(p.render.get("colour", "true") if p is not None else "true")
+
+
 @_friendly
 def save_user_preset(
     name,
@@ -55,6 +62,7 @@ def save_user_preset(
     session=None,
     copies="1",
     cells=cells_value(FractalizeConfig.blend),
+    colour="true",
 ):
     """Save the current controls as a preset of this session (and the local user's, on localhost)."""
     if not isinstance(session, Session):
@@ -75,6 +83,9 @@ def save_user_preset(
     if refine_steps:
         fractalize_values["refine_steps"] = refine_steps
     render = {"magnify": inputs.number(magnify, "Magnification", 1, limits.MAX_MAGNIFY)}
+    colour = studio_colour(colour)
+    if colour != "true":
+        render["colour"] = colour
     iterations = inputs.whole(iterations, "Iterations", 0, 50)
     if iterations:
         render.update(iterations=iterations, start=start if start in ("noise", "gray") else "noise")

@@ -11,12 +11,13 @@ import math
 import gradio as gr
 from PIL import Image
 
-from collage_core.tone import check_look
+from collage_core.palette import studio_colour
 
 from .. import callbacks, inputs, limits
 from ..guard import friendly as _friendly
 from ..session import Session
 from .common import (
+    COLOUR_INFO,
     COLOURS,
     EASINGS,
     FORMATS,
@@ -140,7 +141,7 @@ def apply_zoom_look(look, session: Session | None = None):
         return (gr.skip(),) * 7
     z = preset.zoom
     depth = math.log10(z["zoom"]) if "zoom" in z and z["zoom"] > 1 else None
-    tone = check_look(z["autocontrast"]).replace("colour", "true") if "autocontrast" in z else None
+    tone = studio_colour(z["autocontrast"]) if "autocontrast" in z else None
     values = (depth, z.get("seconds"), z.get("fps"), z.get("easing"), z.get("loop"), z.get("pingpong"), tone)
     return tuple(gr.skip() if v is None else v for v in values)
 
@@ -188,7 +189,8 @@ def build(session, zoom_source, choices, device: str | None = None):
                     COLOURS,
                     value="true",
                     label="Colour",
-                    info="true: the photo's colours; vivid: each channel stretched",
+                    info=COLOUR_INFO,
+                    allow_custom_value=True,  # a look's "ice:0.7"; the engine checks the name
                     elem_id="zoom-colour",
                 )
             with gr.Row():

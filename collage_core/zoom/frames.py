@@ -7,9 +7,10 @@ from collections.abc import Iterator
 import torch
 
 from ..autocontrast import smooth_stream
+from ..palette import full_range, paint, parse_colour
 from ..tone import attractor_anchor, tone_map
 from ..viewport import MAX_ZOOM, ViewRenderer
-from .loop import LOOP_PHASE, auto_cell, cell_at, is_pure_copy, loop_cycles, loop_depths
+from .loop import LOOP_PHASE, auto_target, is_pure_copy, loop_cell_for, loop_cycles, loop_depths
 from .path import ZoomPath, cover_zoom
 from .settings import SMOOTHING_SECONDS, ZoomSettings
 
@@ -24,7 +25,7 @@ def zoom_path_for(code, settings: ZoomSettings) -> tuple[ZoomPath, int, bool]:
     cycles, exact, zoom = 0, True, s.zoom
     f = code.layout.factor
     if s.loop:
-        cell = auto_cell(code) if s.center is None else cell_at(s.center, code.grid)
+        cell = loop_cell_for(code, s.center)
         target = code.layout.loop_center(cell)
         cycles = loop_cycles(s.zoom, f)
         zoom = float(f) ** cycles
@@ -39,7 +40,7 @@ def zoom_path_for(code, settings: ZoomSettings) -> tuple[ZoomPath, int, bool]:
                 f"past {MAX_ZOOM:.0e}x; choose a smaller zoom"
             )
     else:
-        target = s.center if s.center is not None else code.layout.loop_center(auto_cell(code))
+        target = s.center if s.center is not None else auto_target(code)
     path = ZoomPath(
         target=target,
         zoom=zoom,
@@ -81,13 +82,13 @@ def zoom_frames(
 
 
 def _frames(code, s: ZoomSettings, path: ZoomPath, cycles: int, exact: bool, renderer) -> Iterator[torch.Tensor]:
-    look, loop, frames = s.autocontrast, s.loop, s.frames
+    (look, palette), loop, frames = parse_colour(s.autocontrast), s.loop, s.frames
     blend = loop and not exact
     precise = look != "off"  # float64 views keep detail far below float32 resolution to stretch
     f = code.layout.factor
     start = float(f) ** LOOP_PHASE if loop and exact else _loop_depths(f, path.zoom, s)[0]
     if loop and exact:
-        cell = auto_cell(code) if s.center is None else cell_at(s.center, code.grid)
+        cell = loop_cell_for(code, s.center)
         gain, offset = code.a[:, cell, 0].double(), code.b[:, cell].double()  # the loop cell: x -> gain x + offset
 
     def views(i: int) -> tuple[list, torch.Tensor]:
@@ -123,6 +124,8 @@ def _frames(code, s: ZoomSettings, path: ZoomPath, cycles: int, exact: bool, ren
         return
 
     anchor = attractor_anchor(renderer) if look == "colour" else None
+    if palette is not None:  # the ramp from end to end at every depth
+        anchor = full_range(anchor)
 
     def outside(j: int) -> torch.Tensor:
         if loop and exact:
@@ -150,4 +153,4 @@ def _frames(code, s: ZoomSettings, path: ZoomPath, cycles: int, exact: bool, ren
         look=look,
     )
     for frame in smoothed:
-        yield frame.float().cpu()
+        yield paint(frame, palette).float().cpu()  # after the smoothed levels: no flicker

@@ -29,9 +29,10 @@ from pathlib import Path
 import torch
 
 from ..autocontrast import smooth_stream
+from ..palette import full_range, paint, parse_colour
 from ..poster import check_view_exact
 from ..tiles import render_exact
-from ..tone import attractor_anchor, check_look, tone_map
+from ..tone import attractor_anchor, tone_map
 from ..viewport import ViewRenderer
 from .path import EASINGS
 from .settings import SMOOTHING_SECONDS
@@ -202,9 +203,11 @@ def keyframe_frames(
     device: str | torch.device | None = None,
 ) -> Iterator[torch.Tensor]:
     """The frames of a keyframed dive, one at a time: ``(C, h, w)`` tensors in [0, 1]."""
-    look = check_look(autocontrast)
+    look, palette = parse_colour(autocontrast, "autocontrast")
     renderer = ViewRenderer(code, device)
     anchor = attractor_anchor(renderer) if look == "colour" else None
+    if palette is not None:  # the ramp from end to end at every depth
+        anchor = full_range(anchor)
 
     def raw(i: int) -> tuple[torch.Tensor, ...]:
         # As zoom_frames: colour-true maps are anchored for each frame's own depth.
@@ -220,4 +223,4 @@ def keyframe_frames(
             yield terms[0].clamp(0, 1).float().cpu()
         return
     for frame in smooth_stream(stream, path.frames, smoothing_seconds * fps, look=look, anchor=anchor):
-        yield frame.float().cpu()
+        yield paint(frame, palette).float().cpu()

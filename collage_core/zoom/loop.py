@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from ..layout import GridLayout
 from ..loop_cell import loop_cell
 
 LOOP_PHASE = 1.5  # loops start 1.5 cells deep: zoom grid**1.5 * Z**p (see zoom.frames)
@@ -20,8 +21,7 @@ def loop_center(cell: int, grid: int) -> tuple[float, float]:
 
     Zooming into it by exactly ``grid`` maps the view of the whole image onto the cell.
     """
-    i, j = divmod(cell, grid)
-    return (j / (grid - 1), i / (grid - 1))
+    return GridLayout(grid).loop_center(cell)
 
 
 def auto_cell(code) -> int:
@@ -35,6 +35,11 @@ def auto_cell(code) -> int:
 def auto_target(code) -> tuple[float, float]:
     """The loop point of ``code`` (DESIGN.md section 5): the planted loop cell, or the best copy."""
     return code.layout.loop_center(auto_cell(code))
+
+
+def loop_cell_for(code, center: tuple[float, float] | None) -> int:
+    """The cell a loop dives into: the one under ``center``, else :func:`auto_cell`."""
+    return auto_cell(code) if center is None else cell_at(center, code.grid)
 
 
 def cell_at(point: tuple[float, float], grid: int) -> int:

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..tone import check_look
+from ..palette import check_colour
 from ..viewport import MAX_ZOOM, check_size
 from .path import EASINGS
 
@@ -49,8 +49,9 @@ class ZoomSettings:
         loop: a seamless loop (frame ``n`` would be frame 0); easing is then ignored.
         pingpong: zoom in, then back out (not with ``loop``). reverse: zoom out.
         easing: one of :data:`~collage_core.zoom.path.EASINGS`.
-        autocontrast: the tone look, normalised to ``"colour"`` (``True``), ``"vivid"`` or
-            ``"off"`` (``False``); levels are smoothed over ~0.25 s of frames.
+        autocontrast: the colour, normalised to ``"colour"`` (``True``), ``"vivid"``,
+            ``"off"`` (``False``) or a palette such as ``"ice"`` or ``"ice:0.7"``
+            (:mod:`~collage_core.palette`); levels are smoothed over ~0.25 s of frames.
         dither: Floyd-Steinberg dithering of GIF palettes (other formats ignore it).
         keyframes: ``((x, y), zoom)`` views to dive through instead (exact fractions
             once validated); ``zoom``, ``center``, ``loop``, ``pingpong`` and ``reverse``
@@ -88,7 +89,7 @@ class ZoomSettings:
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.easing not in EASINGS:
             raise ValueError(f"easing must be one of {sorted(EASINGS)}, got {self.easing!r}")
-        put(self, "autocontrast", check_look(self.autocontrast))
+        put(self, "autocontrast", check_colour(self.autocontrast, "autocontrast"))
         if self.loop and self.pingpong:
             raise ValueError("loop and pingpong are exclusive: a seamless loop only zooms one way")
         if self.keyframes is not None:
