@@ -320,7 +320,8 @@ def _blended_quadtree_base(a, b, layout, symmetries, aux):
         check_cancelled()
         r = residual(z)
         z = z + (r if solve is None else solve(r))
-        if r.abs().max() <= BASE_TOLERANCE * (1 + z.abs().max()):
+        # float32 codes stop at their own resolution, not below it.
+        if r.abs().max() <= max(BASE_TOLERANCE, 4 * torch.finfo(z.dtype).eps) * (1 + z.abs().max()):
             break
     return z
 
