@@ -64,7 +64,8 @@ def fractalize(
             (see :class:`FractalizeConfig`).
         adaptive, max_cells, min_cell (in ``overrides`` or ``config``): quadtree cells
             grown from the ``grid`` (a power of two) where the photo has detail, up to
-            ``max_cells`` leaves (:mod:`~collage_core.quadtree_fit`).
+            ``max_cells`` leaves (:mod:`~collage_core.quadtree_fit`), blended like the
+            grid unless ``blend=False`` (:mod:`~collage_core.quadtree_blend`).
         style: one or more "style source" images whose copies also build the image.
         config: a :class:`FractalizeConfig` (e.g. a preset). Every argument given
             explicitly (not ``None``), and ``overrides`` (``copies``, ``s_max``,
