@@ -80,6 +80,14 @@ class QuadtreeLayout(_Stepper):
         if not (isinstance(self.ramp, int) and not isinstance(self.ramp, bool) and 0 <= self.ramp <= 4096):
             raise ValueError(f"ramp must be an integer number of pixels in [0, 4096], got {self.ramp!r}")
 
+    def __hash__(self) -> int:
+        # Every cached lookup (leaves, bands, weights) hashes the layout: hash the depths once.
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash((self.grid, self.depths, self.blend, self.window, self.band, self.ramp))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
     # ------------------------------------------------------------------ shape
     @property
     def cells(self) -> int:
