@@ -121,12 +121,16 @@ def axis_weights(layout, k: int, axis: int, side: int, u0: int, u1: int) -> torc
     p0 = (i if axis == 0 else j) * c
     lo, hi = _edge_lists(layout)[k][2 * axis : 2 * axis + 2]
     e_lo, e_hi = _edge_px(layout, side, lo), _edge_px(layout, side, hi)
-    if u0 >= p0 + _reach(e_lo) and u1 <= p0 + c - _reach(e_hi):
+    flat_lo, flat_hi = u0 >= p0 + _reach(e_lo), u1 <= p0 + c - _reach(e_hi)  # past that edge's band
+    if flat_lo and flat_hi:
         return None
     centre = Fraction(2 * u0 + 1, 2)
+    if flat_lo:
+        return _edge_ramp(Fraction(p0 + c) - centre - (u1 - u0 - 1), u1 - u0, e_hi, layout.window).flip(0)
     low = _edge_ramp(centre - p0, u1 - u0, e_lo, layout.window)
-    high = _edge_ramp(Fraction(p0 + c) - centre - (u1 - u0 - 1), u1 - u0, e_hi, layout.window)
-    return low * high.flip(0)
+    if flat_hi:
+        return low
+    return low * _edge_ramp(Fraction(p0 + c) - centre - (u1 - u0 - 1), u1 - u0, e_hi, layout.window).flip(0)
 
 
 @functools.lru_cache(maxsize=32)
