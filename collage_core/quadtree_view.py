@@ -113,23 +113,25 @@ def _window(renderer, r: Rect, side: int, known: dict, dense) -> tuple[torch.Ten
             level = dense_level(renderer, cs) if layout.blend else area_resize(dense, (cs, cs))
             known[cs] = _whole(renderer, level)
         child = known.get(cs, {})
+        view = out[:, g0 - r[0] : g1 - r[0], h0 - r[2] : h1 - r[2]]
+        ramps = layout.piece_weight(piece, side)
+        if ramps is None:
+            # Hard leaves, or a leaf's plateau (most pieces deep down: never mirrored, raw
+            # weight 1): the terms go straight into the window (they add up; a hard
+            # window's pieces tile it).
+            const = renderer._child_terms(view, k, piece.local, child, list(child), cs, n_aux)
+            offset = const if offset is None else offset
+            view.add_((const - offset).to(renderer.device, torch.float32)[:, None, None])
+            if total is not None:
+                total[g0 - r[0] : g1 - r[0], h0 - r[2] : h1 - r[2]] += 1
+            continue
         term = torch.zeros(C, g1 - g0, h1 - h0, device=renderer.device)
         const = renderer._child_terms(term, k, piece.local, child, list(child), cs, n_aux)
         offset = const if offset is None else offset
         term.add_((const - offset).to(renderer.device, torch.float32)[:, None, None])
-        view = out[:, g0 - r[0] : g1 - r[0], h0 - r[2] : h1 - r[2]]
-        if not layout.blend:
-            view.copy_(term)
-            continue
-        ramps = layout.piece_weight(piece, side)
         term = term.flip(piece.flip) if piece.flip else term
-        spot = total[g0 - r[0] : g1 - r[0], h0 - r[2] : h1 - r[2]]
-        if ramps is None:  # a leaf's plateau: most pieces deep down
-            spot += 1
-            view.add_(term)
-            continue
         weight = ramps[0][:, None] * ramps[1][None, :]  # float64
-        spot += weight
+        total[g0 - r[0] : g1 - r[0], h0 - r[2] : h1 - r[2]] += weight
         view.add_(term * weight.to(renderer.device, torch.float32))
     if layout.blend:
         out /= total.to(renderer.device, torch.float32)
