@@ -133,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--adaptive",
         action="store_true",
         default=None,
-        help="adaptive (quadtree) cells: start from --grid (a power of two) and split where the photo has detail",
+        help="adaptive (quadtree) cells: start from --grid (a power of two) and split where the photo has detail;"
+        " blended like the grid (no seams) unless --no-blend",
     )
     f.add_argument(
         "--max-cells", type=_positive(int), help="with --adaptive: at most this many cells (default 4 x grid^2)"

@@ -7,8 +7,10 @@ The header's ``__metadata__`` holds ``format`` = ``"neural-collage-code"``,
 ``version``, ``grid``, ``symmetries``, ``source_size`` ("W,H"), ``mode``,
 ``work_side`` and ``s_max``; version 2 adds ``layout``, the cell layout as JSON
 (``{"kind": "grid" | "blend", "grid": g, "window": ...}``; adaptive cells are
-``{"kind": "quadtree", "grid": g, "splits": base64 preorder split bits}``, and ``K``
-is then the number of leaves). Version 1 files (no
+``{"kind": "quadtree", "grid": g, "splits": base64 preorder split bits}``, plus
+``"frame": "mirror", "window", "band", "ramp"`` when the leaves are blended (files
+without ``frame`` are hard quadtrees), and ``K`` is then the number of leaves).
+Version 1 files (no
 layout) are hard grids and load and render exactly as before. Loading validates all
 of it, including contractivity.
 """

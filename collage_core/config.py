@@ -43,7 +43,8 @@ class FractalizeConfig:
     copies: int | None = 1
     # Adaptive (quadtree) cells: start from the grid (a power of two) and split the leaves
     # whose collage error drops most, down to min_cell px at the work side, up to
-    # max_cells leaves (None: 4 * grid**2). Hard cells: blend=True is refused.
+    # max_cells leaves (None: 4 * grid**2). Blended like the uniform grid (mirror frames,
+    # window/band/ramp above) unless blend=False.
     adaptive: bool = False
     max_cells: int | None = None
     min_cell: int = 4
@@ -67,7 +68,7 @@ class FractalizeConfig:
             raise ValueError(f"frame must be one of {FRAMES}, got {self.frame!r}")
         if self.blend and self.plant_loop:
             raise ValueError("a planted loop cell needs hard cells: use blend=False with plant_loop")
-        if self.blend:
+        if self.blend and not self.adaptive:
             self._blended()  # raises for grids that cannot blend
         object.__setattr__(self, "copies", parse_copies(self.copies))
         if self.adaptive not in (True, False):
@@ -84,10 +85,10 @@ class FractalizeConfig:
 
         if self.grid & (self.grid - 1):
             raise ValueError(f"adaptive cells need a power-of-two grid (2, 4, 8, 16, 32, 64), got {self.grid}")
-        if self.blend:
-            raise ValueError("adaptive cells are hard cells today: use blend=False (or leave it unset) with adaptive")
         if self.plant_loop:
             raise ValueError("a planted loop cell needs the uniform grid: adaptive cells cannot plant one")
+        if self.blend is not False and self.frame != "mirror":
+            raise ValueError(f"blended adaptive cells use mirror frames, got frame={self.frame!r}; or use blend=False")
         check_max_cells(self.cells_budget, self.grid)
         if not isinstance(self.min_cell, int) or not 1 <= self.min_cell <= 256:
             raise ValueError(f"min_cell must be an integer number of pixels in [1, 256], got {self.min_cell!r}")
@@ -102,6 +103,12 @@ class FractalizeConfig:
         if self.blend is False or (self.blend is None and (self.grid % 2 or self.grid < 4 or self.plant_loop)):
             return GridLayout(self.grid)
         return self._blended()
+
+    def quadtree_blend(self) -> dict | None:
+        """Adaptive cells' blend settings (``None``: hard leaves, ``blend=False``)."""
+        if self.blend is False:
+            return None
+        return {"window": self.window, "band": self.band, "ramp": self.ramp}
 
     def _blended(self) -> BlendedLayout:
         return BlendedLayout(self.grid, self.window, self.band, self.ramp, self.frame)

@@ -205,6 +205,12 @@ def _blended_base(a, b, layout, symmetries, aux):
 def quadtree_attractor(a, b, layout: QuadtreeLayout, symmetries: str, side: int, aux=None, memo=None):
     """``A(side)`` of a quadtree layout, ``side`` a power of two: ``(B, C, side, side)``.
 
+    Blended leaves (``layout.blend``): above ``u`` a leaf of depth ``d`` reads
+    ``A(side / (grid * 2**d))`` itself (:meth:`~collage_core.quadtree.QuadtreeLayout.step_levels`),
+    not a pooling of ``A(side / grid)``: pooling commutes with the blended step only
+    approximately, and own levels keep deep views as cheap as hard leaves'. ``A(u)`` is
+    still the true fixed point of the step at ``u``.
+
     With ``u = layout.unit`` (the smallest side where every leaf is whole pixels):
 
     * ``A(S) = step(A(S / grid))`` when ``u`` divides ``S`` (the biggest leaves read
@@ -223,6 +229,15 @@ def quadtree_attractor(a, b, layout: QuadtreeLayout, symmetries: str, side: int,
         raise ValueError(f"quadtree attractors are exact at powers of two, got {side}")
     if side < u:
         z = area_resize(quadtree_attractor(a, b, layout, symmetries, u, aux, memo), (side, side))
+    elif layout.blend and side > u:
+        # Blended leaves pool only approximately: each depth reads the recursion's own level.
+        present = [len(ks) > 0 for ks, _, _ in _by_depth(layout)]
+        levels = [
+            quadtree_attractor(a, b, layout, symmetries, s, aux, memo) if used else None
+            for s, used in zip(layout.reads(side), present, strict=True)
+        ]
+        check_cancelled()
+        z = layout.step_levels(levels, a, b, symmetries, aux)
     else:
         child = side // layout.grid
         if child % u == 0:
@@ -241,6 +256,8 @@ def _quadtree_base(a, b, layout, symmetries, aux):
     # p = A(u / grid) solves p = L p + v with L p + v = pool(step(p)) at side u. L is
     # built on the basis images by _pooled_linear (the pooled step without the full-size
     # image), one small system per channel.
+    if layout.blend:
+        return _blended_quadtree_base(a, b, layout, symmetries, aux)
     B, C = b.shape[:2]
     u, p = layout.unit, layout.unit // layout.grid
     n = p * p
@@ -265,6 +282,48 @@ def _quadtree_base(a, b, layout, symmetries, aux):
     # 256 x 256 systems with 2 CPU threads; a loop over B * C systems costs nothing.
     system, rhs = (eye - lin).reshape(B * C, n, n), v.reshape(B * C, n, 1)
     return torch.stack([torch.linalg.solve(m, r) for m, r in zip(system, rhs, strict=True)]).reshape(B, C, p, p)
+
+
+def _blended_quadtree_base(a, b, layout, symmetries, aux):
+    # Blended leaves: p = A(u / grid) solves p = pool(step(p)) at side u, no longer a
+    # pooling of hard cells. The hard quadtree's linear map at the same side is close to
+    # the blended one (they differ only in the bands), so it preconditions the fixed-point
+    # iteration: p <- p + (I - L_hard)^-1 (pool(step(p)) - p) converges in a few steps.
+    B, C = b.shape[:2]
+    u, p = layout.unit, layout.unit // layout.grid
+    n = p * p
+
+    def residual(z):
+        return area_resize(collage_step(z, a, b, layout, symmetries, aux, (u, u)), (p, p)) - z
+
+    z = attractor_mean(a, b, symmetries, aux).expand(B, C, p, p)
+    solve = None
+    if n <= MAX_SOLVED_QUADTREE_BASE:
+        own = a[..., : domain_count(symmetries)[0]]
+        # Sharp copies share their weights across channels: one system serves them all.
+        shared = B == 1 and bool((own == own[:, :1]).all())
+        own = own[:, :1] if shared else own
+        systems = own.shape[0] * own.shape[1]
+        basis = torch.eye(n, dtype=a.dtype, device=a.device).reshape(n, 1, 1, p, p)
+        lin = _pooled_linear(basis.expand(n, *own.shape[:2], p, p), own, layout, symmetries).reshape(n, systems, n)
+        system = torch.eye(n, dtype=a.dtype, device=a.device) - lin.permute(1, 2, 0)  # (systems, out, in)
+        factors = [torch.linalg.lu_factor(m) for m in system]
+
+        def solve(r):
+            flat = r.reshape(B * C, n)
+            if shared:  # every channel a column of one right-hand side
+                return torch.linalg.lu_solve(*factors[0], flat.T).T.reshape(r.shape)
+            out = [torch.linalg.lu_solve(*f, v[:, None]) for f, v in zip(factors, flat, strict=True)]
+            return torch.stack(out).reshape(r.shape)
+
+    for _ in range(BASE_MAX_ITERATIONS):
+        check_cancelled()
+        r = residual(z)
+        z = z + (r if solve is None else solve(r))
+        # float32 codes stop at their own resolution, not below it.
+        if r.abs().max() <= max(BASE_TOLERANCE, 4 * torch.finfo(z.dtype).eps) * (1 + z.abs().max()):
+            break
+    return z
 
 
 def _pooled_linear(z, own, layout, symmetries):

@@ -64,7 +64,8 @@ def fractalize(
             (see :class:`FractalizeConfig`).
         adaptive, max_cells, min_cell (in ``overrides`` or ``config``): quadtree cells
             grown from the ``grid`` (a power of two) where the photo has detail, up to
-            ``max_cells`` leaves (:mod:`~collage_core.quadtree_fit`).
+            ``max_cells`` leaves (:mod:`~collage_core.quadtree_fit`), blended like the
+            grid unless ``blend=False`` (:mod:`~collage_core.quadtree_blend`).
         style: one or more "style source" images whose copies also build the image.
         config: a :class:`FractalizeConfig` (e.g. a preset). Every argument given
             explicitly (not ``None``), and ``overrides`` (``copies``, ``s_max``,
@@ -79,7 +80,12 @@ def fractalize(
     cfg = base.override(**{k: v for k, v in given.items() if v is not None}, **overrides)
     img = open_image(image)
     dev = pick_device(device)
-    layout = QuadtreeLayout(cfg.grid, (0,) * cfg.grid**2) if cfg.adaptive else cfg.layout()
+    blend = cfg.quadtree_blend() if cfg.adaptive else None
+    layout = (
+        QuadtreeLayout(cfg.grid, (0,) * cfg.grid**2, blend is not None, **(blend or {}))
+        if cfg.adaptive
+        else cfg.layout()
+    )
     max_side = DEFAULT_MAX_WORK_SIDE
     if isinstance(layout, BlendedLayout):
         max_side = min(max_side, max(BLEND_MIN_WORK_SIDE, BLEND_CELL_PX * cfg.grid))
@@ -94,7 +100,7 @@ def fractalize(
     loop_at = None
     if cfg.adaptive:
         layout, a, b = fit_quadtree(
-            x, cfg.grid, cfg.cells_budget, cfg.symmetries, cfg.s_max, cfg.strength, aux, cfg.copies, cfg.min_cell
+            x, cfg.grid, cfg.cells_budget, cfg.symmetries, cfg.s_max, cfg.strength, aux, cfg.copies, cfg.min_cell, blend
         )
     elif cfg.plant_loop:
         a0, b0 = fit_closed_form(x, layout, cfg.symmetries, cfg.s_max, cfg.strength, aux, copies=cfg.copies)

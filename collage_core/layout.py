@@ -378,17 +378,7 @@ class BlendedLayout(_Stepper):
         if not self.mirror:
             yield s0, s1, s0 - f0, s1 - f0, False
             return
-        h = c // 2
-        lo, hi = f0 + h, f0 + h + c  # where the copy itself lies
-        if s0 < lo:  # the mirror before the copy: level f0 + h - 1 - q shows child q
-            e = min(s1, lo)
-            yield s0, e, lo - e, lo - s0, True
-        if max(s0, lo) < min(s1, hi):
-            a, e = max(s0, lo), min(s1, hi)
-            yield a, e, a - lo, e - lo, False
-        if s1 > hi:  # the mirror after it: level hi + q shows child c - 1 - q
-            a = max(s0, hi)
-            yield a, s1, 2 * hi - s1 - lo, 2 * hi - a - lo, True
+        yield from mirror_segments(s0, s1, f0, c)
 
     def piece_weight(self, piece: Piece, side: int):
         i, j = divmod(piece.cell, self.grid)
@@ -415,6 +405,22 @@ class BlendedLayout(_Stepper):
     def to_meta(self) -> dict:
         meta = {"kind": self.kind, "grid": self.grid, "window": self.window, "band": self.band, "ramp": self.ramp}
         return meta | ({"frame": self.frame} if self.mirror else {})  # files without it are wide
+
+
+def mirror_segments(s0: int, s1: int, f0: int, c: int):
+    """A mirror frame's level span ``[s0, s1)`` (frame of side ``2c`` starting at ``f0``, its
+    copy at ``[f0 + c/2, f0 + 3c/2)``) cut at the copy's edges: ``(s0, s1, child0, child1, reversed)``."""
+    h = c // 2
+    lo, hi = f0 + h, f0 + h + c  # where the copy itself lies
+    if s0 < lo:  # the mirror before the copy: level f0 + h - 1 - q shows child q
+        e = min(s1, lo)
+        yield s0, e, lo - e, lo - s0, True
+    if max(s0, lo) < min(s1, hi):
+        a, e = max(s0, lo), min(s1, hi)
+        yield a, e, a - lo, e - lo, False
+    if s1 > hi:  # the mirror after it: level hi + q shows child c - 1 - q
+        a = max(s0, hi)
+        yield a, s1, 2 * hi - s1 - lo, 2 * hi - a - lo, True
 
 
 @functools.lru_cache(maxsize=64)
@@ -479,5 +485,5 @@ def layout_from_meta(meta: dict) -> Layout:
     if kind == "quadtree":
         from .quadtree import QuadtreeLayout  # it builds on this module
 
-        return QuadtreeLayout.from_splits(grid, meta.get("splits"))
+        return QuadtreeLayout.from_meta(meta)
     raise ValueError(f"unknown cell layout {kind!r}")

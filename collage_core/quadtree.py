@@ -18,6 +18,11 @@ is stored as the preorder split bits (1 = split), base64 in the code file's head
 
 ``grid`` must be a power of two, so every level a view or a decode visits is a power of
 two times the smallest one, and each is an exact pooling of the one above.
+
+With ``blend=True`` the leaves are cross-faded by a partition of unity over mirror
+frames (:mod:`~collage_core.quadtree_blend`): no seams at 1x or at depth. The weights vary
+inside a pixel, so pooling then commutes with the step only approximately, and renders
+are defined by the same multiscale recursion (every level one step of the level below).
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .layout import Piece, Rect, _check_size, _domain_stack, _Stepper
+from . import quadtree_blend
+from .layout import WINDOWS, Piece, Rect, _check_coefficients, _check_size, _domain_stack, _Stepper
 
 MAX_DEPTH = 8
 MAX_CELLS = 65536
@@ -42,10 +48,16 @@ class QuadtreeLayout(_Stepper):
     Attributes:
         grid: root cells a side, a power of two.
         depths: every leaf's depth, in preorder (the tree is determined by them).
+        blend: cross-fade the leaves (mirror frames, :mod:`~collage_core.quadtree_blend`);
+            ``window``, ``band`` and ``ramp`` as :class:`~collage_core.layout.BlendedLayout`'s.
     """
 
     grid: int
     depths: tuple[int, ...]
+    blend: bool = False
+    window: str = "cosine"
+    band: float = 0.03125
+    ramp: int = 32
     kind = "quadtree"
 
     def __post_init__(self) -> None:
@@ -59,6 +71,22 @@ class QuadtreeLayout(_Stepper):
         if min(self.depths) < 0 or max(self.depths) > MAX_DEPTH:
             raise ValueError(f"quadtree depths must lie in [0, {MAX_DEPTH}]")
         _leaves(self)  # raises if the depths do not tile the square
+        if self.blend not in (True, False):
+            raise ValueError(f"quadtree blend must be True or False, got {self.blend!r}")
+        if self.window not in WINDOWS:
+            raise ValueError(f"window must be one of {WINDOWS}, got {self.window!r}")
+        if not (isinstance(self.band, int | float) and not isinstance(self.band, bool) and 1 / 64 <= self.band <= 0.5):
+            raise ValueError(f"band must be a number in [1/64, 1/2], got {self.band!r}")
+        if not (isinstance(self.ramp, int) and not isinstance(self.ramp, bool) and 0 <= self.ramp <= 4096):
+            raise ValueError(f"ramp must be an integer number of pixels in [0, 4096], got {self.ramp!r}")
+
+    def __hash__(self) -> int:
+        # Every cached lookup (leaves, bands, weights) hashes the layout: hash the depths once.
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash((self.grid, self.depths, self.blend, self.window, self.band, self.ramp))
+            object.__setattr__(self, "_hash", cached)
+        return cached
 
     # ------------------------------------------------------------------ shape
     @property
@@ -72,8 +100,9 @@ class QuadtreeLayout(_Stepper):
 
     @property
     def unit(self) -> int:
-        """Sides a step can produce are multiples of this (every leaf whole pixels)."""
-        return self.grid << self.depth
+        """Sides a step can produce are multiples of this (every leaf whole pixels; blended:
+        an even number of them, so a mirror frame's half cell is whole pixels)."""
+        return (2 if self.blend else 1) * (self.grid << self.depth)
 
     @property
     def factor(self) -> int:
@@ -81,7 +110,17 @@ class QuadtreeLayout(_Stepper):
         return self.grid
 
     def climbs(self, side: int) -> bool:
+        """Whether ``A(side)`` is one step of ``A(child_side(side))`` alone. Blended leaves
+        read their own levels (:meth:`step_levels`): never."""
+        return side % self.unit == 0 and not self.blend
+
+    def steps_at(self, side: int) -> bool:
+        """Whether ``A(side)`` is one step of the levels :meth:`reads` (every leaf whole)."""
         return side % self.unit == 0
+
+    def reads(self, side: int) -> list[int]:
+        """The level side each depth's leaves read in a step at ``side``: ``side / (grid * 2**d)``."""
+        return [side // (self.grid << d) for d in range(self.depth + 1)]
 
     def child_side(self, side: int) -> int:
         return side // self.grid
@@ -99,7 +138,14 @@ class QuadtreeLayout(_Stepper):
         return _domain_stack(z, symmetries, aux, (H // self.grid, W // self.grid))
 
     def assemble(self, a, b, domains) -> torch.Tensor:
-        """Leaves ``sum_n a_kn pool(D_n, 2**d_k) + b_k`` placed on the image; ``domains`` ``(B, C, N, c, c)``."""
+        """Leaves ``sum_n a_kn pool(D_n, 2**d_k) + b_k`` placed on the image (blended: in
+        their frames, weighted and overlap-added); ``domains`` ``(B, C, N, c, c)``."""
+        if self.blend:
+            stacks = [domains]
+            for _ in range(self.depth):
+                B, C, N, h = *stacks[-1].shape[:3], stacks[-1].shape[-1] // 2
+                stacks.append(stacks[-1].reshape(B, C, N, h, 2, h, 2).mean(dim=(4, 6)))
+            return quadtree_blend.assemble(self, a, b, stacks)
         B, C, N, c, _ = domains.shape
         weights = torch.cat([a, b[..., None]], dim=-1)  # (B, C, K, N+1)
         stack = torch.cat([domains, torch.ones_like(domains[:, :, :1])], dim=2)
@@ -118,10 +164,29 @@ class QuadtreeLayout(_Stepper):
             grid_view[:, :, rows.to(a.device), cols.to(a.device)] = cells
         return out
 
+    def step_levels(self, levels: list, a, b, symmetries="d4", aux=None) -> torch.Tensor:
+        """One step from the levels the leaves read, ``levels[d]`` ``(B, C, s_d, s_d)`` at
+        ``s_d = S / (grid * 2**d)`` (``None`` where no leaf has depth ``d``) -> ``(B, C, S, S)``.
+
+        :meth:`step` is this with ``levels[d] = pool(z, 2**d)``; the exact decoder and the
+        viewport give every depth the attractor's own level instead. Hard leaves: the same
+        (pooling commutes); blended: the multiscale recursion of
+        :func:`~collage_core.decode.quadtree_attractor`."""
+        stacks = [None if z is None else _domain_stack(z, symmetries, aux, tuple(z.shape[-2:])) for z in levels]
+        first = next(s for s in stacks if s is not None)
+        B, C, N = first.shape[:3]
+        _check_coefficients(a, b, B, C, self.cells, N)
+        if self.blend:
+            return quadtree_blend.assemble(self, a, b, stacks)
+        return self.assemble(a, b, stacks[0])
+
     # ---------------------------------------------------------------- windows
     def pieces(self, rect: Rect, side: int) -> list[Piece]:
         """The leaves under ``rect`` of level ``side``, each with its part of the window;
-        ``local`` is in the leaf's own frame (side ``side / (grid * 2**depth)``)."""
+        ``local`` is in the leaf's own frame (side ``side / (grid * 2**depth)``). Blended:
+        every leaf whose weight reaches into ``rect``, cut at its copy's mirrored edges."""
+        if self.blend:
+            return quadtree_blend.pieces(self, rect, side)
         out: list[Piece] = []
         c0 = side // self.grid
         index = _leaves(self)[1]
@@ -147,7 +212,20 @@ class QuadtreeLayout(_Stepper):
         return len(self.pieces(rect, side))
 
     def piece_weight(self, piece: Piece, side: int):
-        return None
+        """``None`` (hard leaves, or a blended leaf's plateau: raw weight 1), or the raw
+        ramps ``(rows, cols)`` of a blended piece: the weights are their product divided
+        by :meth:`weight_sum` over the window."""
+        return quadtree_blend.piece_weight(self, piece, side) if self.blend else None
+
+    def weight_sum(self, rect: Rect, side: int) -> torch.Tensor:
+        """``sum_k rho_k`` over ``rect`` of level ``side``, float64 ``(h, w)``, from the pieces
+        (so any window, at any depth, without the whole level)."""
+        out = torch.zeros(rect[1] - rect[0], rect[3] - rect[2], dtype=torch.float64)
+        for p in self.pieces(rect, side):
+            weight = self.piece_weight(p, side)
+            spot = out[p.rect[0] - rect[0] : p.rect[1] - rect[0], p.rect[2] - rect[2] : p.rect[3] - rect[2]]
+            spot += 1 if weight is None else weight[0][:, None] * weight[1][None, :]
+        return out
 
     def loop_center(self, cell: int) -> tuple[float, float]:
         """Fixed point of the map onto leaf ``cell`` (zoom ``grid * 2**depth`` into it loops)."""
@@ -157,7 +235,24 @@ class QuadtreeLayout(_Stepper):
 
     # ------------------------------------------------------------------- file
     def to_meta(self) -> dict:
-        return {"kind": self.kind, "grid": self.grid, "splits": encode_splits(self)}
+        meta = {"kind": self.kind, "grid": self.grid, "splits": encode_splits(self)}
+        if self.blend:  # files without "frame" (before blended quadtrees) are hard
+            meta |= {"frame": "mirror", "window": self.window, "band": self.band, "ramp": self.ramp}
+        return meta
+
+    @classmethod
+    def from_meta(cls, meta: dict) -> QuadtreeLayout:
+        """Inverse of :meth:`to_meta`; malformed input raises ``ValueError``."""
+        hard = cls.from_splits(meta.get("grid"), meta.get("splits"))
+        frame = meta.get("frame")
+        if frame is None:
+            return hard
+        if frame != "mirror":
+            raise ValueError(f"blended quadtree cells have mirror frames, got frame {frame!r}")
+        band = meta.get("band", 0.03125)
+        if not isinstance(band, int | float) or isinstance(band, bool):
+            raise ValueError(f"layout band must be a number, got {band!r}")
+        return cls(hard.grid, hard.depths, True, meta.get("window", "cosine"), float(band), meta.get("ramp", 32))
 
     @classmethod
     def from_splits(cls, grid: int, splits: str) -> QuadtreeLayout:

@@ -26,14 +26,16 @@ MIN_CELL = 4
 # The deepest level a step reads must stay small enough to decode whole (viewport DENSE_MAX).
 
 
-def max_depth(side: int, grid: int, min_cell: int = MIN_CELL) -> int:
-    """The deepest split allowed at work side ``side``: leaves of at least ``min_cell`` px."""
+def max_depth(side: int, grid: int, min_cell: int = MIN_CELL, blend: bool = False) -> int:
+    """The deepest split allowed at work side ``side``: leaves of at least ``min_cell`` px
+    (blended: an even number of pixels), and a step unit of at most ``MAX_UNIT``."""
+    u = 2 if blend else 1
     depth = 0
     while (
         depth < MAX_DEPTH
-        and side % (grid << (depth + 1)) == 0
+        and side % (u * grid << (depth + 1)) == 0
         and side // (grid << (depth + 1)) >= min_cell
-        and grid << (depth + 1) <= MAX_UNIT
+        and u * grid << (depth + 1) <= MAX_UNIT
     ):
         depth += 1
     return depth
@@ -59,6 +61,7 @@ def fit_quadtree(
     aux: torch.Tensor | None = None,
     copies: int | None = None,
     min_cell: int = MIN_CELL,
+    blend: dict | None = None,
 ) -> tuple[QuadtreeLayout, torch.Tensor, torch.Tensor]:
     """Grow a quadtree on ``x`` and fit its leaves in closed form.
 
@@ -68,6 +71,10 @@ def fit_quadtree(
         max_cells: at most this many leaves (splitting adds 3 at a time).
         copies: as :func:`~collage_core.fit.fit_closed_form` (``1``: one sharp copy per leaf).
         min_cell: leaves are at least this many pixels a side at ``S``.
+        blend: ``None`` for hard leaves, or the blended leaves' ``window``, ``band`` and
+            ``ramp`` (:mod:`~collage_core.quadtree_blend`): the tree is grown on the hard
+            leaves' errors, then the blended leaves are fitted together
+            (:func:`~collage_core.quadtree_blend_fit.fit_blended_quadtree`).
     Returns:
         the layout, ``a`` ``(1, C, K, N)`` and ``b`` ``(1, C, K)``, ``K`` its leaves.
     """
@@ -78,7 +85,7 @@ def fit_quadtree(
     QuadtreeLayout(grid, (0,) * grid * grid)  # validates the root grid
     check_max_cells(max_cells, grid)
     S = x.shape[-1]
-    depth = max_depth(S, grid, min_cell)
+    depth = max_depth(S, grid, min_cell, blend is not None)
     fits, errors = [], []
     for d in range(depth + 1):
         n = grid << d
@@ -88,6 +95,11 @@ def fit_quadtree(
         fits.append((a, b))
     split = _grow(grid, depth, max_cells, errors)
     leaves = leaves_in_preorder(grid, split)
+    if blend is not None:
+        from .quadtree_blend_fit import fit_blended_quadtree
+
+        layout = QuadtreeLayout(grid, tuple(d for d, _, _ in leaves), True, **blend)
+        return layout, *fit_blended_quadtree(x, layout, symmetries, s_max, strength, aux, copies)
     a = torch.stack([fits[d][0][:, :, i * (grid << d) + j] for d, i, j in leaves], dim=2)
     b = torch.stack([fits[d][1][:, :, i * (grid << d) + j] for d, i, j in leaves], dim=2)
     return QuadtreeLayout(grid, tuple(d for d, _, _ in leaves)), a, b

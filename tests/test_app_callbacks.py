@@ -484,7 +484,10 @@ def test_the_cells_control_sets_blend_and_follows_the_library_default():
 def test_adaptive_cells_keep_the_grid_budget_and_round_trip_through_presets(tmp_path, monkeypatch):
     monkeypatch.setenv("NEURAL_COLLAGE_PRESETS", str(tmp_path))
     config = FractalizeRequest(photo=None, grid=32, cells="adaptive").config()
-    assert (config.adaptive, config.blend, config.grid, config.cells_budget) == (True, False, 8, 1024)
+    assert (config.adaptive, config.blend, config.grid, config.cells_budget) == (True, None, 8, 1024)
+    assert config.quadtree_blend() is not None  # blended leaves, the library default
+    hard = FractalizeRequest(photo=None, grid=32, cells="adaptive-hard").config()
+    assert (hard.adaptive, hard.blend, hard.cells_budget) == (True, False, 1024)
     odd = FractalizeRequest(photo=None, grid=20, cells="adaptive").config()
     assert (odd.grid, odd.cells_budget) == (4, 400)  # the root is a power of two
     back = FractalizeRequest(photo=None, grid=32, cells="hard").config()
@@ -494,6 +497,11 @@ def test_adaptive_cells_keep_the_grid_budget_and_round_trip_through_presets(tmp_
     grid, *_, cells = ui.apply_preset("quad", session=session)
     assert (grid, cells) == (32, "adaptive")
     assert session.presets["quad"].config() == config
+    ui.save_user_preset(
+        "quadh", "", 32, "d4", 0.2, 0, 0, "noise", 1, session=session, copies="1", cells="adaptive-hard"
+    )
+    assert ui.apply_preset("quadh", session=session)[-1] == "adaptive-hard"
+    assert session.presets["quadh"].config() == hard
     assert FractalizeRequest(photo=None, preset="quad", grid=grid, cells=cells).config(session) == config
 
 

@@ -172,8 +172,10 @@ def test_deep_view_cost_grows_with_log_zoom():
 def test_config_refuses_what_adaptive_cannot_do():
     with pytest.raises(ValueError, match="power-of-two"):
         cc.FractalizeConfig(grid=12, adaptive=True)
-    with pytest.raises(ValueError, match="hard cells"):
-        cc.FractalizeConfig(grid=8, adaptive=True, blend=True)
+    assert cc.FractalizeConfig(grid=8, adaptive=True, blend=True).quadtree_blend() is not None  # blended leaves
+    assert cc.FractalizeConfig(grid=8, adaptive=True, blend=False).quadtree_blend() is None
+    with pytest.raises(ValueError, match="mirror frames"):
+        cc.FractalizeConfig(grid=8, adaptive=True, frame="wide")
     with pytest.raises(ValueError, match="max_cells"):
         cc.FractalizeConfig(grid=8, adaptive=True, max_cells=10)
     with pytest.raises(ValueError, match="loop"):

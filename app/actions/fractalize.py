@@ -182,7 +182,8 @@ def readout(views: Views, code: FractalCode) -> str:
 def _cells_label(code: FractalCode) -> str:
     kind = code.layout.kind
     if kind == "quadtree":
-        return f"**adaptive** {code.layout.cells} cells from {code.grid}×{code.grid}"
+        look = "blended" if code.layout.blend else "hard"
+        return f"**adaptive** {code.layout.cells} cells from {code.grid}×{code.grid} ({look})"
     return f"**{'blended' if kind == 'blend' else 'grid'}** {code.grid}×{code.grid}"
 
 

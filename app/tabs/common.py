@@ -32,21 +32,28 @@ COLOUR_INFO = "true: the photo's colours; vivid: each channel stretched; ice, em
 COPIES = [("1 · sharp", "1"), ("2", "2"), ("3", "3"), ("soft · all 8", "soft")]
 # Cells: hard squares, cosine-blended overlaps (no seams), auto (blends where the grid
 # allows), or adaptive: a quadtree with the same number of cells as the hard grid, big
-# cells (whole copies) where the photo is calm and small ones where it is busy.
-CELLS = [("hard grid", "hard"), ("blended", "blended"), ("auto", "auto"), ("adaptive", "adaptive")]
-_CELLS_BLEND = {"hard": False, "blended": True, "auto": None, "adaptive": False}
+# cells (whole copies) where the photo is calm and small ones where it is busy, blended
+# like the grid (no seams) or hard.
+CELLS = [
+    ("hard grid", "hard"),
+    ("blended", "blended"),
+    ("auto", "auto"),
+    ("adaptive", "adaptive"),
+    ("adaptive (hard)", "adaptive-hard"),
+]
+_CELLS_BLEND = {"hard": False, "blended": True, "auto": None, "adaptive": None, "adaptive-hard": False}
 START_CHOICES = ["noise", "gray", "photo"]
 
 
 def cells_value(blend: bool | None, adaptive: bool = False) -> str:
     """The Cells control's value for a config's ``blend`` (so the control follows the library default)."""
     if adaptive:
-        return "adaptive"
+        return "adaptive-hard" if blend is False else "adaptive"
     return next(k for k, v in _CELLS_BLEND.items() if v is blend)
 
 
 def parse_cells(value) -> bool | None:
-    """The ``blend`` setting of a Cells value ("hard", "blended", "auto" or "adaptive")."""
+    """The ``blend`` setting of a Cells value ("hard", "blended", "auto", "adaptive" or "adaptive-hard")."""
     if value not in _CELLS_BLEND:
         raise ValueError(f"Cells must be one of {', '.join(_CELLS_BLEND)}, got {value!r}.")
     return _CELLS_BLEND[value]
@@ -56,13 +63,14 @@ def cells_settings(value, grid: int) -> dict:
     """The fit settings of a Cells value with the Grid slider at ``grid`` cells a side.
 
     "adaptive" keeps the grid's cell budget (``grid**2`` cells) and starts the quadtree
-    from the largest power of two at most ``grid / 4`` (2 levels of splits to spend it).
+    from the largest power of two at most ``grid / 4`` (2 levels of splits to spend it);
+    its leaves are blended (the library default), "adaptive-hard" keeps them hard.
     """
     blend = parse_cells(value)
-    if value != "adaptive":
+    if not value.startswith("adaptive"):
         return {"blend": blend, "adaptive": False, "max_cells": None}
     root = max(2, 1 << (max(int(grid) // 4, 1).bit_length() - 1))
-    return {"blend": False, "adaptive": True, "grid": root, "max_cells": int(grid) ** 2}
+    return {"blend": blend, "adaptive": True, "grid": root, "max_cells": int(grid) ** 2}
 
 
 def shown_grid(config) -> int:

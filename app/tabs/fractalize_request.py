@@ -27,7 +27,8 @@ class FractalizeRequest:
         iterations: 0 renders the exact attractor; n shows n steps from ``start``.
         start, start_image: "noise", "gray" or "photo" (then ``start_image``).
         cells: "hard", "blended" or "auto" (the library's ``blend`` False / True / None),
-            or "adaptive" (a quadtree with ``grid**2`` cells, see ``common.cells_settings``).
+            or "adaptive" / "adaptive-hard" (a quadtree with ``grid**2`` cells, blended or
+            hard, see ``common.cells_settings``).
         colour: "true", "vivid", "off" or a palette such as "ice" (``collage_core.palette``).
     """
 
