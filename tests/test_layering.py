@@ -20,7 +20,8 @@ def _imports(module: str) -> set[str]:
         if isinstance(node, ast.ImportFrom):
             base = package[: len(package) - node.level + 1] if node.level else []
             name = ".".join(base + ([node.module] if node.module else []))
-            found |= {name} | {f"{name}.{a.name}" for a in node.names}
+            # ``from . import sub`` loads ``sub``, not the package's own namespace.
+            found |= ({name} if node.module else set()) | {f"{name}.{a.name}" for a in node.names}
         elif isinstance(node, ast.Import):
             found |= {a.name for a in node.names}
     return {m for m in found if m.startswith("collage_core") and _exists(m)}
