@@ -15,18 +15,7 @@ import collage_core as cc
 from collage_core import tiles
 from collage_core.resample import banded_product
 from collage_core.viewport import BATCHED_PIECES, ViewRenderer, _area_window, plan_view
-
-
-def _reference(code, plan):
-    """The view from a full decode of ``A(S)`` with the same area weights (naive)."""
-    aux = None if code.aux is None else code.aux[None]
-    full = cc.decode_exact(code.a[None], code.b[None], code.layout, code.symmetries, plan.side, aux)[0]
-    r0, r1, c0, c1 = plan.window
-    h, w = plan.out_size
-    rows = _area_window(plan.side, plan.rows[0], plan.rows[1], h, r0, r1).float()
-    cols = _area_window(plan.side, plan.cols[0], plan.cols[1], w, c0, c1).float()
-    return rows @ full[:, r0:r1, c0:c1] @ cols.T
-
+from tests.test_viewport import _reference  # the view from a full decode (naive)
 
 VIEWS = [((0.5, 0.5), 3.0), ((0.31, 0.72), 37.3), ((0.95, 0.02), 11.0), ((0.2, 0.6), 5.7)]
 

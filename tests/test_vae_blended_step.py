@@ -15,15 +15,7 @@ from collage_core.layout import BlendedLayout
 from collage_core.operator import contract, domain_count
 from collage_core.vae import blended_step as kernel
 from collage_core.vae.blended_step import InferenceBlendedLayout, blended_step, render_attractor, reused_buffers
-from tests.test_vae import _strong, tiny
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from tests.test_vae import _strong, one_thread, tiny  # noqa: F401 - one_thread: autouse fixture
 
 
 def coefficients(B: int, C: int, grid: int, symmetries: str, seed: int = 0):
