@@ -22,6 +22,7 @@ _TRAIN_OPTIONS = {
     "batch_size": "batch_size",
     "lr": "lr",
     "lr_warmup_steps": "lr_warmup_steps",
+    "decay_epochs": "decay_epochs",
     "free_bits": "free_bits",
     "kl_warmup": "kl_warmup_epochs",
     "kl_balance": "kl_balance",
@@ -149,11 +150,17 @@ def add_vae_commands(subparsers) -> None:
         help="v1: how the shipped weights were trained (MLP head, 2-epoch warm-up, 0.5 free bits, no balancing)",
     )
     t.add_argument("--head", choices=["linear", "mlp"], default=None, help="Collage per-pixel head (default linear)")
-    t.add_argument("--layout", choices=["grid", "blend"], default=None, help="Collage cell layout (default grid)")
+    t.add_argument("--layout", choices=["grid", "blend"], default=None, help="Collage cell layout (default blend)")
     t.add_argument(
-        "--supersample", type=int, default=None, help="Collage: k x k sub-pixels per pixel probability (default 4)"
+        "--supersample", type=int, default=None, help="Collage: k x k sub-pixels per pixel probability (default 2)"
     )
     t.add_argument("--lr-warmup-steps", type=int, default=None, help="default 200")
+    t.add_argument(
+        "--decay-epochs",
+        type=_positive_float,
+        default=None,
+        help="cosine learning-rate decay over this many epochs, then hold at 10%% (default: all epochs)",
+    )
     t.add_argument("--data-dir", default=None, help="MNIST cache folder (default ~/.cache/neural-collage)")
     t.add_argument("--time-limit", type=_positive_float, default=None, help="wall-clock budget in seconds")
     t.add_argument("--batch-size", type=int, default=None, help="default 64")

@@ -206,7 +206,7 @@ def test_train_resume_and_log(tmp_path):
     tc = vae.TrainConfig(epochs=1, batch_size=8, lr_warmup_steps=2)
     first = vae.train(cfg, tc, out, train_images=data, valid_images=data[:16], progress=False, log=lambda s: None)
     assert len(first["epochs"]) == 1
-    tc2 = vae.TrainConfig(epochs=2, batch_size=8, lr_warmup_steps=2)
+    tc2 = vae.TrainConfig(epochs=2, decay_epochs=1, batch_size=8, lr_warmup_steps=2)
     second = vae.train(
         None, tc2, out, resume=out, train_images=data, valid_images=data[:16], progress=False, log=lambda s: None
     )
@@ -284,16 +284,17 @@ def test_load_pretrained_offline_and_valid_samples():
         x = model.sample(n=2, magnify=2, seed=0)
         assert x.shape == (2, 1, 56, 56)
         assert torch.isfinite(x).all() and x.min() >= 0 and x.max() <= 1
-    # Shipped Collage VAE: the attractor is pool-consistent to float32 round-off; the
-    # probabilities only on average, since the head (MLP + sigmoid) is non-linear: measured
-    # mean 0.013-0.019 and max 0.55 at edge pixels for m = 2..40 (docs/vae.md).
+    # Shipped Collage VAE: blended cells and a linear head. With supersample 2, pooling
+    # 2x back to 1x is exact; at other magnifications the windows vary inside a pixel, so
+    # probabilities agree within the issue's bounds (measured on 16 digits: mean 0.002,
+    # p99 0.024 at 5x and 40x; docs/vae.md).
     model = vae.load_pretrained()
-    h = model.decoder.sample(3, 1.0, torch.Generator().manual_seed(0))
-    base = model.likelihood.attractor(h, 28)
-    pooled = F.avg_pool2d(model.likelihood.attractor(h, 56), 2)
-    assert torch.allclose(pooled, base, atol=1e-5 * (1 + base.abs().max().item()))
-    gap = F.avg_pool2d(model.sample(n=3, magnify=2, seed=0), 2) - model.sample(n=3, magnify=1, seed=0)
-    assert gap.abs().mean() < 0.03
+    assert model.config.layout == "blend" and model.config.head == "linear"
+    one = model.sample(n=3, magnify=1, seed=0)
+    for m in (2, 5):
+        gap = (F.avg_pool2d(model.sample(n=3, magnify=m, seed=0), m) - one).abs()
+        assert gap.mean() < 0.01 and torch.quantile(gap.flatten(), 0.99) < 0.1
+    assert (F.avg_pool2d(model.sample(n=3, magnify=2, seed=0), 2) - one).abs().max() < 1e-4
     with pytest.raises(ValueError, match="which"):
         vae.load_pretrained("nope")
 
@@ -405,7 +406,7 @@ def test_legacy_config_json_reads_as_the_mlp_grid_model():
     assert cfg.head == "mlp" and cfg.layout == "grid"
     assert vae.VAEConfig().head == "linear"
     shipped = vae.load_pretrained()
-    assert shipped.config.head == "mlp" and isinstance(shipped.likelihood.head, vae.MLPHead)
+    assert shipped.config.head == "linear" and isinstance(shipped.likelihood.head, vae.LinearHead)
     with pytest.raises(ValueError, match="head must be"):
         vae.VAEConfig(head="cubic")
     with pytest.raises(ValueError, match="layout must be"):
@@ -519,7 +520,8 @@ def test_tiny_model_trains_with_every_remedy_logs_group_kl_and_resumes(tmp_path)
     key = "likelihood.params.bias"
     assert torch.equal(avg.state_dict()[key], tensors["ema." + key])
     assert not torch.equal(avg.state_dict()[key], raw.state_dict()[key])
-    second = vae.train(None, vae.TrainConfig(**{**json.loads(tc.to_json()), "epochs": 2}), out, resume=out, **quiet)
+    longer = vae.TrainConfig(**{**json.loads(tc.to_json()), "epochs": 2, "decay_epochs": 1})
+    second = vae.train(None, longer, out, resume=out, **quiet)
     assert [e["epoch"] for e in second["epochs"]] == [1, 2]
     with pytest.raises(ValueError, match="different training setup"):
         vae.train(None, vae.TrainConfig(epochs=3, batch_size=8, beta=0.5), out, resume=out, **quiet)
@@ -560,3 +562,26 @@ def test_cli_recipes_and_options_reach_the_configs():
     args = ["train-vae", "--kl-balance", "--skip-grad-norm", "500", "--supersample", "2"]
     model_cfg, train_cfg = train_configs(parser.parse_args(args))
     assert train_cfg.kl_balance and train_cfg.skip_grad_norm == 500 and model_cfg.supersample == 2
+
+
+def test_a_run_lengthened_with_decay_epochs_equals_a_fresh_longer_run(tmp_path):
+    from collage_core.vae.train import learning_rate
+
+    """decay_epochs fixes the cosine schedule, so 1 epoch resumed to 2 is the 2-epoch run."""
+    data = synthetic_digits(32)
+    cfg = vae.VAEConfig(likelihood="collage", **TINY)
+    quiet = dict(train_images=data, valid_images=data[:8], progress=False, log=lambda s: None)
+    steps = 4  # per epoch: 32 images / batch 8
+    tc = vae.TrainConfig(epochs=2, decay_epochs=1, batch_size=8, lr_warmup_steps=1)
+    assert learning_rate(tc, 2 * steps - 1, steps) == pytest.approx(0.1 * tc.lr)
+    fresh = tmp_path / "fresh.safetensors"
+    vae.train(cfg, tc, fresh, **quiet)
+    short = tmp_path / "short.safetensors"
+    vae.train(cfg, vae.TrainConfig(epochs=1, batch_size=8, lr_warmup_steps=1), short, **quiet)
+    vae.train(None, tc, short, resume=short, **quiet)
+    a, b = vae.read_checkpoint(fresh)[1], vae.read_checkpoint(short)[1]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ValueError, match="decay_epochs"):
+        vae.TrainConfig(epochs=2, decay_epochs=3)
+    with pytest.raises(ValueError, match="keep its decay_epochs"):  # a silent change of schedule
+        vae.train(None, vae.TrainConfig(epochs=3, batch_size=8, lr_warmup_steps=1), short, resume=short, **quiet)

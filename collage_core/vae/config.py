@@ -103,6 +103,11 @@ class TrainConfig:
     batch_size: int = 64
     lr: float = 2e-3
     lr_warmup_steps: int = 200  # Adam on a fresh hierarchical VAE diverges without it
+    # The cosine decay spans this many epochs (None: all of them), then the rate holds at its
+    # 10% floor. A run of E epochs continued to E + k with decay_epochs=E follows exactly the
+    # schedule of a fresh (E + k)-epoch run with decay_epochs=E: a finished run can be
+    # lengthened without changing what its first E epochs were.
+    decay_epochs: float | None = None
     # Linear KL ramp from 0 to beta. 2 epochs (the shipped runs) still lost both 14x14
     # groups; a longer ramp lets the fine groups start carrying information first.
     kl_warmup_epochs: float = 5.0
@@ -132,6 +137,8 @@ class TrainConfig:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.decay_epochs is not None and not 0 < self.decay_epochs <= self.epochs:
+            raise ValueError(f"decay_epochs must lie in (0, epochs], got {self.decay_epochs}")
         if self.kl_warmup_epochs < 0 or self.free_bits < 0:
             raise ValueError("kl_warmup_epochs and free_bits must be >= 0")
         if not 0.0 <= self.ema_decay < 1.0:

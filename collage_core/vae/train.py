@@ -32,7 +32,7 @@ def kl_weight(cfg: TrainConfig, epoch_float: float) -> float:
 
 
 def learning_rate(cfg: TrainConfig, step: int, total_steps: int) -> float:
-    """Linear warm-up, then cosine decay to 10% of ``lr`` at the last planned step."""
+    """Linear warm-up, then cosine decay to 10% of ``lr`` at ``total_steps``, held after it."""
     if step < cfg.lr_warmup_steps:
         return cfg.lr * (step + 1) / cfg.lr_warmup_steps
     frac = min(1.0, (step - cfg.lr_warmup_steps) / max(1, total_steps - cfg.lr_warmup_steps))
@@ -61,10 +61,13 @@ def training_loss(
 def check_resumable(stored: dict, cfg: TrainConfig) -> None:
     """A resumed run must keep its objective: only ``RESUMABLE_CHANGES`` may differ."""
     now = json.loads(cfg.to_json())
+    stored = {**stored, "decay_epochs": stored.get("decay_epochs") or stored.get("epochs")}
+    now["decay_epochs"] = now["decay_epochs"] or now["epochs"]  # the schedule, however it was given
     changed = sorted(k for k in stored.keys() & now.keys() if k not in RESUMABLE_CHANGES and stored[k] != now[k])
     if changed:
         diff = ", ".join(f"{k}: {stored[k]!r} -> {now[k]!r}" for k in changed)
-        raise ValueError(f"resuming with a different training setup ({diff}); pass the run's original options")
+        hint = " (to lengthen a run, keep its decay_epochs)" if "decay_epochs" in diff else ""
+        raise ValueError(f"resuming with a different training setup ({diff}); pass the run's original options{hint}")
 
 
 def train(
@@ -104,8 +107,6 @@ def train(
         check_resumable(state.get("train_config", {}), cfg)
         average = ema_tensors(read_checkpoint(resume)[1])
         start_epoch, step = int(state.get("epoch", 0)), int(state.get("step", 0))
-        gen.manual_seed(cfg.seed + 1000 * start_epoch)
-        torch.manual_seed(cfg.seed + 1000 * start_epoch)
     elif init_from is not None:
         model, _, _ = load_checkpoint(init_from, expect=model_config)
         opt_tensors, state = {}, {}
@@ -128,7 +129,7 @@ def train(
         valid_images = load_mnist("valid", data_dir, download=True)[:VALID_SUBSET]
     N, B = train_images.shape[0], cfg.batch_size
     steps_per_epoch = max(1, N // B)
-    total_steps = steps_per_epoch * cfg.epochs
+    total_steps = round(steps_per_epoch * (cfg.decay_epochs or cfg.epochs))
     out = Path(out)
     history: list[dict] = list(state.get("history", []))
     t0 = time.perf_counter()
@@ -138,6 +139,9 @@ def train(
         if over and epoch > start_epoch:
             log(f"time limit {cfg.time_limit_s:.0f}s reached: stopping before epoch {epoch + 1}")
             break
+        if epoch > 0:  # every later epoch draws from its own seed: a resumed run is the uninterrupted one
+            gen.manual_seed(cfg.seed + 1000 * epoch)
+            torch.manual_seed(cfg.seed + 1000 * epoch)
         te = time.perf_counter()
         order = torch.randperm(N, generator=gen)
         sums = {"loss": 0.0, "distortion": 0.0, "rate": 0.0}
