@@ -11,7 +11,17 @@ from __future__ import annotations
 
 from .actions.converge import Convergence, converge_frames, write_frames
 from .actions.digits import Digits, contact_sheet, gray_image, load_vae, sample_digits
-from .actions.fractalize import Views, fit, load_code, preview, psnr, readout, render_views, resolve_config
+from .actions.fractalize import (
+    Views,
+    fit,
+    load_code,
+    loop_config,
+    preview,
+    psnr,
+    readout,
+    render_views,
+    resolve_config,
+)
 from .actions.photos import Photo, digest, load_photo, mark_point, safe_stem, start_image
 from .actions.progress import ProgressFn
 from .actions.zoom import check_animation, export_zoom, zoom_settings
@@ -35,6 +45,7 @@ __all__ = [
     "load_code",
     "load_photo",
     "load_vae",
+    "loop_config",
     "mark_point",
     "preview",
     "psnr",

@@ -346,11 +346,13 @@ def cmd_zoom(args: argparse.Namespace) -> int:
         keyframes=load_keyframes(args.keyframes) if args.keyframes else None,
     )
     writers.writer_for(out).check_fps(settings.fps)  # before the fit, which takes a while
-    # The zoom look plants a loop cell (hard cells); --blend without --loop asks for none.
-    extra = {"plant_loop": True} if settings.loop else ({"plant_loop": False} if args.blend else {})
+    # --blend asks for blended cells even where a look plants a loop cell (which needs hard ones).
+    extra = {"plant_loop": False} if args.blend else {}
     config = callbacks.resolve_config(
         args.preset or "deep-zoom", copies=args.copies, blend=args.blend, band=args.band, **extra
     )
+    if settings.loop:
+        config = callbacks.loop_config(config)
     code, _, _ = _load_input(args.input, config, args)
     bar = _tqdm_progress("zoom", settings.frames)
     try:

@@ -389,7 +389,19 @@ def test_builtin_presets_are_named_looks():
     for p in found.values():
         assert p.description and p.config() is not None
         assert p.path.stat().st_size < 1024  # small and human-readable
-    assert found["deep-zoom"].config().plant_loop and found["deep-zoom"].zoom["loop"] is True
+    # The zoom look loops through blended cells (cross-faded), so its 1x is the photo, not a mosaic.
+    deep = found["deep-zoom"].config()
+    assert found["deep-zoom"].zoom["loop"] is True and deep.layout().kind == "blend" and deep.copies == 1
+    assert callbacks.loop_config(deep) == deep
+
+
+def test_a_loop_plants_its_cell_only_in_hard_cells():
+    hard = callbacks.resolve_config("mosaic")
+    assert hard.layout().kind == "grid" and callbacks.loop_config(hard).plant_loop
+    for blended in (callbacks.resolve_config(), callbacks.resolve_config("mosaic", blend=True)):
+        assert blended.layout().kind == "blend" and not callbacks.loop_config(blended).plant_loop
+    adaptive = callbacks.resolve_config(adaptive=True, blend=False, grid=8)
+    assert callbacks.loop_config(adaptive) == adaptive  # a quadtree cannot plant one
 
 
 def test_presets_save_load_and_user_override(tmp_path, monkeypatch):
@@ -563,10 +575,10 @@ def test_the_dive_target_is_marked(photo_path):
 
 
 def test_a_studio_loop_works_at_the_deepest_depth_its_slider_offers(photo_path):
-    # The loop cell is planted as a pure copy, so the loop is exact: no cross-fade to render deeper.
     depth = math.log10(limits.MAX_ZOOM)
-    out = ui.zoom(str(photo_path), preset="deep-zoom", depth=depth, loop=True, seconds=1, fps=4, size="128×128")
-    assert len(_frames(out[-1])) == 4
+    for look in ("deep-zoom", "mosaic"):  # a cross-faded loop (blended cells), and a planted one (hard)
+        out = ui.zoom(str(photo_path), preset=look, depth=depth, loop=True, seconds=1, fps=4, size="128×128")
+        assert len(_frames(out[-1])) == 4
 
 
 def test_saving_the_controls_as_a_preset(tmp_path, monkeypatch):

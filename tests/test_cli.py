@@ -178,20 +178,30 @@ def test_zoom_writes_an_animated_gif(capsys, photo, tmp_path):
     assert "3 frames" in stdout and "48x32" in stdout
 
 
-@pytest.mark.parametrize("flags,kind", [((), "grid"), (("--blend", "--band", 0.125), "blend")])
-def test_zoom_cell_layout_flags(capsys, photo, tmp_path, flags, kind, monkeypatch):
+@pytest.mark.parametrize(
+    "flags,kind,planted",
+    [
+        ((), "blend", False),  # the deep-zoom look: blended cells
+        (("--no-blend",), "grid", False),
+        (("--blend", "--band", 0.125), "blend", False),
+        (("--loop",), "blend", False),  # a blended loop cross-fades: no planted cell
+        (("--loop", "--no-blend"), "grid", True),  # a hard loop plants its cell: exact
+        (("--preset", "mosaic", "--loop"), "grid", True),
+    ],
+)
+def test_zoom_cell_layout_flags(capsys, photo, tmp_path, flags, kind, planted, monkeypatch):
     seen = []
 
     def export(code, *args, **kwargs):  # the layout is all this test needs: skip the frames
-        seen.append(code.layout)
+        seen.append(code)
         Image.new("RGB", (4, 4)).save(tmp_path / "z.gif")
 
     monkeypatch.setattr(cc, "export_zoom", export)
     status, _, err = run(capsys, "zoom", photo, "-o", tmp_path / "z.gif", "--seconds", 1, "--fps", 2, *flags)
     assert status == 0, err
-    assert seen[0].kind == kind and (kind == "grid" or seen[0].band == 0.125)
-    status, _, err = run(capsys, "zoom", photo, "-o", tmp_path / "z.gif", "--loop", "--blend", "--seconds", 1)
-    assert status == 1 and "planted loop cell needs hard cells" in one_error_line(err)
+    layout = seen[0].layout
+    assert layout.kind == kind and ("--band" not in flags or layout.band == 0.125)
+    assert ("loop_cell" in seen[0].meta) == planted
 
 
 def test_zoom_errors(capsys, photo, tmp_path):

@@ -53,6 +53,18 @@ def resolve_config(preset: str | Preset | None = None, clamp_strength: bool = Fa
     return base.override(**changes)
 
 
+def loop_config(config: FractalizeConfig) -> FractalizeConfig:
+    """The settings a seamless zoom loop fits with: hard cells plant their loop cell.
+
+    A planted loop cell is a pure copy of the whole image, so a loop through hard cells
+    wraps exactly. Blended cells keep their look: their loop cross-fades two depths one
+    loop apart (``collage_core.zoom.loop``), which is continuous too, and the 1x picture
+    stays the photo instead of a mosaic of copies.
+    """
+    hard = not config.adaptive and config.layout().kind == "grid"
+    return config.override(plant_loop=True) if hard else config
+
+
 # ------------------------------------------------------------------------- fractalize
 def fit(
     photo: Photo | Image.Image,

@@ -54,23 +54,25 @@ def _zoom_code(source, preset, loop: bool, session: Session, progress, device: s
     One look everywhere: the photo behind the Fractalize tab's attractor and a photo
     dropped here are fitted alike (as ``collage zoom --preset LOOK`` does), so the same
     photo and look give the same zoom. With no look, the Fractalize tab's collage is
-    used as it is (a loop plants its loop cell in a refit, which needs hard cells).
+    used as it is (a loop through hard cells plants its loop cell in a refit).
     """
     look = find_preset(preset, session)
-    extra = {"plant_loop": True, "blend": False} if loop else {}
+    for_loop = callbacks.loop_config if loop else (lambda config: config)
     from_session = session.code is not None and source is not None
     if from_session and callbacks.digest(source) == session.attractor_digest:
         code, photo, name = session.code, session.original, session.name
-        if photo is None or (look is None and (not loop or "loop_cell" in code.meta)):
+        if photo is None:
             return code, name  # a loaded code file has no photo to refit
-        config = callbacks.resolve_config(look, **extra) if look else session.config.override(**extra)
+        if look is None and ("loop_cell" in code.meta or not for_loop(session.config).plant_loop):
+            return code, name  # the tab's collage as it is: blended cells loop without a planted cell
+        config = for_loop(callbacks.resolve_config(look) if look else session.config)
     else:
         if source is None:
             raise ValueError("No image to zoom into: fractalize a photo first, or drop one here.")
         loaded = callbacks.load_photo(source)
         notify(loaded.notes)
         photo, name = loaded.image, loaded.name
-        config = callbacks.resolve_config(look, **extra)
+        config = for_loop(callbacks.resolve_config(look))
     key = (callbacks.digest(photo), photo.mode, photo.size, config)
     if session.zoom_code is not None and session.zoom_code[0] == key:
         return session.zoom_code[1], name
