@@ -147,7 +147,7 @@ def add_vae_commands(subparsers) -> None:
         "--recipe",
         choices=["default", "v1"],
         default="default",
-        help="v1: how the shipped weights were trained (MLP head, 2-epoch warm-up, 0.5 free bits, no balancing)",
+        help="v1: how the first shipped weights were trained (hard grid, MLP head, 2-epoch warm-up, 0.5 free bits)",
     )
     t.add_argument("--head", choices=["linear", "mlp"], default=None, help="Collage per-pixel head (default linear)")
     t.add_argument("--layout", choices=["grid", "blend"], default=None, help="Collage cell layout (default blend)")

@@ -31,8 +31,8 @@ def sample_digits(
 ) -> Digits:
     """Sample the Collage VAE: ``count`` digits at ``magnify``, and digit 1 at 40× beside bicubic.
 
-    The 1× digit is the 40× render average-pooled (exact: pooling the attractor is the
-    attractor at the smaller size), so both panels show the same sample.
+    The bicubic panel upscales the 40× render average-pooled to 28×28, so both panels show
+    the same sample (pooled, it is the 1× digit to within 0.002 on average).
     """
     import torch
     import torch.nn.functional as F

@@ -31,21 +31,22 @@ class VAEConfig:
     # Collage likelihood (DESIGN.md section 7): 4x4 grid of 7x7 cells, whole-image domain.
     grid: int = 4
     # Cell layout of the collage: "blend" (DESIGN.md 8, overlapping cells: no seams at 40x)
-    # or "grid" (hard cells, the shipped v1 model; seams at every level).
+    # or "grid" (hard cells, the first shipped model, v1; seams at every level).
     layout: str = "blend"
     symmetries: str = "d4"  # 8 dihedral copies of the pooled image per cell
     collage_channels: int = 6  # attractor channels; decode cost at 40x grows linearly with it
     s_max: float = 0.75  # contraction bound on each cell's L1 self weight; smaller = faster 40x base
     # Per-pixel head from attractor channels to the Bernoulli logit. "linear" commutes with
-    # area pooling, so pool(logits at m x) == logits at 1x exactly; "mlp" (the shipped
-    # weights) is non-linear and changes the digit a little with magnification.
+    # area pooling, so pool(logits at m x) == logits at 1x exactly on the hard grid; "mlp"
+    # (the first shipped weights, v1) is non-linear and changes the digit with magnification.
     head: str = "linear"
     head_hidden: int = 16  # hidden units of the "mlp" head (unused by "linear")
     # Each pixel's Bernoulli probability is the mean of sigmoid(logit) over k x k sub-pixels
     # of the attractor (decoded at 28k in training). Pooling a 40x sample then matches the
-    # 1x one up to the sigmoid's curvature inside a 1/k pixel only: on the shipped attractor
+    # 1x one up to the sigmoid's curvature inside a 1/k pixel only: on the v1 attractor
     # k=1 leaves a p99 gap of 0.25 in probability, k=2 0.11, k=4 0.016 (docs/vae/PLAN.md);
-    # a linear head on blended cells, k=2: 0.026. k=4 costs 2.6x per blended training step.
+    # the shipped model (linear head, blended cells, k=2): 0.024. k=4 costs 2.6x per blended
+    # training step.
     supersample: int = 2
     param_features: int = 16  # 7x7 feature channels flattened into the collage-parameter layer
 
@@ -92,7 +93,7 @@ class VAEConfig:
 class TrainConfig:
     """One training run (negative ELBO with a KL weight ``beta``).
 
-    The KL options fight posterior collapse (DESIGN.md 7: the shipped Collage VAE's two
+    The KL options fight posterior collapse (DESIGN.md 7: the v1 Collage VAE's two
     14x14 groups carry 0.6 nats each). A *group* is one latent block of the top-down
     decoder (``z_dim`` channels at one resolution); free bits and balancing act on each
     group's KL summed over its latents, never per latent dimension.
@@ -108,10 +109,10 @@ class TrainConfig:
     # schedule of a fresh (E + k)-epoch run with decay_epochs=E: a finished run can be
     # lengthened without changing what its first E epochs were.
     decay_epochs: float | None = None
-    # Linear KL ramp from 0 to beta. 2 epochs (the shipped runs) still lost both 14x14
+    # Linear KL ramp from 0 to beta. 2 epochs (the v1 runs) still lost both 14x14
     # groups; a longer ramp lets the fine groups start carrying information first.
     kl_warmup_epochs: float = 5.0
-    # Nats per group (batch mean) below which its KL is not penalised. The shipped runs used
+    # Nats per group (batch mean) below which its KL is not penalised. The v1 runs used
     # 0.5, and the collapsed groups sat just above it at 0.6: a group must be free to carry
     # more than "collapsed" before the distortion gradient finds it worth using.
     free_bits: float = 1.0
@@ -154,7 +155,8 @@ class TrainConfig:
 RESUMABLE_CHANGES = ("epochs", "time_limit_s", "extra")
 
 # Named recipes: a few overrides of the defaults above, for the model and for training.
-# "v1" is how the shipped beta=1 weights were trained (docs/vae.md).
+# "v1" is how the first shipped weights were trained (hard grid, MLP head; docs/vae/PLAN.md);
+# the shipped weights now are the defaults' (docs/vae.md).
 RECIPES: dict[str, tuple[dict, dict]] = {
     "default": ({}, {}),
     "v1": (

@@ -4,7 +4,7 @@ Both see one pixel's channels only, so they apply to an attractor rendered at an
 :class:`LinearHead` is affine, so it commutes with area pooling:
 ``avg_pool(head(z_m), m) == head(avg_pool(z_m, m))``, and the attractor is pool-consistent,
 so the logits of a magnified sample pool back to the 1x logits exactly.
-:class:`MLPHead` (the shipped weights) is not, so magnification changes the digit a little.
+:class:`MLPHead` (the first shipped weights, v1) is not, so magnification changes the digit a little.
 
 Both are written as matmuls over flattened pixels rather than 1x1 convs, which are slow on
 CPU for so few channels; sampling at 40x evaluates them on 20M pixels.
