@@ -104,18 +104,25 @@ def _ramp(s: torch.Tensor, window: str) -> torch.Tensor:
     return torch.cos((1 - s) * (math.pi / 4)) ** 2 if window == "cosine" else (1 + s) / 2
 
 
-def _edge_ramp(inward0: Fraction, count: int, e: Fraction, window: str) -> torch.Tensor:
-    # Ramp at pixel centres whose signed distance into the leaf is inward0 + i (i < count).
+@functools.lru_cache(maxsize=8192)
+def _edge_ramp(twice_inward0: int, count: int, e: Fraction, window: str, reverse: bool = False) -> torch.Tensor:
+    """Ramp at pixel centres whose signed distance into the leaf is ``twice_inward0 / 2 + i``
+    (``i < count``), reversed if asked. Cached: a deep view's pieces repeat a few geometries,
+    so the returned tensor is shared and must not be written to."""
+    i = torch.arange(count, dtype=torch.float64)
     if e == 0:  # the image border: weight 1 inside, 0 outside (cropped anyway)
-        return (torch.arange(count, dtype=torch.float64) + float(inward0) > 0).double()
-    start, step = float(inward0 / e), float(1 / e)
-    return _ramp(torch.arange(count, dtype=torch.float64) * step + start, window)
+        out = (2 * i + twice_inward0 > 0).double()
+    else:  # Python's int / int rounds once, so the start is exact for levels of any size
+        num, den = e.numerator, e.denominator
+        out = _ramp(i * (den / num) + twice_inward0 * den / (2 * num), window)
+    return out.flip(0) if reverse else out
 
 
 def axis_weights(layout, k: int, axis: int, side: int, u0: int, u1: int) -> torch.Tensor | None:
     """Leaf ``k``'s raw ramp ``rho`` along ``axis`` (0 rows, 1 columns) at level positions
     ``u0..u1`` of level ``side``: float64, exact for Python ints of any size; ``None`` where
-    it is 1 throughout (the leaf's plateau, most pieces of a deep view)."""
+    it is 1 throughout (the leaf's plateau, most pieces of a deep view). Shared (cached)
+    tensors: read them, never write to them."""
     d, i, j = layout.leaf(k)
     c = side // (layout.grid << d)
     p0 = (i if axis == 0 else j) * c
@@ -124,13 +131,12 @@ def axis_weights(layout, k: int, axis: int, side: int, u0: int, u1: int) -> torc
     flat_lo, flat_hi = u0 >= p0 + _reach(e_lo), u1 <= p0 + c - _reach(e_hi)  # past that edge's band
     if flat_lo and flat_hi:
         return None
-    centre = Fraction(2 * u0 + 1, 2)
-    if flat_lo:
-        return _edge_ramp(Fraction(p0 + c) - centre - (u1 - u0 - 1), u1 - u0, e_hi, layout.window).flip(0)
-    low = _edge_ramp(centre - p0, u1 - u0, e_lo, layout.window)
-    if flat_hi:
-        return low
-    return low * _edge_ramp(Fraction(p0 + c) - centre - (u1 - u0 - 1), u1 - u0, e_hi, layout.window).flip(0)
+    n = u1 - u0
+    # Distances into the leaf of the first pixel centre from the low edge, and of the last
+    # from the high edge, doubled: half-integers as ints.
+    low = None if flat_lo else _edge_ramp(2 * (u0 - p0) + 1, n, e_lo, layout.window)
+    high = None if flat_hi else _edge_ramp(2 * (p0 + c - u1) + 1, n, e_hi, layout.window, True)
+    return high if low is None else (low if high is None else low * high)
 
 
 @functools.lru_cache(maxsize=32)
@@ -138,6 +144,7 @@ def _edge_lists(layout) -> list[list[int]]:
     return edge_depths(layout).tolist()
 
 
+@functools.lru_cache(maxsize=4096)
 def _reach(e: Fraction) -> int:
     # Pixels past an edge whose centres still get weight: offsets below e.
     return max(0, math.ceil(e - Fraction(1, 2)))
