@@ -287,7 +287,7 @@ def test_load_pretrained_offline_and_valid_samples():
     # Shipped Collage VAE: blended cells and a linear head. With supersample 2, pooling
     # 2x back to 1x is exact; at other magnifications the windows vary inside a pixel, so
     # probabilities agree within the bounds (measured on 16 digits: mean 0.002,
-    # p99 0.024 at 5x and 40x; docs/vae.md).
+    # p99 0.025 at 5x and 40x; docs/vae.md).
     model = vae.load_pretrained()
     assert model.config.layout == "blend" and model.config.head == "linear"
     one = model.sample(n=3, magnify=1, seed=0)
