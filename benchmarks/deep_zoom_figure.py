@@ -4,9 +4,10 @@
 
 For three example photos, two rows each: the `deep-zoom` look as it was (hard grid 16,
 strength 0.6, a planted loop cell) and as it ships (the preset file: blended grid 32,
-strength 0.3, a cross-faded loop). Each row is ``--frames`` frames spread evenly over one
-loop of the preset's zoom settings, exported exactly as ``collage zoom --preset deep-zoom``
-exports them (the first frame of a loop is already 1.5 cells deep).
+strength 0.3, one copy weight shared by the channels, a cross-faded loop). Each row is
+``--frames`` frames spread evenly over one loop of the preset's zoom settings, exported
+exactly as ``collage zoom --preset deep-zoom`` exports them (the first frame of a loop is
+already 1.5 cells deep).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def main() -> None:
         img.thumbnail((320, 320))
         for label, config, zoom in (
             ("before: hard grid 16, strength 0.6, planted loop cell", cc.FractalizeConfig(**BEFORE), 4096.0),
-            ("now: blended grid 32, strength 0.3, cross-faded loop", look.config(), float(look.zoom["zoom"])),
+            ("now: blended grid 32, strength 0.3, shared weights, cross-faded loop", look.config(), look.zoom["zoom"]),
         ):
             code = cc.fractalize(img, config=config)
             rows.append(np.concatenate(loop_frames(code, zoom, args.frames), axis=1))

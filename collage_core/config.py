@@ -41,6 +41,11 @@ class FractalizeConfig:
     # any depth (about 1 dB below the soft mix at 1x); None mixes all 8 copies in every
     # cell (soft: most faithful at 1x, mush at depth).
     copies: int | None = 1
+    # One weight per copy for every channel (offsets stay per channel): each copy is the
+    # photo in its own colours, only lighter or darker. Per-channel weights recolour a copy
+    # (a cell whose red weight is 0.34 and blue 0.9 tints it), and a zoom loop through
+    # such a cell drifts into that tint, one cycle at a time. Costs a little at 1x.
+    shared_weights: bool = False
     # Adaptive (quadtree) cells: start from the grid (a power of two) and split the leaves
     # whose collage error drops most, down to min_cell px at the work side, up to
     # max_cells leaves (None: 4 * grid**2). Blended like the uniform grid (mirror frames,
@@ -71,6 +76,8 @@ class FractalizeConfig:
         if self.blend and not self.adaptive:
             self._blended()  # raises for grids that cannot blend
         object.__setattr__(self, "copies", parse_copies(self.copies))
+        if self.shared_weights not in (True, False):
+            raise ValueError(f"shared_weights must be True or False, got {self.shared_weights!r}")
         if self.adaptive not in (True, False):
             raise ValueError(f"adaptive must be True or False, got {self.adaptive!r}")
         if self.adaptive:

@@ -159,3 +159,22 @@ def offsets(domains: torch.Tensor, cells: torch.Tensor, a: torch.Tensor) -> torc
 def cells_of(x: torch.Tensor, grid: int) -> torch.Tensor:
     """``(B, C, H, W)`` -> ``(B, C, K, P)``: the pixels of each row-major grid cell."""
     return rearrange(x, "b c (gy h) (gx w) -> b c (gy gx) (h w)", gy=grid, gx=grid)
+
+
+def share_channels(a: torch.Tensor, b: torch.Tensor, means: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One weight per domain for every channel; the offsets keep each cell's mean colour.
+
+    Each weight becomes its mean over channels and each offset takes up the change,
+    ``b_c + sum_n (a_cn - a_n) * mean_cn``, so a copy is the photo in its own colours,
+    lighter or darker, at every depth. Means of weights keep what the fit enforced in each
+    channel: ``sum_n |a_n| <= s_max`` (triangle inequality), the strength floor, and
+    non-negative self weights.
+
+    Args:
+        a: ``(B, C, K, N)`` weights; b: ``(B, C, K)`` offsets.
+        means: ``(B, C, N)`` each domain's mean per channel (a self copy's is the image's).
+    Returns:
+        ``(a, b)`` of the same shapes.
+    """
+    shared = a.mean(1, keepdim=True).expand_as(a).contiguous()
+    return shared, b + ((a - shared) * means[:, :, None, :]).sum(-1)

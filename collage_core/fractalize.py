@@ -9,6 +9,7 @@ import torch
 
 from .code import FractalCode
 from .config import FractalizeConfig
+from .copies import share_channels
 from .decode import is_exact_side
 from .device import pick_device
 from .fit import ProgressFn, fit_closed_form, refine
@@ -125,6 +126,8 @@ def fractalize(
             frozen_cell=loop_at,
             keep_copies=cfg.copies is not None,
         )
+    if cfg.shared_weights:
+        a, b = share_channels(a, b, _domain_means(x, aux, a.shape[-1]))
     meta = {"copies": "soft" if cfg.copies is None else cfg.copies}
     if loop_at is not None:
         meta["loop_cell"] = loop_at
@@ -141,6 +144,16 @@ def fractalize(
         meta=meta,
         layout=layout,
     )
+
+
+def _domain_means(x: torch.Tensor, aux: torch.Tensor | None, n_domains: int) -> torch.Tensor:
+    """``(B, C, N)``: each domain's mean per channel: the image's for its own copies, then
+    each style image's for its copies (domain order of :func:`~collage_core.operator.domain_count`)."""
+    sources = [x.mean(dim=(-2, -1))]
+    if aux is not None:
+        sources += list(aux.mean(dim=(-2, -1)).unbind(2))  # aux: (B, C, T, h, w)
+    per = n_domains // len(sources)
+    return torch.cat([m[..., None].expand(*m.shape, per) for m in sources], dim=-1)
 
 
 def _style_tensor(style, mode: str, dev: torch.device) -> torch.Tensor | None:

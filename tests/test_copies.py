@@ -117,3 +117,47 @@ def test_explicit_arguments_beat_the_config():
     code = cc.fractalize(synthetic_photo(64, 64), grid=32, strength=0.0, config=cfg)
     assert code.grid == 32
     assert cc.fractalize(synthetic_photo(64, 64), config=cfg).grid == 8
+
+
+def test_shared_weights_are_the_channel_mean_and_keep_each_cells_mean_colour():
+    """share_channels against an element-by-element reference, and its two promises."""
+    from collage_core.copies import share_channels
+
+    g = torch.Generator().manual_seed(0)
+    B, C, K, N = 2, 3, 5, 8
+    a = torch.rand(B, C, K, N, generator=g, dtype=torch.float64) * 0.1
+    a[..., 0] += 0.3  # a strength floor of 0.3 on the own copy
+    b = torch.rand(B, C, K, generator=g, dtype=torch.float64)
+    means = torch.rand(B, C, N, generator=g, dtype=torch.float64)
+    shared, offsets = share_channels(a, b, means)
+    for i, c, k in itertools.product(range(B), range(C), range(K)):
+        mean_w = [sum(float(a[i, cc, k, n]) for cc in range(C)) / C for n in range(N)]
+        assert np.allclose(shared[i, c, k].numpy(), mean_w)
+        moved = sum((float(a[i, c, k, n]) - mean_w[n]) * float(means[i, c, n]) for n in range(N))
+        assert abs(float(offsets[i, c, k]) - (float(b[i, c, k]) + moved)) < 1e-12
+    # A cell over domains that are flat at their means keeps its value (its mean colour).
+    before = (a * means[:, :, None, :]).sum(-1) + b
+    after = (shared * means[:, :, None, :]).sum(-1) + offsets
+    assert torch.allclose(before, after)
+    # The fit's constraints survive: contraction, the strength floor, non-negative self weights.
+    assert shared.abs().sum(-1).max() <= a.abs().sum(-1).max() + 1e-12 and shared[..., 0].min() >= 0.3
+    gray = a[:, :1]
+    assert torch.equal(share_channels(gray, b[:, :1], means[:, :1])[0], gray)  # one channel: unchanged
+
+
+def test_a_shared_weight_fit_has_one_weight_per_copy_and_costs_little_at_1x():
+    photo = synthetic_photo(64, 64, seed=2)
+    own, shared = (cc.fractalize(photo, grid=8, shared_weights=s) for s in (False, True))
+    assert own.layout.kind == shared.layout.kind == "blend"
+    assert not torch.equal(own.a[0], own.a[1])  # a blended sharp fit weights each channel
+    assert torch.equal(shared.a[0], shared.a[1]) and torch.equal(shared.a[1], shared.a[2])
+    assert ((shared.a != 0).sum(-1) <= 1).all()  # still one sharp copy per cell
+    x = torch.from_numpy(np.asarray(photo, dtype=np.float64)).permute(2, 0, 1) / 255
+
+    def psnr(code):
+        y = code.render_tensor(1).double()
+        return -10 * torch.log10(((y - x) ** 2).mean()).item()
+
+    assert psnr(shared) > psnr(own) - 1.0
+    with pytest.raises(ValueError, match="shared_weights"):
+        cc.FractalizeConfig(shared_weights="yes")
