@@ -1,7 +1,7 @@
 """The ``collage`` command: the studio's features from a terminal.
 
     collage fractalize IN -o OUT.png [--grid N] [--symmetries none|rot|d4] [--strength S]
-                      [--copies 1|2|3|soft] [--blend | --no-blend] [--band B]
+                      [--copies 1|2|3|soft] [--blend | --no-blend] [--band B] [--shared-weights]
                       [--adaptive [--max-cells N]]
                       [--refine N] [--iterations N] [--start noise|gray|IMAGE] [--magnify M]
                       [--preset NAME] [--code OUT.collage] [--style IMAGE] [--seed S]
@@ -130,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     f.add_argument("--band", type=float, help=BAND_HELP)
     f.add_argument(
+        "--shared-weights",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="one weight per copy for every channel: copies keep the photo's colours at any depth",
+    )
+    f.add_argument(
         "--adaptive",
         action="store_true",
         default=None,
@@ -223,7 +229,7 @@ def _load_input(path_text: str, config, args):
         raise ValueError(f"no such file: {path}")
     if _is_code_file(path):
         fit_flags = ("grid", "symmetries", "strength", "copies", "refine", "style", "preset", "blend", "band")
-        fit_flags += ("adaptive", "max_cells")
+        fit_flags += ("adaptive", "max_cells", "shared_weights")
         ignored = [f"--{name}" for name in fit_flags if getattr(args, name, None) not in (None, False)]
         if ignored and getattr(args, "func", None) is cmd_fractalize:
             print(f"note: {', '.join(ignored)} ignored: {path.name} is already a fitted code", file=sys.stderr)
@@ -289,6 +295,7 @@ def cmd_fractalize(args: argparse.Namespace) -> int:
         refine_steps=args.refine,
         blend=args.blend,
         band=args.band,
+        shared_weights=args.shared_weights,
         adaptive=args.adaptive,
         max_cells=args.max_cells,
     )

@@ -37,8 +37,9 @@ class FractalizeConfig:
     # its mirror image into the band (sharp whole copies at depth); "wide", the image
     # shrunk into a frame twice the cell (a cell shows its middle half, soft at depth).
     frame: str = "mirror"
-    # Domains per cell: 1 keeps every cell a sharp, colour-true copy of the whole image at
-    # any depth (about 1 dB below the soft mix at 1x); None mixes all 8 copies in every
+    # Domains per cell: 1 keeps every cell a sharp copy of the whole image at any depth
+    # (about 1 dB below the soft mix at 1x; colour-true with hard cells or shared_weights,
+    # since blended fits weight each channel); None mixes all 8 copies in every
     # cell (soft: most faithful at 1x, mush at depth).
     copies: int | None = 1
     # One weight per copy for every channel (offsets stay per channel): each copy is the

@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from conftest import textured
 from PIL import Image
 
@@ -69,6 +70,15 @@ def test_fractalize_cell_layout_flags(capsys, photo, tmp_path, flags, kind):
     assert code.layout.kind == kind and f"grid 8 {kind}" in stdout
     if "--band" in flags:
         assert code.layout.band == 0.25
+
+
+def test_fractalize_shared_weights_flag(capsys, photo, tmp_path):
+    for flag, shared in (("--shared-weights", True), ("--no-shared-weights", False)):
+        code_path = tmp_path / "w.collage"
+        args = ("fractalize", photo, "-o", tmp_path / "w.png", "--grid", 8, flag, "--code", code_path)
+        assert run(capsys, *args)[0] == 0
+        a = cc.FractalCode.load(code_path).a
+        assert (torch.equal(a[0], a[1]) and torch.equal(a[1], a[2])) == shared
 
 
 def test_fractalize_a_saved_code_at_any_magnification(capsys, photo, tmp_path):
