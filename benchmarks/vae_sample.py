@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import sys
@@ -118,17 +117,13 @@ def hard_model():
 
 
 def write_grid(samples: torch.Tensor, path: Path) -> None:
-    from PIL import Image
+    """Samples as black digits on white, on the studio's contact sheet."""
+    from PIL import ImageOps
 
-    n, side = samples.shape[0], samples.shape[-1]
-    cols = math.ceil(math.sqrt(n))
-    rows = math.ceil(n / cols)
-    sheet = torch.ones(rows * side, cols * side)
-    for i in range(n):
-        r, c = divmod(i, cols)
-        sheet[r * side : (r + 1) * side, c * side : (c + 1) * side] = 1 - samples[i, 0].clamp(0, 1)
+    from app.callbacks import contact_sheet, gray_image
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray((255 * sheet).round().byte().numpy(), mode="L").save(path)
+    contact_sheet([ImageOps.invert(gray_image(t)) for t in samples]).save(path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,9 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--magnify", type=int, default=40)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument(
-        "--checkpoint", type=Path, default=None, help="blended model to time (default: fresh, default config)"
-    )
+    p.add_argument("--checkpoint", type=Path, default=None, help="blended model to time (default: the shipped weights)")
     p.add_argument("--reference-runs", type=int, default=1, help="runs of the training-time decode (0: skip)")
     p.add_argument("--grids", type=Path, default=None, help="write the blended 40x grids (kernel, reference) here")
     p.add_argument("--figure", type=Path, default=None, help="write the shipped models' side-by-side PNG here")
@@ -207,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(json.dumps(result))
     print(
-        f"16 x {args.magnify}x: blended {t_x:.2f} s ({cpu_x:.2f} CPU-s), hard v1 {t_c:.2f} s ({cpu_c:.2f}), "
+        f"{args.n} x {args.magnify}x: blended {t_x:.2f} s ({cpu_x:.2f} CPU-s), hard v1 {t_c:.2f} s ({cpu_c:.2f}), "
         f"bicubic {t_b:.2f} s ({cpu_b:.2f}); blended / hard {t_x / t_c:.2f}, blended / bicubic {t_x / t_b:.2f}; "
         f"load {load_before[0]:.1f} -> {os.getloadavg()[0]:.1f}"
     )

@@ -79,13 +79,7 @@ class CollageLikelihood(nn.Module):
     def logits(self, h: torch.Tensor, magnify: int, chunk: int = 1) -> torch.Tensor:
         """The head's per-pixel logits ``(B, 1, S*m, S*m)`` at the magnified side, before any
         supersampling (linear head: they area-pool back to the 1x ones exactly)."""
-        side = self.image_side * magnify
-        a, b = self.collage_params(h)
-        out = torch.empty(h.shape[0], 1, side, side, dtype=h.dtype, device=h.device)
-        with reused_buffers():
-            for i in range(0, h.shape[0], chunk):
-                out[i : i + chunk] = self._decode_head(a[i : i + chunk], b[i : i + chunk], side, probabilities=False)
-        return out
+        return self._chunked(h, magnify, chunk, probabilities=False, sub=1)
 
     @torch.no_grad()
     def render(self, h: torch.Tensor, magnify: int, chunk: int = 1) -> torch.Tensor:
@@ -95,13 +89,17 @@ class CollageLikelihood(nn.Module):
         ``m = 1`` gives the training likelihood's probabilities exactly; from ``m >= k`` on a
         pixel is already finer than the likelihood's sub-pixels and is rendered directly.
         """
-        sub = -(-self.supersample // magnify)
+        return self._chunked(h, magnify, chunk, probabilities=True, sub=-(-self.supersample // magnify))
+
+    def _chunked(self, h: torch.Tensor, magnify: int, chunk: int, probabilities: bool, sub: int) -> torch.Tensor:
+        # ``chunk`` samples at a time, decoded at ``sub`` x the side and area-pooled back,
+        # with the inference kernel's work buffers reused across chunks.
         side = self.image_side * magnify
         a, b = self.collage_params(h)
         out = torch.empty(h.shape[0], 1, side, side, dtype=h.dtype, device=h.device)
         with reused_buffers():
             for i in range(0, h.shape[0], chunk):
-                p = self._decode_head(a[i : i + chunk], b[i : i + chunk], side * sub, probabilities=True)
+                p = self._decode_head(a[i : i + chunk], b[i : i + chunk], side * sub, probabilities)
                 out[i : i + chunk] = p if sub == 1 else F.avg_pool2d(p, sub)
         return out
 
