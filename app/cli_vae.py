@@ -16,7 +16,13 @@ def _given(args: argparse.Namespace, names: dict[str, str]) -> dict:
 
 
 # argparse dest -> config field; every default lives in the config dataclasses.
-_MODEL_OPTIONS = {"head": "head", "layout": "layout", "supersample": "supersample"}
+_MODEL_OPTIONS = {
+    "head": "head",
+    "layout": "layout",
+    "supersample": "supersample",
+    "param_features": "param_features",
+    "param_hidden": "param_hidden",
+}
 _TRAIN_OPTIONS = {
     "epochs": "epochs",
     "batch_size": "batch_size",
@@ -153,6 +159,15 @@ def add_vae_commands(subparsers) -> None:
     t.add_argument("--layout", choices=["grid", "blend"], default=None, help="Collage cell layout (default blend)")
     t.add_argument(
         "--supersample", type=int, default=None, help="Collage: k x k sub-pixels per pixel probability (default 2)"
+    )
+    t.add_argument(
+        "--param-features", type=int, default=None, help="Collage: feature channels read at 7x7 (default 16)"
+    )
+    t.add_argument(
+        "--param-hidden",
+        type=int,
+        default=None,
+        help="Collage: hidden units of the parameter network (default 0: one linear layer)",
     )
     t.add_argument("--lr-warmup-steps", type=int, default=None, help="default 200")
     t.add_argument(

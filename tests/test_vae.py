@@ -154,9 +154,9 @@ def test_temperature_zero_point_one_is_less_varied():
     assert cold.std(0).mean() <= hot.std(0).mean() + 1e-6
 
 
-@pytest.mark.parametrize("likelihood", ["collage", "conv"])
-def test_checkpoint_round_trip(tmp_path, likelihood):
-    model = tiny(likelihood)
+@pytest.mark.parametrize(("likelihood", "over"), [("collage", {}), ("conv", {}), ("collage", {"param_hidden": 5})])
+def test_checkpoint_round_trip(tmp_path, likelihood, over):
+    model = tiny(likelihood, **over)
     path = tmp_path / "m.safetensors"
     vae.save_checkpoint(path, model)
     loaded, _, _ = vae.load_checkpoint(path)
@@ -562,6 +562,10 @@ def test_cli_recipes_and_options_reach_the_configs():
     args = ["train-vae", "--kl-balance", "--skip-grad-norm", "500", "--supersample", "2"]
     model_cfg, train_cfg = train_configs(parser.parse_args(args))
     assert train_cfg.kl_balance and train_cfg.skip_grad_norm == 500 and model_cfg.supersample == 2
+    model_cfg, _ = train_configs(parser.parse_args(["train-vae", "--param-features", "32", "--param-hidden", "512"]))
+    assert model_cfg.param_features == 32 and model_cfg.param_hidden == 512
+    with pytest.raises(ValueError, match="param_hidden"):
+        vae.VAEConfig(param_hidden=-1)
 
 
 def test_a_run_lengthened_with_decay_epochs_equals_a_fresh_longer_run(tmp_path):

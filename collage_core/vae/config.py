@@ -49,6 +49,10 @@ class VAEConfig:
     # training step.
     supersample: int = 2
     param_features: int = 16  # 7x7 feature channels flattened into the collage-parameter layer
+    # Hidden units of the collage-parameter network (0: one linear layer, the shipped model).
+    # A free fit of collage parameters to single digits reaches far lower distortion than the
+    # amortised model does (DESIGN.md 7), so the map from features to parameters is a suspect.
+    param_hidden: int = 0
 
     def __post_init__(self) -> None:
         if self.likelihood not in LIKELIHOODS:
@@ -59,6 +63,8 @@ class VAEConfig:
             raise ValueError(f"layout must be one of {LAYOUTS}, got {self.layout!r}")
         if self.image_side % self.grid:
             raise ValueError(f"grid {self.grid} does not divide image side {self.image_side}")
+        if self.param_hidden < 0:
+            raise ValueError(f"param_hidden must be >= 0, got {self.param_hidden}")
         if not 0.0 < self.s_max < 1.0:
             raise ValueError(f"s_max must lie in (0, 1), got {self.s_max}")
         for name in (

@@ -24,8 +24,8 @@ from .heads import LinearHead
 class CollageLikelihood(nn.Module):
     """Features -> collage parameters -> multi-channel attractor -> per-pixel logits.
 
-    The parameter layer reads the decoder features pooled to a 7x7 map (flattened) and
-    emits ``a: (B, C, K, N)``, contracted by L1 rescaling (DESIGN.md 7), and an unbounded
+    The parameter layer (or, with ``param_hidden``, a one-hidden-layer MLP) reads the
+    decoder features pooled to a 7x7 map (flattened) and emits ``a: (B, C, K, N)``, contracted by L1 rescaling (DESIGN.md 7), and an unbounded
     ``b: (B, C, K)`` (logits reach +-100). ``layout`` is what the engine decodes with (the
     hard grid's size today, a layout object for blended cells: ``cell_layout.py``);
     ``head`` maps one pixel's attractor channels to its logit (``heads.py``). With
@@ -45,6 +45,7 @@ class CollageLikelihood(nn.Module):
         image_side: int,
         feature_side: int = 7,
         supersample: int = 1,
+        param_hidden: int = 0,
     ):
         super().__init__()
         self.channels, self.layout, self.symmetries, self.s_max = channels, layout, symmetries, s_max
@@ -53,8 +54,13 @@ class CollageLikelihood(nn.Module):
         self.n_self, self.n_domains = domain_count(symmetries)
         self.cells = layout_cells(layout)
         self.reduce = nn.Conv2d(width, param_features, 1)
-        self.params = nn.Linear(param_features * feature_side**2, channels * self.cells * (self.n_domains + 1))
-        self.params.weight.data.mul_(0.5)
+        n_in, n_out = param_features * feature_side**2, channels * self.cells * (self.n_domains + 1)
+        if param_hidden:
+            self.params = nn.Sequential(nn.Linear(n_in, param_hidden), nn.GELU(), nn.Linear(param_hidden, n_out))
+            self.params[-1].weight.data.mul_(0.5)
+        else:  # one layer, named as in the shipped weights
+            self.params = nn.Linear(n_in, n_out)
+            self.params.weight.data.mul_(0.5)
         self.head = head
 
     def collage_params(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

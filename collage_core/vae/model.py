@@ -142,6 +142,7 @@ def build_collage_vae(config: VAEConfig) -> HierarchicalVAE:
         config.param_features,
         config.image_side,
         supersample=config.supersample,
+        param_hidden=config.param_hidden,
     )
     return HierarchicalVAE(config, encoder, decoder, likelihood)
 
