@@ -50,6 +50,46 @@ def ab_distance(frame: np.ndarray, photo: np.ndarray) -> float:
     return float(np.hypot(a0 - a1, b0 - b1))
 
 
+AB_BIN = 2.0  # a*b* units per histogram bin
+AB_RANGE = 128.0  # a* and b* of sRGB colours lie within +-128
+
+
+class PhotoGamut:
+    """The a*b* colours a photo holds, to ask which pixels of a frame it never had.
+
+    ``mean_ab`` compares mean colours only: a frame half teal and half orange can average
+    to a brown photo's mean. Here every pixel counts. A photo's gamut is the set of
+    ``AB_BIN``-sized a*b* bins holding at least ``min_share`` of its pixels, grown by
+    ``radius`` a*b* units (about 5 is a just-visible difference on a chromatic pair).
+    """
+
+    def __init__(self, photo: np.ndarray, radius: float = 10.0, min_share: float = 1e-4):
+        ab = srgb_to_lab(np.asarray(photo)[..., :3])[..., 1:].reshape(-1, 2)
+        n = int(2 * AB_RANGE / AB_BIN)
+        counts = np.zeros((n, n))
+        np.add.at(counts, tuple(self._bins(ab).T), 1)
+        held = counts >= max(1.0, min_share * len(ab))
+        reach = int(np.ceil(radius / AB_BIN))
+        grown = np.zeros_like(held)
+        padded = np.pad(held, reach)
+        for dy in range(-reach, reach + 1):
+            for dx in range(-reach, reach + 1):
+                if dy * dy + dx * dx <= reach * reach:
+                    grown |= padded[reach + dy : reach + dy + n, reach + dx : reach + dx + n]
+        self.inside = grown
+
+    @staticmethod
+    def _bins(ab: np.ndarray) -> np.ndarray:
+        n = int(2 * AB_RANGE / AB_BIN)
+        return np.clip(((ab + AB_RANGE) / AB_BIN).astype(int), 0, n - 1)
+
+    def foreign_share(self, frame: np.ndarray) -> float:
+        """Share of an ``(H, W, 3)`` uint8 frame's pixels whose a*b* the photo never holds."""
+        ab = srgb_to_lab(np.asarray(frame)[..., :3])[..., 1:].reshape(-1, 2)
+        bins = self._bins(ab)
+        return float(1.0 - self.inside[bins[:, 0], bins[:, 1]].mean())
+
+
 def held_out_photos() -> dict[str, np.ndarray]:
     """The five held-out photos (:mod:`heldout`) as uint8 ``(512, 512, 3)`` arrays."""
     from heldout import heldout_photos

@@ -13,7 +13,9 @@ this issue) and the sharp one side by side, measured in the same run:
   orientations (target: median >= 0.9).
 * **colour**: CIELAB a*b* distance of a frame's mean colour from the photo's, frames at
   zooms 1e2, 1e4, 1e6, 1e9, 1e12 around random targets, tone-mapped as animations are
-  (target: median <= 6, p90 <= 15).
+  (target: median <= 6, p90 <= 15). Mean colours can agree while the detail is off-hue,
+  so **foreign colours** is also printed: the share of a frame's pixels whose a*b* the
+  photo never holds (``colour_metrics.PhotoGamut``, 10 a*b* units of slack; no target).
 * **dead ends**: the share of those frames that are flat: luma std under 4/255, or mean
   |gradient| under 0.15 of the 1x view's (target: <= 1% for the zoom look), also per
   photo (``--targets 8`` halves the run for a quick check).
@@ -32,7 +34,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from colour_metrics import mean_ab  # noqa: E402
+from colour_metrics import PhotoGamut, mean_ab  # noqa: E402
 from core_common import median_time, setup  # noqa: E402
 from heldout import heldout_photos  # noqa: E402
 
@@ -111,9 +113,10 @@ def main() -> None:
     targets = 4 if args.quick else args.targets
     if args.quick:
         photos = dict(list(photos.items())[:2])
-    rows = {look: {"ncc": [], "ab": [], "flat": [], "psnr": [], "by_photo": {}} for look in LOOKS}
+    rows = {look: {"ncc": [], "ab": [], "foreign": [], "flat": [], "psnr": [], "by_photo": {}} for look in LOOKS}
     for name, photo in photos.items():
         photo_ab = np.array(mean_ab(np.asarray(photo)))
+        gamut = PhotoGamut(np.asarray(photo))
         for look, settings in LOOKS.items():
             code = fit(photo, settings)
             rng = np.random.default_rng(0)
@@ -126,6 +129,7 @@ def main() -> None:
             for frame in frames(code, rng, targets):
                 rgb = (frame * 255).round().astype(np.uint8)
                 rows[look]["ab"].append(float(np.linalg.norm(np.array(mean_ab(rgb)) - photo_ab)))
+                rows[look]["foreign"].append(gamut.foreign_share(rgb))
                 y = luma(frame)
                 rows[look]["flat"].append(y.std() < 4 / 255 or detail(y) < 0.15 * top_detail)
             rows[look]["by_photo"][name] = float(np.mean(rows[look]["flat"][first:]))
@@ -136,15 +140,17 @@ def main() -> None:
 
     print(f"\n{len(photos)} held-out photos, {targets} targets each, grid 32 d4 (zoom look: deep-zoom preset)\n")
     print(
-        "| look | cell-view NCC median (>= 0.9) | a*b* distance median / p90 (<= 6 / 15) | flat frames (<= 1%) | 1x PSNR median |"
+        "| look | cell-view NCC median (>= 0.9) | a*b* distance median / p90 (<= 6 / 15) "
+        "| foreign colours median / p90 | flat frames (<= 1%) | 1x PSNR median |"
     )
-    print("|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|")
     soft_psnr = rows["soft (before)"]["psnr"]
     for look, r in rows.items():
-        ab = np.array(r["ab"])
+        ab, foreign = np.array(r["ab"]), 100 * np.array(r["foreign"])
         gap = np.median(np.array(r["psnr"]) - np.array(soft_psnr))
         print(
             f"| {look} | {np.median(r['ncc']):.3f} | {np.median(ab):.1f} / {np.percentile(ab, 90):.1f} | "
+            f"{np.median(foreign):.1f}% / {np.percentile(foreign, 90):.1f}% | "
             f"{100 * np.mean(r['flat']):.1f}% | {np.median(r['psnr']):.2f} dB ({gap:+.2f} vs soft) |"
         )
 
