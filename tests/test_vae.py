@@ -589,3 +589,23 @@ def test_a_run_lengthened_with_decay_epochs_equals_a_fresh_longer_run(tmp_path):
         vae.TrainConfig(epochs=2, decay_epochs=3)
     with pytest.raises(ValueError, match="keep its decay_epochs"):  # a silent change of schedule
         vae.train(None, vae.TrainConfig(epochs=3, batch_size=8, lr_warmup_steps=1), short, resume=short, **quiet)
+
+
+def test_an_average_added_on_resume_leaves_the_raw_weights_alone(tmp_path):
+    """A tail with EMA (ema_decay changed on resume) trains exactly the run without it."""
+    data = synthetic_digits(32)
+    cfg = vae.VAEConfig(likelihood="collage", **TINY)
+    quiet = dict(train_images=data, valid_images=data[:8], progress=False, log=lambda s: None)
+    first = vae.TrainConfig(epochs=1, batch_size=8, lr_warmup_steps=1)
+    runs = {}
+    for name, decay in (("plain", 0.0), ("averaged", 0.9)):
+        path = tmp_path / f"{name}.safetensors"
+        vae.train(cfg, first, path, **quiet)
+        tail = vae.TrainConfig(epochs=2, decay_epochs=1, batch_size=8, lr_warmup_steps=1, ema_decay=decay)
+        vae.train(None, tail, path, resume=path, **quiet)
+        runs[name] = vae.read_checkpoint(path)[1]
+    plain, averaged = runs["plain"], runs["averaged"]
+    raw = [k for k in plain if not k.startswith("ema.")]
+    assert raw and all(torch.equal(plain[k], averaged[k]) for k in raw)
+    key = "likelihood.params.bias"
+    assert "ema." + key not in plain and not torch.equal(averaged["ema." + key], averaged[key])

@@ -157,8 +157,10 @@ class TrainConfig:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
 
-# Fields a resumed run may change; anything else must match the checkpoint's run.
-RESUMABLE_CHANGES = ("epochs", "time_limit_s", "extra")
+# Fields a resumed run may change; anything else must match the checkpoint's run. The
+# weight average only watches: the raw weights follow the same path with or without it, so
+# a finished run's tail may add one (it starts from the weights resumed).
+RESUMABLE_CHANGES = ("epochs", "time_limit_s", "extra", "ema_decay")
 
 # Named recipes: a few overrides of the defaults above, for the model and for training.
 # "v1" is how the first shipped weights were trained (hard grid, MLP head; docs/vae/PLAN.md);
