@@ -392,7 +392,8 @@ def test_builtin_presets_are_named_looks():
     # The zoom look loops through blended cells (cross-faded), so its 1x is the photo, not a mosaic.
     deep = found["deep-zoom"].config()
     assert found["deep-zoom"].zoom["loop"] is True and deep.layout().kind == "blend" and deep.copies == 1
-    assert deep.shared_weights  # colour-true copies: a loop does not drift into a tint
+    assert deep.shared_weights  # colour-true copies (the default): a loop does not drift into a tint
+    assert not found["natural"].config().shared_weights  # the faithful look keeps a weight per channel
     assert callbacks.loop_config(deep) == deep
 
 

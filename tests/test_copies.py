@@ -161,3 +161,5 @@ def test_a_shared_weight_fit_has_one_weight_per_copy_and_costs_little_at_1x():
     assert psnr(shared) > psnr(own) - 1.0
     with pytest.raises(ValueError, match="shared_weights"):
         cc.FractalizeConfig(shared_weights="yes")
+    default = cc.fractalize(photo, grid=8)
+    assert cc.FractalizeConfig().shared_weights and torch.equal(default.a, shared.a)
