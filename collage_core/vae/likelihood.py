@@ -24,9 +24,9 @@ from .heads import LinearHead
 class CollageLikelihood(nn.Module):
     """Features -> collage parameters -> multi-channel attractor -> per-pixel logits.
 
-    The parameter layer (or, with ``param_hidden``, a one-hidden-layer MLP) reads the
-    decoder features pooled to a 7x7 map (flattened) and emits ``a: (B, C, K, N)``, contracted by L1 rescaling (DESIGN.md 7), and an unbounded
-    ``b: (B, C, K)`` (logits reach +-100). ``layout`` is what the engine decodes with (the
+    The parameter layer (with ``param_hidden``, a one-hidden-layer MLP) reads the decoder
+    features pooled to a 7x7 map (flattened) and emits ``a: (B, C, K, N)``, contracted by
+    L1 rescaling (DESIGN.md 7), and an unbounded ``b: (B, C, K)`` (logits reach +-100). ``layout`` is what the engine decodes with (the
     hard grid's size today, a layout object for blended cells: ``cell_layout.py``);
     ``head`` maps one pixel's attractor channels to its logit (``heads.py``). With
     ``supersample = k`` a pixel's probability is the mean of ``sigmoid(logit)`` over its
@@ -57,10 +57,9 @@ class CollageLikelihood(nn.Module):
         n_in, n_out = param_features * feature_side**2, channels * self.cells * (self.n_domains + 1)
         if param_hidden:
             self.params = nn.Sequential(nn.Linear(n_in, param_hidden), nn.GELU(), nn.Linear(param_hidden, n_out))
-            self.params[-1].weight.data.mul_(0.5)
         else:  # one layer, named as in the shipped weights
             self.params = nn.Linear(n_in, n_out)
-            self.params.weight.data.mul_(0.5)
+        (self.params[-1] if param_hidden else self.params).weight.data.mul_(0.5)
         self.head = head
 
     def collage_params(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
