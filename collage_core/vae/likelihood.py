@@ -28,9 +28,10 @@ class CollageLikelihood(nn.Module):
     features pooled to a 7x7 map (flattened) and emits ``a: (B, C, K, N)``, contracted by
     L1 rescaling (DESIGN.md 7), and an unbounded ``b: (B, C, K)`` (logits reach +-100).
     ``layout`` is what the engine decodes with (the hard grid's size today, a layout object
-    for blended cells: ``cell_layout.py``); ``head`` maps one pixel's attractor channels to its logit (``heads.py``). With
-    ``supersample = k`` a pixel's probability is the mean of ``sigmoid(logit)`` over its
-    ``k x k`` sub-pixels, so magnified renders average back to it closely.
+    for blended cells: ``cell_layout.py``); ``head`` maps one pixel's attractor channels to
+    its logit (``heads.py``). With ``supersample = k`` a pixel's probability is the mean of
+    ``sigmoid(logit)`` over its ``k x k`` sub-pixels, so magnified renders average back to
+    it closely.
     """
 
     def __init__(
