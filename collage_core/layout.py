@@ -288,10 +288,18 @@ class BlendedLayout(_Stepper):
         # Padded by half a cell, the image is a (g+1)^2 grid of c-tiles, and quadrant
         # (qy, qx) of frame (i, j) is exactly tile (i + qy, j + qx): four shifted adds.
         quads = rearrange(frames, "b c (i j) (qy h) (qx w) -> qy qx b c i j h w", i=g, qy=2, qx=2)
-        tiles = frames.new_zeros(B, C, g + 1, g + 1, c, c)
-        for qy in range(2):
-            for qx in range(2):
-                tiles[:, :, qy : qy + g, qx : qx + g] += quads[qy, qx]
+        if frames.requires_grad and torch.is_grad_enabled():
+            # Padded copies summed, quadrants taken by unbind: autograd then stacks their
+            # gradients once. Indexing and in-place adds (below) cost 2x in training: each
+            # quadrant's backward zero-fills a gradient the size of all four.
+            q = [row.unbind(0) for row in quads.unbind(0)]
+            shifted = [F.pad(q[qy][qx], (0, 0, 0, 0, qx, 1 - qx, qy, 1 - qy)) for qy in (0, 1) for qx in (0, 1)]
+            tiles = shifted[0] + shifted[1] + shifted[2] + shifted[3]
+        else:  # inference: in place, no padded copies
+            tiles = frames.new_zeros(B, C, g + 1, g + 1, c, c)
+            for qy in range(2):
+                for qx in range(2):
+                    tiles[:, :, qy : qy + g, qx : qx + g] += quads[qy, qx]
         image = rearrange(tiles, "b c i j h w -> b c (i h) (j w)")
         return image[..., c // 2 : c // 2 + g * c, c // 2 : c // 2 + g * c]
 

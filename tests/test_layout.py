@@ -69,6 +69,29 @@ def test_blended_step_equals_the_naive_definition(band, symmetries):
     assert torch.allclose(fast, _naive_blended_step(layout, z, a, b, symmetries, 32), atol=1e-12)
 
 
+def test_the_training_path_has_the_naive_step_and_its_gradient():
+    """With gradients on, overlap-adding takes its own path (padded copies, not in-place
+    adds): the same step, and the gradient of the definition."""
+    layout = BlendedLayout(4, "cosine", 0.5, 0)
+    a, b = _random_code(16, 8)
+    z = torch.rand(1, 3, 24, 24, dtype=torch.float64)
+    weights = torch.rand(3, 32, 32, dtype=torch.float64)  # an arbitrary loss: sum(weights * step)
+    grads = []
+    for step in (
+        lambda a, b: cc.collage_step(z, a, b, layout, "d4", size=(32, 32))[0],
+        lambda a, b: _naive_blended_step(layout, z, a, b, "d4", 32),
+    ):
+        a_, b_ = a.clone().requires_grad_(), b.clone().requires_grad_()
+        out = step(a_, b_)
+        (weights * out).sum().backward()
+        grads.append((out.detach(), a_.grad, b_.grad))
+    (fast, ga, gb), (naive, na, nb) = grads
+    assert torch.allclose(fast, naive, atol=1e-12)
+    assert torch.allclose(ga, na, atol=1e-12) and torch.allclose(gb, nb, atol=1e-12)
+    with torch.no_grad():
+        assert torch.allclose(cc.collage_step(z, a, b, layout, "d4", size=(32, 32))[0], fast, atol=1e-12)
+
+
 @pytest.mark.parametrize("band", BANDS)
 def test_pieces_reassemble_any_window_of_the_step(band):
     layout = BlendedLayout(8, "cosine", *band)
