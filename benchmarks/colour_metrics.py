@@ -60,7 +60,7 @@ class PhotoGamut:
     ``mean_ab`` compares mean colours only: a frame half teal and half orange can average
     to a brown photo's mean. Here every pixel counts. A photo's gamut is the set of
     ``AB_BIN``-sized a*b* bins holding at least ``min_share`` of its pixels, grown by
-    ``radius`` a*b* units (about 5 is a just-visible difference on a chromatic pair).
+    ``radius`` a*b* units (a just-noticeable colour difference is about 2.3).
     """
 
     def __init__(self, photo: np.ndarray, radius: float = 10.0, min_share: float = 1e-4):
