@@ -32,6 +32,7 @@ _TRAIN_OPTIONS = {
     "free_bits": "free_bits",
     "kl_warmup": "kl_warmup_epochs",
     "kl_balance": "kl_balance",
+    "kl_balance_ease": "kl_balance_ease",
     "ema": "ema_decay",
     "grad_clip": "grad_clip",
     "skip_grad_norm": "skip_grad_norm",
@@ -187,6 +188,12 @@ def add_vae_commands(subparsers) -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="NVAE KL balancing during the warm-up (default on)",
+    )
+    t.add_argument(
+        "--kl-balance-ease",
+        type=float,
+        default=None,
+        help="fraction of the KL warm-up over which balancing fades out (default 0: it stops at once)",
     )
     t.add_argument("--ema", type=float, default=None, help="EMA decay of the weights, e.g. 0.999 (default 0: off)")
     t.add_argument("--grad-clip", type=_positive_float, default=None, help="default 200")

@@ -482,6 +482,14 @@ def test_kl_balancing_matches_nvae_reference_and_only_during_warmup():
     assert warm.item() == pytest.approx(0.3 * (ref * kl.mean(0)).sum().item(), rel=1e-5)
     done, c_done = vae.kl_penalty(kl, sizes, weight=1.0, beta=1.0, balance=True)
     assert torch.equal(c_done, torch.ones(4)) and done.item() == pytest.approx(kl.mean(0).sum().item(), rel=1e-5)
+    # Easing: full balancing until the last half of the warm-up, then linearly to 1.
+    _, c_early = vae.kl_penalty(kl, sizes, weight=0.3, beta=1.0, balance=True, ease=0.5)
+    _, c_mid = vae.kl_penalty(kl, sizes, weight=0.75, beta=1.0, balance=True, ease=0.5)
+    _, c_late = vae.kl_penalty(kl, sizes, weight=0.999, beta=1.0, balance=True, ease=0.5)
+    assert torch.allclose(c_early, ref) and torch.allclose(c_mid, (ref + 1) / 2)
+    assert torch.allclose(c_late, torch.ones(4), atol=0.01 * float((ref - 1).abs().max()) + 1e-6)
+    with pytest.raises(ValueError, match="kl_balance_ease"):
+        vae.TrainConfig(kl_balance_ease=1.5)
 
 
 def test_weight_ema_follows_the_formula_and_swaps_back():
@@ -559,9 +567,10 @@ def test_cli_recipes_and_options_reach_the_configs():
     args = ["train-vae", "--recipe", "v1", "--head", "linear", "--no-kl-balance", "--ema", "0.999", "--free-bits", "2"]
     model_cfg, train_cfg = train_configs(parser.parse_args(args))
     assert model_cfg.head == "linear" and train_cfg.ema_decay == 0.999 and train_cfg.free_bits == 2.0
-    args = ["train-vae", "--kl-balance", "--skip-grad-norm", "500", "--supersample", "2"]
+    args = ["train-vae", "--kl-balance", "--skip-grad-norm", "500", "--supersample", "2", "--kl-balance-ease", "0.4"]
     model_cfg, train_cfg = train_configs(parser.parse_args(args))
     assert train_cfg.kl_balance and train_cfg.skip_grad_norm == 500 and model_cfg.supersample == 2
+    assert train_cfg.kl_balance_ease == 0.4
     model_cfg, _ = train_configs(parser.parse_args(["train-vae", "--param-features", "32", "--param-hidden", "512"]))
     assert model_cfg.param_features == 32 and model_cfg.param_hidden == 512
     with pytest.raises(ValueError, match="param_hidden"):

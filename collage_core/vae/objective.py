@@ -34,21 +34,29 @@ def kl_penalty(
     beta: float,
     free_bits: float = 0.0,
     balance: bool = False,
+    ease: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(penalty, coefficients)``: the scalar KL term of the loss and the per-group weights used.
 
     ``penalty = weight * sum_l c_l * max(mean_b KL_bl, free_bits)``, with ``c_l`` from
     :func:`balance_coefficients` while ``balance`` is set and the warm-up is on
-    (``weight < beta``), else 1 (NVAE balances during the warm-up only).
+    (``weight < beta``), else 1 (NVAE balances during the warm-up only). With ``ease > 0``
+    the coefficients move linearly to 1 over the last ``ease`` of the warm-up (in units of
+    ``weight / beta``) instead of jumping to 1 at its end.
 
     Args:
         kl_groups: ``(B, L)`` nats per image and group.
         weight: the KL weight now (``beta`` ramped by the warm-up).
         free_bits: nats per group, batch mean, below which the KL is not penalised.
+        ease: fraction of the warm-up, in [0, 1], over which balancing fades out.
     """
     kl = kl_groups.mean(0)
     if free_bits > 0:
         kl = kl.clamp(min=free_bits)
-    warming = balance and weight < beta
-    coeffs = balance_coefficients(kl_groups, group_sizes) if warming else torch.ones_like(kl)
+    if not (balance and weight < beta):
+        return weight * kl.sum(), torch.ones_like(kl)
+    coeffs = balance_coefficients(kl_groups, group_sizes)
+    if ease > 0:
+        keep = min(1.0, (1.0 - weight / beta) / ease)  # 1 until the fade starts, 0 at its end
+        coeffs = 1.0 + keep * (coeffs - 1.0)
     return weight * (coeffs * kl).sum(), coeffs

@@ -46,6 +46,7 @@ def training_loss(
     free_bits: float,
     balance: bool = False,
     target_beta: float | None = None,
+    balance_ease: float = 0.0,
 ):
     """``(loss, output)``: mean distortion + the KL term of :func:`~.objective.kl_penalty`.
 
@@ -54,7 +55,7 @@ def training_loss(
     """
     out = model(x)
     target = beta if target_beta is None else target_beta
-    penalty, _ = kl_penalty(out.kl_layers, out.group_sizes, beta, target, free_bits, balance)
+    penalty, _ = kl_penalty(out.kl_layers, out.group_sizes, beta, target, free_bits, balance, balance_ease)
     return out.distortion.mean() + penalty, out
 
 
@@ -157,7 +158,7 @@ def train(
                 group["lr"] = learning_rate(cfg, step, total_steps)
             beta = kl_weight(cfg, epoch + i / steps_per_epoch)
             fb = cfg.free_bits if epoch < cfg.free_bits_epochs else 0.0
-            loss, o = training_loss(model, x, beta, fb, cfg.kl_balance, cfg.beta)
+            loss, o = training_loss(model, x, beta, fb, cfg.kl_balance, cfg.beta, cfg.kl_balance_ease)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
