@@ -129,7 +129,8 @@ class TrainConfig:
     # Fraction of the warm-up over which the balancing coefficients fade to 1 (0: they jump
     # to 1 when it ends, as NVAE's do). With the jump, both models' validation rate halves
     # from epoch 5 to 6 (Collage 59 -> 31 nats, baseline 92 -> 42): the 14x14 groups, weighted
-    # about 0.4 while balanced, are suddenly weighted 1. Untested as a remedy (docs/vae.md).
+    # about 0.4 while balanced, are suddenly weighted 1. Easing (0.4) smooths the drop but the
+    # baseline lands in the same place by epoch 6 (docs/vae.md), so the default stays 0.
     kl_balance_ease: float = 0.0
     # Exponential moving average of the weights (0 = off); evaluation, export and sampling
     # use the average when present. 0.999 is about a 1000-step (1.3 epoch) window.
