@@ -35,7 +35,8 @@ PREVIEW_SIDE = 256
 MAX_REFINE_STEPS = 500
 # Digits tab.
 MAX_DIGITS = 64
-MAX_DIGIT_MAGNIFY = 40
+MAX_DIGIT_MAGNIFY = 40  # the contact sheet's
+MAX_CLOSEUP_MAGNIFY = 64  # one digit, 1792 px a side: the VAE's own limit (collage_core.vae.MAX_MAGNIFY)
 # Seeds: whole numbers a person can type; larger ones overflow torch's generator.
 MAX_SEED = 2**32 - 1
 # Queue: work is CPU-bound, so more parallel jobs than cores only adds latency. The limit

@@ -330,7 +330,7 @@ def test_zoom_target_and_size_parsing():
 # ----------------------------------------------------------------------------- digits
 class _FakeDecoder:
     def sample(self, n, temperature, generator):
-        return torch.full((n,), temperature)
+        return temperature * torch.arange(1, n + 1) / n  # digit i's ring has brightness i / n
 
 
 class _FakeLikelihood:
@@ -351,13 +351,34 @@ class _FakeVAE:
 def test_sample_digits_with_a_stand_in_model():
     digits = callbacks.sample_digits(count=6, magnify=3, temperature=1.0, seed=1, model=_FakeVAE())
     assert len(digits.tiles) == 6 and digits.tiles[0].size == (84, 84) and digits.tiles[0].mode == "L"
-    assert digits.collage40.size == digits.bicubic40.size == (1120, 1120)
+    assert digits.closeup.size == digits.bicubic.size == (1120, 1120)  # digit #1 at 40x by default
     # Bicubic from 28x28 is blurrier: less energy in pixel-to-pixel differences.
-    sharp = np.abs(np.diff(np.asarray(digits.collage40, float), axis=0)).mean()
-    soft = np.abs(np.diff(np.asarray(digits.bicubic40, float), axis=0)).mean()
+    sharp = np.abs(np.diff(np.asarray(digits.closeup, float), axis=0)).mean()
+    soft = np.abs(np.diff(np.asarray(digits.bicubic, float), axis=0)).mean()
     assert sharp > soft
     with pytest.raises(ValueError, match="Count must be"):
         callbacks.sample_digits(count=0, model=_FakeVAE())
+
+
+@pytest.mark.parametrize("closeup,digit", [(64, 5), (3, 2), (3, 6)])
+def test_the_close_up_is_the_chosen_digit_of_the_sheet(closeup, digit):
+    digits = callbacks.sample_digits(count=6, magnify=3, seed=2, closeup=closeup, digit=digit, model=_FakeVAE())
+    assert digits.closeup.size == digits.bicubic.size == (28 * closeup,) * 2
+    tile = np.asarray(digits.tiles[digit - 1], float)
+    near = np.asarray(digits.closeup, float)
+    # The fake's digit i is a ring of brightness i / 6: the close-up is the sheet's digit #digit.
+    assert near.max() == pytest.approx(tile.max(), abs=3)
+    assert abs(near.max() - np.asarray(digits.tiles[digit % 6], float).max()) > 20
+    assert f"Digit #{digit} at ×{closeup}" in digits.summary
+
+
+def test_close_up_choices_are_checked():
+    with pytest.raises(ValueError, match="not among the 4 samples: pick one from 1 to 4"):
+        callbacks.sample_digits(count=4, digit=5, model=_FakeVAE())
+    with pytest.raises(ValueError, match="Close-up magnification must be a whole number between 1 and 64"):
+        callbacks.sample_digits(count=4, closeup=65, model=_FakeVAE())
+    with pytest.raises(ValueError, match="Close-up digit must be a whole number"):
+        callbacks.sample_digits(count=4, digit=1.5, model=_FakeVAE())
 
 
 def test_the_contact_sheet_keeps_every_tile_in_reading_order():

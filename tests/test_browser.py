@@ -203,13 +203,23 @@ def test_sample_digits(page):
     count = page.locator("#digits-count input[type=number]")
     count.fill("4")
     count.press("Enter")
+    # The close-up digit is numbered on the sheet: its slider ends at the count.
+    digit = page.locator("#digits-digit input[type=number]")
+    page.wait_for_function("() => document.querySelector('#digits-digit input[type=number]').max === '4'")
+    digit.fill("3")
+    digit.press("Enter")
+    magnify = page.locator("#digits-magnify input[type=number]")
+    magnify.fill("64")
+    magnify.press("Enter")
     page.locator("#digits-btn").click()
     page.wait_for_selector("#digits-gallery img", timeout=120_000)
-    page.wait_for_selector("#digits-collage40 img")
+    page.wait_for_selector("#digits-closeup img")
     page.screenshot(path=str(ARTIFACTS / "browser-digits.png"), full_page=True)
-    # Four digits at 4x on one contact sheet, two by two.
+    # Four digits at 4x on one contact sheet, two by two; digit #3 at 64x beside bicubic.
     assert page.locator("#digits-gallery img").evaluate("i => [i.naturalWidth, i.naturalHeight]") == [224, 224]
-    assert page.locator("#digits-collage40 img").first.evaluate("i => i.naturalWidth") >= 1120
+    assert page.locator("#digits-closeup img").first.evaluate("i => i.naturalWidth") == 1792
+    assert page.locator("#digits-bicubic img").first.evaluate("i => i.naturalWidth") == 1792
+    assert "Digit #3 at ×64" in page.locator("#digits-summary").inner_text()
 
 
 def test_page_made_no_requests_outside_this_machine(page):

@@ -105,7 +105,7 @@ def test_sampled_digits_are_in_view_and_whole(page):
     _set(page, "digits-count", "16")
     _press(page, "#digits-btn", "#digits-gallery")
     page.wait_for_selector("#digits-gallery img")
-    page.wait_for_selector("#digits-collage40 img")
+    page.wait_for_selector("#digits-closeup img")
     page.screenshot(path=str(ARTIFACTS / f"fit-digits-{page.screen}.png"))
     assert visible(page, "#digits-gallery img") == 1.0
     # All 16 digits: the sheet is drawn whole inside its box (not cropped to a strip).

@@ -249,6 +249,10 @@ def test_bad_numbers_in_other_tabs():
         callbacks.sample_digits(float("nan"), 4, 1.0, 0, model=object())
     with pytest.raises(ValueError, match="Seed must be"):
         callbacks.sample_digits(4, 4, 1.0, -1, model=object())
+    with pytest.raises(ValueError, match="Close-up magnification must be a finite number"):
+        callbacks.sample_digits(4, 4, 1.0, 0, model=object(), closeup=float("inf"))
+    with pytest.raises(gr.Error, match="Close-up digit #9 is not among the 4 samples"):
+        ui.sample(0, 1.0, 4, 40, 9)
     with pytest.raises(gr.Error, match="Frames per second must be"):
         ui.zoom(None, fps=float("nan"), session=Session())
 

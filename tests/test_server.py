@@ -195,11 +195,24 @@ def test_zoom_limits_are_enforced(client, photo_path):
 
 def test_sample_endpoint(client):
     # The weights ship with the package (tests/test_install.py checks a wheel carries them): no skip.
-    sheet, collage40, bicubic40, summary = client.predict(seed=1, count=4, api_name="/sample")
+    sheet, closeup, bicubic, summary = client.predict(seed=1, count=4, api_name="/sample")
     assert Image.open(sheet).size == (2 * 112, 2 * 112)  # four 28x28 digits at 4x, two by two
-    a, b = (np.asarray(Image.open(p).convert("L"), dtype=np.float64) for p in (collage40, bicubic40))
-    assert a.shape == b.shape == (1120, 1120)
+    a, b = (np.asarray(Image.open(p).convert("L"), dtype=np.float64) for p in (closeup, bicubic))
+    assert a.shape == b.shape == (1120, 1120)  # digit #1 at 40x unless asked otherwise
     assert np.abs(a - b).mean() > 1  # the Collage adds detail bicubic cannot
+
+
+def test_the_close_up_is_the_sheets_digit_at_any_magnification(client):
+    # The shipped model: digit #3 at 64x, pooled back to 28x28, is digit #3 of the 4x sheet pooled.
+    sheet, closeup, _, summary = client.predict(seed=5, count=4, magnify=64, digit=3, api_name="/sample")
+    near = np.asarray(Image.open(closeup).convert("L"), dtype=np.float64) / 255
+    assert near.shape == (1792, 1792) and "Digit #3 at ×64" in summary
+    tiles = np.asarray(Image.open(sheet).convert("L"), dtype=np.float64) / 255  # 2 x 2 tiles of 112 px
+    pooled = near.reshape(28, 64, 28, 64).mean((1, 3))
+    for i in range(4):
+        tile = tiles[112 * (i // 2) : 112 * (i // 2 + 1), 112 * (i % 2) : 112 * (i % 2 + 1)].reshape(28, 4, 28, 4)
+        gap = np.abs(pooled - tile.mean((1, 3))).mean()
+        assert gap < 0.02 if i == 2 else gap > 0.05, (i, gap)
 
 
 def test_queue_and_cleanup_settings(studio):

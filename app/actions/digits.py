@@ -14,10 +14,12 @@ from .. import inputs, limits
 
 @dataclass(frozen=True)
 class Digits:
+    """A sample: the tiles and their contact sheet, and one digit magnified beside bicubic."""
+
     tiles: list[Image.Image] = field(repr=False)
     sheet: Image.Image = field(repr=False)  # the tiles on one contact sheet, at their own pixel size
-    collage40: Image.Image = field(repr=False)
-    bicubic40: Image.Image = field(repr=False)
+    closeup: Image.Image = field(repr=False)  # digit ``digit`` rendered at ``closeup`` x
+    bicubic: Image.Image = field(repr=False)  # the same digit at 28x28, upscaled bicubically as far
     summary: str = ""
     notes: tuple[str, ...] = ()
 
@@ -28,46 +30,57 @@ def sample_digits(
     temperature: float = 1.0,
     seed: int = 0,
     model=None,
+    closeup: float = 40,
+    digit: float = 1,
 ) -> Digits:
-    """Sample the Collage VAE: ``count`` digits at ``magnify``, and digit 1 at 40× beside bicubic.
+    """Sample the Collage VAE: ``count`` digits at ``magnify``, and digit ``digit`` (1-based) at
+    ``closeup`` x beside its bicubic upscaling.
 
-    The bicubic panel upscales the 40× render average-pooled to 28×28, so both panels show
-    the same sample (pooled, it is the 1× digit to within 0.002 on average).
+    The latents are drawn once, so the close-up is the sheet's digit ``digit``. The bicubic
+    panel upscales the close-up average-pooled to 28x28, so both panels show the same sample
+    (pooled, a render is the 1x digit to within 0.002 on average).
     """
     import torch
     import torch.nn.functional as F
 
     count = inputs.whole(count, "Count", 1, limits.MAX_DIGITS)
     magnify = inputs.whole(magnify, "Magnification", 1, limits.MAX_DIGIT_MAGNIFY)
+    closeup = inputs.whole(closeup, "Close-up magnification", 1, limits.MAX_CLOSEUP_MAGNIFY)
+    digit = inputs.whole(digit, "Close-up digit", 1, limits.MAX_DIGITS)
+    if digit > count:
+        raise ValueError(f"Close-up digit #{digit} is not among the {count} samples: pick one from 1 to {count}.")
     temperature = inputs.number(temperature, "Temperature", 0.0, 2.0)
     if temperature == 0:
         raise ValueError("Temperature must be in (0, 2], got 0.")
     seed = inputs.seed(seed)
     notes = []
-    side = 28 * magnify
-    if count * side * side > limits.MAX_OUTPUT_PIXELS:
+    if count * (28 * magnify) ** 2 > limits.MAX_OUTPUT_PIXELS:
         magnify = max(1, int(math.sqrt(limits.MAX_OUTPUT_PIXELS / count) // 28))
         notes.append(f"Gallery magnification reduced to ×{magnify} to stay within the output limit.")
+    side = 28 * magnify
     model = model if model is not None else load_vae()
+    pick = slice(digit - 1, digit)
     with torch.no_grad():
         if hasattr(model, "decoder") and hasattr(model, "likelihood"):
-            # Draw the latents once and render them twice: digit #1 at 40x is gallery digit #1.
+            # Draw the latents once and render them twice: the close-up is the sheet's digit.
             generator = torch.Generator().manual_seed(int(seed))
             h = model.decoder.sample(count, float(temperature), generator)
             big = model.likelihood.render(h, magnify)
-            one40 = big[:1] if magnify == 40 else model.likelihood.render(h[:1], 40)
-        else:
+            near = big[pick] if magnify == closeup else model.likelihood.render(h[pick], closeup)
+        else:  # a seed gives the same digits at every magnification (HierarchicalVAE.sample)
             big = model.sample(n=count, magnify=magnify, temperature=temperature, seed=seed)
-            one40 = model.sample(n=count, magnify=40, temperature=temperature, seed=seed)[:1]
-    one = F.avg_pool2d(one40.float(), 40)
-    bicubic = F.interpolate(one, scale_factor=40, mode="bicubic", align_corners=False).clamp(0, 1)
+            near = model.sample(n=digit, magnify=closeup, temperature=temperature, seed=seed)[pick]
+    one = F.avg_pool2d(near.float(), closeup)
+    bicubic = F.interpolate(one, scale_factor=closeup, mode="bicubic", align_corners=False).clamp(0, 1)
     tiles = [gray_image(t) for t in big]
+    near_side = 28 * closeup
     summary = (
-        f"{count} samples at ×{magnify} ({28 * magnify}×{28 * magnify} px each), temperature {temperature:g}, "
-        f"seed {seed}. Digit #1: 1120×1120 Collage render vs bicubic upscaling of its 28×28 version."
+        f"{count} samples at ×{magnify} ({side}×{side} px each), temperature {temperature:g}, seed {seed}. "
+        f"Digit #{digit} at ×{closeup}: a {near_side}×{near_side} Collage render beside bicubic upscaling "
+        "of its 28×28 version."
     )
     sheet = contact_sheet(tiles)
-    return Digits(tiles, sheet, gray_image(one40[0]), gray_image(bicubic[0]), summary, tuple(notes))
+    return Digits(tiles, sheet, gray_image(near[0]), gray_image(bicubic[0]), summary, tuple(notes))
 
 
 def contact_sheet(tiles: list[Image.Image], cols: int | None = None, gap: int = 0) -> Image.Image:
