@@ -109,13 +109,40 @@ def test_gradio_state_copies_start_fresh():
 
 # ------------------------------------------------------------------ page-only handlers
 def test_choosing_a_preset_moves_the_controls():
-    grid, symmetries, strength, refine, iterations, start, magnify, _, copies, cells = ui.apply_preset("snowflake")
+    grid, symmetries, strength, refine, iterations, start, magnify, _, copies, cells, tint = ui.apply_preset(
+        "snowflake"
+    )
     snow = presets.load_preset("snowflake")
     assert (grid, symmetries, strength) == (snow.config().grid, "d4", snow.config().strength)
     assert magnify == snow.render["magnify"] and iterations == 0 and start == "noise"
     assert ui.apply_preset(ui.NO_PRESET)[:3] == (32, "d4", FractalizeConfig().strength)  # back to the defaults
     assert copies == "1" and ui.apply_preset("natural")[8] == "soft"
     assert cells == cells_value(snow.config().blend) and cells in dict(CELLS).values()
+    assert tint == "shared" and ui.apply_preset("natural")[10] == "per-channel"
+
+
+def test_the_copy_colours_control_sets_shared_weights_end_to_end(example_photo, tmp_path, monkeypatch):
+    monkeypatch.setenv("NEURAL_COLLAGE_PRESETS", str(tmp_path))
+    assert FractalizeRequest(photo=None).config().shared_weights is FractalizeConfig().shared_weights is True
+    natural = FractalizeRequest(photo=None, preset="natural", copy_colours="per-channel").config()
+    assert natural.shared_weights is presets.load_preset("natural").config().shared_weights is False
+    assert FractalizeRequest(photo=None, preset="natural", copy_colours="shared").config().shared_weights is True
+    with pytest.raises(ValueError, match="Copy colours must be one of shared, per-channel"):
+        FractalizeRequest(photo=None, copy_colours="teal").config()
+    # The fit: shared weights give every colour channel the same copy weights, per channel does not.
+    weights = {}
+    for tint in ("shared", "per-channel"):
+        _, _, code_path = ui.fractalize(str(example_photo), grid=8, copy_colours=tint, session=Session())
+        a = cc.FractalCode.load(code_path).a
+        weights[tint] = (a - a[:1]).abs().max().item()
+    assert weights["shared"] == 0 and weights["per-channel"] > 1e-3
+    # A saved preset keeps the choice and moves the control back to it.
+    session = Session()
+    ui.save_user_preset("tinted", "", 16, "d4", 0.2, 0, 0, "noise", 1, session, "1", "blended", "true", "per-channel")
+    assert session.presets["tinted"].config().shared_weights is False
+    assert ui.apply_preset("tinted", session=session)[10] == "per-channel"
+    ui.save_user_preset("plain", "", 16, "d4", 0.2, 0, 0, "noise", 1, session, "1", "blended", "true", "shared")
+    assert session.presets["plain"].config().shared_weights is True
 
 
 def test_the_cells_control_sets_blend_and_follows_the_library_default():
@@ -143,13 +170,13 @@ def test_adaptive_cells_keep_the_grid_budget_and_round_trip_through_presets(tmp_
     assert (back.adaptive, back.max_cells, back.grid) == (False, None, 32)
     session = Session()
     ui.save_user_preset("quad", "", 32, "d4", 0.2, 0, 0, "noise", 1, session=session, copies="1", cells="adaptive")
-    grid, *_, cells = ui.apply_preset("quad", session=session)
+    grid, *_, cells, _ = ui.apply_preset("quad", session=session)
     assert (grid, cells) == (32, "adaptive")
     assert session.presets["quad"].config() == config
     ui.save_user_preset(
         "quadh", "", 32, "d4", 0.2, 0, 0, "noise", 1, session=session, copies="1", cells="adaptive-hard"
     )
-    assert ui.apply_preset("quadh", session=session)[-1] == "adaptive-hard"
+    assert ui.apply_preset("quadh", session=session)[-2] == "adaptive-hard"
     assert session.presets["quadh"].config() == hard
     assert FractalizeRequest(photo=None, preset="quad", grid=grid, cells=cells).config(session) == config
 
@@ -228,7 +255,7 @@ def test_saving_the_controls_as_a_preset(tmp_path, monkeypatch):
     assert saved.render == {"magnify": 2.0, "iterations": 3, "start": "gray"}
     ui.save_user_preset("Blended", "", 12, "rot", 0.4, 0, 0, "noise", 1, session, "1", "blended")
     assert session.presets["blended"].config().blend is True
-    assert ui.apply_preset("blended", session)[-1] == "blended"
+    assert ui.apply_preset("blended", session)[-2] == "blended"
     with pytest.raises(Exception, match="preset name"):
         ui.save_user_preset("../../etc", "", 12, "rot", 0.4, 0, 0, "noise", 1, session)
 

@@ -103,6 +103,17 @@ def test_upload_and_fractalize(page, example_photo):
         page.screenshot(path=str(REPO / "docs" / "app" / "screenshot.png"), full_page=True, clip=clip)
 
 
+def test_a_preset_moves_the_copy_colours_control(page):
+    checked = "document.querySelector('#copy-colours input[value=\"{}\"]')?.checked === true"
+    assert page.evaluate(checked.format("shared"))  # the library default: copies in the photo's colours
+    page.locator("#preset input").click()
+    page.get_by_role("option", name="natural").click()
+    page.wait_for_function(checked.format("per-channel"))  # the soft, faithful preset keeps a weight per channel
+    page.locator("#preset input").click()
+    page.get_by_role("option", name="(none)").click()
+    page.wait_for_function(checked.format("shared"))
+
+
 def test_watch_it_converge(page):
     page.get_by_text("Watch it converge").click()
     page.locator("#converge-btn").click()

@@ -65,7 +65,23 @@ def test_fractalize_magnified_with_settings(client, example_photo):
 
 def test_the_page_button_fills_every_panel(client, example_photo):
     # An undocumented endpoint takes positional arguments only: the controls in page order.
-    controls = ["(none)", 32, "d4", 0.0, None, 0, 0, "noise", None, 2, 0, "1", "hard", "true"]  # magnify=2, seed, ...
+    controls = [
+        "(none)",
+        32,
+        "d4",
+        0.0,
+        None,
+        0,
+        0,
+        "noise",
+        None,
+        2,
+        0,
+        "1",
+        "hard",
+        "true",
+        "shared",
+    ]  # magnify=2, seed, ...
     attractor, original, bicubic, readout, png, code_path, zoom_source = client.predict(
         handle_file(str(example_photo)), *controls, api_name="/fractalize_panels"
     )

@@ -43,6 +43,22 @@ CELLS = [
 ]
 _CELLS_BLEND = {"hard": False, "blended": True, "auto": None, "adaptive": None, "adaptive-hard": False}
 START_CHOICES = ["noise", "gray", "photo"]
+# Copy colours: one weight per copy for every channel (copies keep the photo's colours at
+# every depth) or a weight per channel (a little closer at 1x, tinted copies in a dive).
+COPY_COLOURS = [("the photo's", "shared"), ("per channel", "per-channel")]
+_SHARED = {"shared": True, "per-channel": False}
+
+
+def copy_colours_value(shared_weights: bool) -> str:
+    """The Copy colours control's value for a config's ``shared_weights``."""
+    return "shared" if shared_weights else "per-channel"
+
+
+def parse_copy_colours(value) -> bool:
+    """The ``shared_weights`` setting of a Copy colours value ("shared" or "per-channel")."""
+    if value not in _SHARED:
+        raise ValueError(f"Copy colours must be one of {', '.join(_SHARED)}, got {value!r}.")
+    return _SHARED[value]
 
 
 def cells_value(blend: bool | None, adaptive: bool = False) -> str:

@@ -13,7 +13,7 @@ from collage_core import FractalizeConfig
 
 from .. import callbacks
 from ..session import Session
-from .common import NO_PRESET, cells_settings, cells_value, find_preset
+from .common import NO_PRESET, cells_settings, cells_value, copy_colours_value, find_preset, parse_copy_colours
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,8 @@ class FractalizeRequest:
             or "adaptive" / "adaptive-hard" (a quadtree with ``grid**2`` cells, blended or
             hard, see ``common.cells_settings``).
         colour: "true", "vivid", "off" or a palette such as "ice" (``collage_core.palette``).
+        copy_colours: "shared" (one weight per copy for every channel) or "per-channel"
+            (the library's ``shared_weights`` True / False).
     """
 
     photo: str | None
@@ -47,6 +49,7 @@ class FractalizeRequest:
     copies: str = "1"
     cells: str = cells_value(FractalizeConfig.blend)
     colour: str = "true"
+    copy_colours: str = copy_colours_value(FractalizeConfig.shared_weights)
 
     def config(self, session: Session | None = None, **overrides) -> FractalizeConfig:
         """The fit's settings: the preset (or the defaults) with these controls on top."""
@@ -58,6 +61,7 @@ class FractalizeRequest:
             strength=self.strength,
             refine_steps=self.refine_steps,
             copies=self.copies,
+            shared_weights=parse_copy_colours(self.copy_colours),
             **overrides,
         )
         # After the preset: the Cells control shows the preset's choice, and "auto" is None,

@@ -13,7 +13,15 @@ from collage_core.presets import Preset, user_dir
 from .. import inputs, limits, user_presets
 from ..guard import friendly as _friendly
 from ..session import Session
-from .common import cells_settings, cells_value, find_preset, preset_choices, shown_grid
+from .common import (
+    cells_settings,
+    cells_value,
+    copy_colours_value,
+    find_preset,
+    parse_copy_colours,
+    preset_choices,
+    shown_grid,
+)
 
 
 @_friendly
@@ -21,7 +29,7 @@ def apply_preset(preset, session: Session | None = None):
     """Move the controls to a preset's values (fields it does not set go back to defaults).
 
     Returns grid, symmetries, strength, refinement, iterations, start, magnification, seed,
-    copies and cells, in the order of the Fractalize tab's outputs.
+    copies, cells and copy colours, in the order of the Fractalize tab's outputs.
     """
     p = find_preset(preset, session) or Preset(name="defaults")
     cfg = p.config()
@@ -39,6 +47,7 @@ def apply_preset(preset, session: Session | None = None):
         gr.update(value=0),  # the noise start's seed: presets do not set it
         "soft" if cfg.copies is None else str(cfg.copies),
         cells_value(cfg.blend, cfg.adaptive),
+        copy_colours_value(cfg.shared_weights),
     )
 
 
@@ -63,6 +72,7 @@ def save_user_preset(
     copies="1",
     cells=cells_value(FractalizeConfig.blend),
     colour="true",
+    copy_colours=copy_colours_value(FractalizeConfig.shared_weights),
 ):
     """Save the current controls as a preset of this session (and the local user's, on localhost)."""
     if not isinstance(session, Session):
@@ -79,6 +89,8 @@ def save_user_preset(
     )
     if not fractalize_values["adaptive"]:
         del fractalize_values["adaptive"]
+    if parse_copy_colours(copy_colours) != FractalizeConfig.shared_weights:
+        fractalize_values["shared_weights"] = not FractalizeConfig.shared_weights
     refine_steps = inputs.whole(refine_steps, "Refinement steps", 0, limits.MAX_REFINE_STEPS)
     if refine_steps:
         fractalize_values["refine_steps"] = refine_steps
