@@ -80,6 +80,10 @@ def test_fractalize_result_is_in_view(page, tmp_path):
     _set(page, "magnify", "2")  # the last control a visitor sets: the page is scrolled there
     _press(page, "#fractalize-btn", "#attractor")
     page.wait_for_function("document.querySelector('#readout').innerText.includes('PSNR')")
+    # The readout can land a moment before the picture has loaded (an img of no size yet).
+    page.wait_for_function(
+        "(() => { const i = document.querySelector('#attractor img'); return i?.complete && i.naturalWidth > 0; })()"
+    )
     page.screenshot(path=str(ARTIFACTS / f"fit-fractalize-{page.screen}.png"))
     assert visible(page, "#attractor img") == 1.0 and visible(page, "#readout") == 1.0
 

@@ -171,7 +171,24 @@ def test_nine_requests_on_three_endpoints_run_at_most_two_at_once(monkeypatch, t
     monkeypatch.setattr(callbacks, "fit", counting_fit)
     photo = tmp_path / "p.png"
     textured(64, 64).save(photo)
-    panel_args = (handle_file(str(photo)), "(none)", 8, "d4", 0.0, None, 0, 0, "noise", None, 1, 0, "1", "hard", "true")
+    panel_args = (
+        handle_file(str(photo)),
+        "(none)",
+        8,
+        "d4",
+        0.0,
+        None,
+        0,
+        0,
+        "noise",
+        None,
+        1,
+        0,
+        "1",
+        "hard",
+        "true",
+        "shared",
+    )
     with running_studio() as (_, url):
         clients = [Client(url, verbose=False) for _ in range(3)]
         jobs = []
