@@ -30,6 +30,17 @@ def textured(width=96, height=96, seed=0, mode="RGB"):
     return Image.fromarray((arr * 255).astype(np.uint8), "RGB").convert(mode)
 
 
+def panel_controls(**values) -> list:
+    """The Fractalize controls in page order (the undocumented ``/fractalize_panels`` endpoint's
+    positional inputs after the photo): the page's initial values with ``values`` on top."""
+    import dataclasses
+
+    from app.tabs.fractalize_request import FractalizeRequest
+
+    request = dataclasses.replace(FractalizeRequest(photo=None), **values)
+    return [getattr(request, f.name) for f in dataclasses.fields(request)][1:]
+
+
 @pytest.fixture
 def photo_path(tmp_path):
     """A 96x96 textured RGB PNG on disk."""

@@ -21,7 +21,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import pytest
-from conftest import REPO, textured
+from conftest import REPO, panel_controls, textured
 from hostile_inputs import code_file, edit_metadata, nested_json, png, small_code
 from PIL import Image
 
@@ -171,24 +171,7 @@ def test_nine_requests_on_three_endpoints_run_at_most_two_at_once(monkeypatch, t
     monkeypatch.setattr(callbacks, "fit", counting_fit)
     photo = tmp_path / "p.png"
     textured(64, 64).save(photo)
-    panel_args = (
-        handle_file(str(photo)),
-        "(none)",
-        8,
-        "d4",
-        0.0,
-        None,
-        0,
-        0,
-        "noise",
-        None,
-        1,
-        0,
-        "1",
-        "hard",
-        "true",
-        "shared",
-    )
+    panel_args = (handle_file(str(photo)), *panel_controls(grid=8, strength=0.0, cells="hard"))
     with running_studio() as (_, url):
         clients = [Client(url, verbose=False) for _ in range(3)]
         jobs = []

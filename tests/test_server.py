@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, textured
+from conftest import REPO, panel_controls, textured
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
@@ -65,23 +65,7 @@ def test_fractalize_magnified_with_settings(client, example_photo):
 
 def test_the_page_button_fills_every_panel(client, example_photo):
     # An undocumented endpoint takes positional arguments only: the controls in page order.
-    controls = [
-        "(none)",
-        32,
-        "d4",
-        0.0,
-        None,
-        0,
-        0,
-        "noise",
-        None,
-        2,
-        0,
-        "1",
-        "hard",
-        "true",
-        "shared",
-    ]  # magnify=2, seed, ...
+    controls = panel_controls(strength=0.0, cells="hard", magnify=2)
     attractor, original, bicubic, readout, png, code_path, zoom_source = client.predict(
         handle_file(str(example_photo)), *controls, api_name="/fractalize_panels"
     )
