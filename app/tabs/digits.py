@@ -41,7 +41,7 @@ def digit_range(count: float, digit: float):
         n = inputs.whole(count, "Count", 1, limits.MAX_DIGITS)
         pick = inputs.whole(digit, "Close-up digit", 1, limits.MAX_DIGITS)
     except ValueError:  # a half-typed number: leave the slider as it is until Count reads
-        return gr.Slider()
+        return gr.skip()
     return gr.Slider(maximum=n, value=min(pick, n))
 
 
