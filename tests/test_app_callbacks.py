@@ -4,6 +4,7 @@ convergence, zooms and digits (presets, sessions and page handlers: test_app_pag
 import os
 import time
 
+import gradio as gr
 import numpy as np
 import pytest
 import torch
@@ -398,3 +399,13 @@ def test_sample_digits_caps_the_gallery_size():
     digits = callbacks.sample_digits(count=64, magnify=40, model=_FakeVAE())
     assert 64 * digits.tiles[0].width ** 2 <= limits.MAX_OUTPUT_PIXELS
     assert "reduced" in digits.notes[0]
+
+
+def test_the_close_up_digit_slider_follows_the_count():
+    from app.tabs.digits import digit_range
+
+    shrunk = digit_range(4, 9)
+    assert (shrunk.maximum, shrunk.value) == (4, 4)  # the pick moves onto the sheet
+    kept = digit_range(10, 3)
+    assert (kept.maximum, kept.value) == (10, 3)
+    assert digit_range("", 3) == gr.skip()  # a half-typed count changes nothing
