@@ -181,7 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sample", help="sample MNIST digits from the Collage VAE at any magnification")
     s.add_argument("-o", "--output", required=True, metavar="OUT.png")
     s.add_argument("--n", type=_positive(int), default=16, help="how many digits (default 16)")
-    s.add_argument("--magnify", type=_positive(int), default=4, help="magnification, 1..40 (default 4)")
+    s.add_argument("--magnify", type=_positive(int), default=4, help="magnification, 1..64 (default 4)")
+    s.add_argument(
+        "--digit",
+        type=_positive(int),
+        default=None,
+        metavar="K",
+        help="write only digit K (1-based) of the --n samples",
+    )
     s.add_argument("--temperature", type=_positive(float), default=1.0, help="prior temperature (default 1)")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_sample)
@@ -387,29 +394,38 @@ def _run_export(code, out: Path, settings, bar, device=None) -> None:
 def cmd_sample(args: argparse.Namespace) -> int:
     from PIL import Image
 
+    from collage_core.vae import MAX_MAGNIFY
+
     from . import callbacks
 
     out = _check_output(args.output, _image_suffixes())
-    if args.magnify > 40:
-        raise ValueError(f"--magnify must be at most 40, got {args.magnify}")
+    if args.magnify > MAX_MAGNIFY:
+        raise ValueError(f"--magnify must be at most {MAX_MAGNIFY}, got {args.magnify}")
     if args.n > 256:
         raise ValueError(f"--n must be at most 256, got {args.n}")
+    if args.digit is not None and args.digit > args.n:
+        raise ValueError(f"--digit {args.digit} is not among the {args.n} samples: pick one from 1 to {args.n}")
+    shown = 1 if args.digit else args.n
     side = 28 * args.magnify
-    if args.n * side * side > 100_000_000:
-        raise ValueError(f"{args.n} digits at {side}x{side} exceed 100 MP; lower --n or --magnify")
+    if shown * side * side > 100_000_000:
+        raise ValueError(f"{shown} digits at {side}x{side} exceed 100 MP; lower --n or --magnify")
     import torch
 
     model = callbacks.load_vae()
     with torch.no_grad():
-        batch = model.sample(n=args.n, magnify=args.magnify, temperature=args.temperature, seed=args.seed)
-    tiles = [callbacks.gray_image(t) for t in batch]
+        # A seed gives the same first digits whatever the count: digit k is drawn with n = k.
+        n = args.digit or args.n
+        batch = model.sample(n=n, magnify=args.magnify, temperature=args.temperature, seed=args.seed)
+    tiles = [callbacks.gray_image(t) for t in batch[n - shown :]]
     cols = math.ceil(math.sqrt(len(tiles)))
     rows = math.ceil(len(tiles) / cols)
     sheet = Image.new("L", (cols * side, rows * side))
     for i, tile in enumerate(tiles):
         sheet.paste(tile, ((i % cols) * side, (i // cols) * side))
     sheet.save(out)
-    print(f"wrote {out} ({args.n} digits at {side}x{side}, grid {cols}x{rows}, temperature {args.temperature:g})")
+    which = f"digit {args.digit} of {args.n}" if args.digit else f"{args.n} digits"
+    grid = "" if args.digit else f", grid {cols}x{rows}"
+    print(f"wrote {out} ({which} at {side}x{side}{grid}, temperature {args.temperature:g})")
     return 0
 
 

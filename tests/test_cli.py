@@ -233,9 +233,34 @@ def test_sample_writes_a_sheet_of_digits(capsys, tmp_path):
     assert arr.std() > 20  # digits on a background, not a flat image
 
 
-def test_sample_rejects_out_of_range_magnification(capsys, tmp_path):
-    status, _, err = run(capsys, "sample", "-o", tmp_path / "d.png", "--magnify", 41)
-    assert status == 1 and "--magnify must be at most 40" in one_error_line(err)
+def test_sample_writes_one_digit_of_the_sheet_beyond_40x(capsys, tmp_path):
+    sheet, one = tmp_path / "sheet.png", tmp_path / "one.png"
+    assert run(capsys, "sample", "-o", sheet, "--n", 4, "--magnify", 2, "--seed", 3)[0] == 0
+    status, stdout, err = run(capsys, "sample", "-o", one, "--n", 4, "--digit", 3, "--magnify", 64, "--seed", 3)
+    assert status == 0 and "digit 3 of 4 at 1792x1792" in stdout, err
+    near = np.asarray(Image.open(one), dtype=np.float64) / 255
+    assert near.shape == (1792, 1792)
+    # Pooled to 28x28 it is digit #3 of the sheet (2 x 2 tiles of 56 px), not another one.
+    tiles = np.asarray(Image.open(sheet), dtype=np.float64) / 255
+    pooled = near.reshape(28, 64, 28, 64).mean((1, 3))
+    gaps = [
+        np.abs(pooled - tiles[56 * (i // 2) :, 56 * (i % 2) :][:56, :56].reshape(28, 2, 28, 2).mean((1, 3))).mean()
+        for i in range(4)
+    ]
+    assert gaps[2] < 0.02 and min(gaps[:2] + gaps[3:]) > 0.05, gaps
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (("--magnify", 65), "--magnify must be at most 64"),
+        (("--n", 4, "--digit", 5), "--digit 5 is not among the 4 samples: pick one from 1 to 4"),
+    ],
+)
+def test_sample_rejects_out_of_range_values(capsys, tmp_path, args, message):
+    status, _, err = run(capsys, "sample", "-o", tmp_path / "d.png", *args)
+    assert status == 1 and message in one_error_line(err)
+    assert not (tmp_path / "d.png").exists()
 
 
 # ---------------------------------------------------------------------- presets, serve
