@@ -83,6 +83,18 @@ def test_a_seed_gives_the_same_digits_whatever_the_count():
     assert (many[2:4] - few).abs().max() > 1e-2  # the added ones are other digits
 
 
+@pytest.mark.parametrize("likelihood", ["collage", "conv"])
+def test_only_renders_one_digit_of_the_batch(likelihood):
+    model = tiny(likelihood)
+    every = model.sample(n=5, magnify=2, seed=3)
+    for i in (0, 3, 4):
+        alone = model.sample(n=5, magnify=2, seed=3, only=i)
+        assert alone.shape == (1, 1, 56, 56) and torch.allclose(alone, every[i : i + 1], atol=1e-5)
+    for bad in (5, -1, 1.0, True):
+        with pytest.raises(ValueError, match="only must be an integer in 0..4"):
+            model.sample(n=5, seed=3, only=bad)
+
+
 def test_same_seed_same_digits_and_pooling_consistency():
     model = tiny(layout="grid")  # hard cells: the attractor pools exactly (blended: see below)
     a = model.sample(n=4, magnify=1, seed=7)

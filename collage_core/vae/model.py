@@ -78,12 +78,15 @@ class HierarchicalVAE(nn.Module):
         temperature: float = 1.0,
         seed: int | None = None,
         generator: torch.Generator | None = None,
+        only: int | None = None,
     ) -> torch.Tensor:
         """Draw digits from the prior and render them at ``magnify`` times 28 pixels.
 
         The latents come from ``generator`` (or a fresh one seeded with ``seed``) and their
         shapes depend on ``n`` only, so a seed gives the same digits at every magnification.
-        Returns Bernoulli means (pixel probabilities), not binary draws.
+        Returns Bernoulli means (pixel probabilities), not binary draws. ``only = i``
+        (0-based, below ``n``) renders digit ``i`` of the ``n`` alone: one digit's memory
+        at a high magnification, and the same digit as in the whole batch.
 
         For the Collage likelihood on the hard grid the attractor is pool-consistent:
         ``avg_pool(A(28m), m)`` equals ``A(28)`` to float32 round-off, and with the linear
@@ -94,10 +97,15 @@ class HierarchicalVAE(nn.Module):
         magnified sample is a bicubic upscaling.
 
         Returns:
-            ``(n, 1, 28*magnify, 28*magnify)`` float in [0, 1].
+            ``(n, 1, 28*magnify, 28*magnify)`` float in [0, 1] (``(1, ...)`` with ``only``).
         """
         _check_magnify(magnify)
-        return self.likelihood.render(self._features(n, temperature, seed, generator), magnify)
+        features = self._features(n, temperature, seed, generator)
+        if only is not None:
+            if isinstance(only, bool) or not isinstance(only, int) or not 0 <= only < n:
+                raise ValueError(f"only must be an integer in 0..{n - 1}, got {only!r}")
+            features = features[only : only + 1]
+        return self.likelihood.render(features, magnify)
 
     @torch.no_grad()
     def sample_logits(
