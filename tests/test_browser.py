@@ -213,6 +213,7 @@ def test_clicks_pick_the_point_under_the_pointer(page, tmp_path):
 def test_sample_digits(page):
     page.get_by_role("tab", name="Digits").click()
     count = page.locator("#digits-count input[type=number]")
+    assert page.locator("#digits-digit input[type=number]").get_attribute("max") == "16"  # the first count
     count.fill("4")
     count.press("Enter")
     # The close-up digit is numbered on the sheet: its slider ends at the count.

@@ -17,13 +17,14 @@ from ..guard import friendly as _friendly
 from .common import VIEW_BUTTONS, notify
 
 SHEET_MAGNIFY = 4  # 112 px a digit: 16 make a 448 px sheet, 64 an 896 px one, sharp when fitted
+COUNT = 16  # digits on the first sheet
 
 
 @_friendly
 def sample(
     seed: float = 0,
     temperature: float = 1.0,
-    count: float = 16,
+    count: float = COUNT,
     magnify: float = 40,
     digit: float = 1,
     progress=gr.Progress(),  # noqa: B008 - Gradio's progress hook
@@ -56,7 +57,7 @@ def build() -> None:
             )
             seed = SafeNumber(0, precision=0, label="Seed", elem_id="digits-seed")
             temperature = gr.Slider(0.1, 1.5, value=1.0, step=0.05, label="Temperature")
-            count = gr.Slider(1, limits.MAX_DIGITS, value=16, step=1, label="Count", elem_id="digits-count")
+            count = gr.Slider(1, limits.MAX_DIGITS, value=COUNT, step=1, label="Count", elem_id="digits-count")
             magnify = gr.Slider(
                 2,
                 limits.MAX_CLOSEUP_MAGNIFY,
@@ -66,8 +67,8 @@ def build() -> None:
                 info="28 px × this; the Collage renders every pixel, bicubic can only interpolate",
                 elem_id="digits-magnify",
             )
-            digit = gr.Slider(
-                1, limits.MAX_DIGITS, value=1, step=1, label="Close-up digit (# on the sheet)", elem_id="digits-digit"
+            digit = gr.Slider(  # numbered on the sheet: its range follows Count (digit_range)
+                1, COUNT, value=1, step=1, label="Close-up digit (# on the sheet)", elem_id="digits-digit"
             )
         with gr.Column(scale=2, elem_classes="studio-results", elem_id="digits-results"):
             go = gr.Button("Sample", variant="primary", elem_id="digits-btn")
