@@ -25,32 +25,16 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from einops import rearrange
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from collage_core import vae  # noqa: E402
-from collage_core.decode import decode_exact  # noqa: E402
-from collage_core.operator import contract  # noqa: E402
 from collage_core.vae.data import binarize  # noqa: E402
-from collage_core.vae.likelihood import CollageLikelihood, pooled_probability_logits  # noqa: E402
-
-
-def read_out(L: CollageLikelihood, h: torch.Tensor) -> torch.Tensor:
-    """The parameter layer's output for decoder features ``h`` ``(B, width, r, r)``:
-    ``(B, C, K, N + 1)``, before contraction (as ``CollageLikelihood.collage_params``)."""
-    f = F.gelu(L.reduce(F.adaptive_avg_pool2d(h, L.feature_side)))
-    return rearrange(L.params(f.flatten(1)), "b (c k m) -> b c k m", c=L.channels, k=L.cells)
+from collage_core.vae.likelihood import CollageLikelihood  # noqa: E402
 
 
 def distortion(L: CollageLikelihood, raw: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Per-digit Bernoulli distortion ``(B,)`` of the collage whose raw parameters are ``raw``
-    (``CollageLikelihood.collage_params`` and ``forward`` from the parameter layer's output on)."""
-    a = contract(raw[..., : L.n_domains], L.n_self, L.s_max)
-    b = raw[..., L.n_domains] * 4.0
-    z = decode_exact(a, b, L.layout, L.symmetries, L.image_side * L.supersample)
-    logits = L.head(z)
-    if L.supersample > 1:
-        logits = pooled_probability_logits(logits, L.supersample)
+    """Per-digit Bernoulli distortion ``(B,)`` of the collage whose parameter-layer output is ``raw``."""
+    logits = L.training_logits(*L.split_params(raw))
     return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
 
 
@@ -73,8 +57,8 @@ def main() -> None:
     with torch.no_grad():
         own = model(x).distortion.mean().item()  # one posterior sample, as in evaluation
         h, _ = model.decoder(model.encoder(x))
-        fitted = read_out(L, h) if args.fit == "params" else h
-        start = distortion(L, read_out(L, h), x).mean().item()
+        fitted = L.raw_params(h) if args.fit == "params" else h
+        start = distortion(L, L.raw_params(h), x).mean().item()
     print(
         f"{args.n} test digits: the shipped model's distortion {own:.2f} nats (one posterior sample), "
         f"{start:.2f} (another: the fit's start)"
@@ -83,7 +67,7 @@ def main() -> None:
     opt = torch.optim.Adam([fitted], lr=args.lr)
     t0 = time.perf_counter()
     for step in range(1, args.steps + 1):
-        d = distortion(L, fitted if args.fit == "params" else read_out(L, fitted), x)
+        d = distortion(L, fitted if args.fit == "params" else L.raw_params(fitted), x)
         opt.zero_grad()
         d.sum().backward()
         opt.step()

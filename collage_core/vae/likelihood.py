@@ -63,23 +63,34 @@ class CollageLikelihood(nn.Module):
         (self.params[-1] if param_hidden else self.params).weight.data.mul_(0.5)
         self.head = head
 
-    def collage_params(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``h: (B, width, r, r)`` -> ``a: (B, C, K, N)``, ``b: (B, C, K)``."""
+    def raw_params(self, h: torch.Tensor) -> torch.Tensor:
+        """The parameter layer's output: ``h: (B, width, r, r)`` -> ``(B, C, K, N + 1)``."""
         f = F.gelu(self.reduce(F.adaptive_avg_pool2d(h, self.feature_side)))
-        raw = rearrange(self.params(f.flatten(1)), "b (c k m) -> b c k m", c=self.channels, k=self.cells)
+        return rearrange(self.params(f.flatten(1)), "b (c k m) -> b c k m", c=self.channels, k=self.cells)
+
+    def split_params(self, raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``raw: (B, C, K, N + 1)`` -> ``a: (B, C, K, N)`` (contracted), ``b: (B, C, K)``."""
         a = contract(raw[..., : self.n_domains], self.n_self, self.s_max)
         return a, raw[..., self.n_domains] * 4.0
+
+    def collage_params(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``h: (B, width, r, r)`` -> ``a: (B, C, K, N)``, ``b: (B, C, K)``."""
+        return self.split_params(self.raw_params(h))
 
     def attractor(self, h: torch.Tensor, side: int) -> torch.Tensor:
         """``(B, C, side, side)``: the exact attractor of the collage."""
         a, b = self.collage_params(h)
         return decode_exact(a, b, self.layout, self.symmetries, side)
 
+    def training_logits(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, 1, S, S)`` of the training side's Bernoulli probabilities for collage ``a, b``."""
+        k = self.supersample
+        logits = self.head(decode_exact(a, b, self.layout, self.symmetries, self.image_side * k))
+        return logits if k == 1 else pooled_probability_logits(logits, k)
+
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         """Logits ``(B, 1, S, S)`` of the training side's Bernoulli probabilities."""
-        k = self.supersample
-        logits = self.head(self.attractor(h, self.image_side * k))
-        return logits if k == 1 else pooled_probability_logits(logits, k)
+        return self.training_logits(*self.collage_params(h))
 
     @torch.no_grad()
     def logits(self, h: torch.Tensor, magnify: int, chunk: int = 1) -> torch.Tensor:
