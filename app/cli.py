@@ -413,10 +413,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     model = callbacks.load_vae()
     with torch.no_grad():
-        # A seed gives the same first digits whatever the count: digit k is drawn with n = k.
-        n = args.digit or args.n
         only = args.digit - 1 if args.digit else None
-        batch = model.sample(n=n, magnify=args.magnify, temperature=args.temperature, seed=args.seed, only=only)
+        batch = model.sample(n=args.n, magnify=args.magnify, temperature=args.temperature, seed=args.seed, only=only)
     tiles = [callbacks.gray_image(t) for t in batch]
     cols = math.ceil(math.sqrt(len(tiles)))
     rows = math.ceil(len(tiles) / cols)

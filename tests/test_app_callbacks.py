@@ -348,6 +348,10 @@ class _FakeVAE:
     decoder = _FakeDecoder()
     likelihood = _FakeLikelihood()
 
+    def sample(self, n, magnify=1, temperature=1.0, seed=None, only=None):
+        h = self.decoder.sample(n, temperature, None)
+        return self.likelihood.render(h if only is None else h[only : only + 1], magnify)
+
 
 def test_sample_digits_with_a_stand_in_model():
     digits = callbacks.sample_digits(count=6, magnify=3, temperature=1.0, seed=1, model=_FakeVAE())

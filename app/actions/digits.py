@@ -36,7 +36,8 @@ def sample_digits(
     """Sample the Collage VAE: ``count`` digits at ``magnify``, and digit ``digit`` (1-based) at
     ``closeup`` x beside its bicubic upscaling.
 
-    The latents are drawn once, so the close-up is the sheet's digit ``digit``. The bicubic
+    A seed gives the same latents at every magnification, so the close-up is the sheet's digit
+    ``digit`` (rendered alone: ``HierarchicalVAE.sample(only=)``). The bicubic
     panel upscales the close-up average-pooled to 28x28, so both panels show the same sample
     (pooled, a render is the 1x digit to within 0.002 on average).
     """
@@ -59,17 +60,14 @@ def sample_digits(
         notes.append(f"Gallery magnification reduced to ×{magnify} to stay within the output limit.")
     side = 28 * magnify
     model = model if model is not None else load_vae()
-    pick = slice(digit - 1, digit)
     with torch.no_grad():
-        if hasattr(model, "decoder") and hasattr(model, "likelihood"):
-            # Draw the latents once and render them twice: the close-up is the sheet's digit.
-            generator = torch.Generator().manual_seed(int(seed))
-            h = model.decoder.sample(count, float(temperature), generator)
-            big = model.likelihood.render(h, magnify)
-            near = big[pick] if magnify == closeup else model.likelihood.render(h[pick], closeup)
-        else:  # a seed gives the same digits at every magnification (HierarchicalVAE.sample)
-            big = model.sample(n=count, magnify=magnify, temperature=temperature, seed=seed)
-            near = model.sample(n=digit, magnify=closeup, temperature=temperature, seed=seed)[pick]
+        big = model.sample(n=count, magnify=magnify, temperature=temperature, seed=seed)
+        # A seed draws the same latents at every magnification: the close-up is the sheet's digit.
+        near = (
+            big[digit - 1 : digit]
+            if magnify == closeup
+            else model.sample(n=count, magnify=closeup, temperature=temperature, seed=seed, only=digit - 1)
+        )
     one = F.avg_pool2d(near.float(), closeup)
     bicubic = F.interpolate(one, scale_factor=closeup, mode="bicubic", align_corners=False).clamp(0, 1)
     tiles = [gray_image(t) for t in big]
