@@ -88,8 +88,8 @@ def main() -> None:
     run = out / f"{args.model}_beta1.safetensors"
     if not run.exists():
         shutil.copy(args.source, run)
-    train_images = vae.load_mnist("train", args.data_dir, download=True)
-    ManyAverages.steps_per_epoch = train_images.shape[0] // 64  # the TrainConfig default batch
+    state = json.loads(vae.read_checkpoint(run)[2]["train_state"])
+    ManyAverages.steps_per_epoch = state["step"] // state["epoch"]  # as the run has trained
     TRAIN.WeightEMA = ManyAverages
     argv = ["train-vae", "--model", args.model, "--beta", "1", "--epochs", "16", "--decay-epochs", "12"]
     argv += [

@@ -435,19 +435,9 @@ def build(session, zoom_source, examples, choices, device: str | None = None):
     light = {"concurrency_id": limits.PREVIEW_WORK, "concurrency_limit": limits.PREVIEW_CONCURRENCY}
     photo.upload(check_upload, inputs=[photo], api_visibility="private", **light)
     photo.clear(lambda: None, outputs=[preview], api_visibility="private", queue=False)
-    for control in (
-        photo,
-        grid,
-        symmetries,
-        strength,
-        iterations,
-        start,
-        start_image,
-        copies,
-        cells,
-        colour,
-        copy_colours,
-    ):
+    # Every control the preview reads triggers it, except the preset (which moves the
+    # controls), the on/off box and the session.
+    for control in (c for c in preview_inputs if all(c is not other for other in (preset, live, session))):
         control.change(
             live_preview,
             inputs=preview_inputs,

@@ -89,8 +89,9 @@ def save_user_preset(
     )
     if not fractalize_values["adaptive"]:
         del fractalize_values["adaptive"]
-    if parse_copy_colours(copy_colours) != FractalizeConfig.shared_weights:
-        fractalize_values["shared_weights"] = not FractalizeConfig.shared_weights
+    shared_weights = parse_copy_colours(copy_colours)
+    if shared_weights != FractalizeConfig.shared_weights:  # a preset holds what differs from the defaults
+        fractalize_values["shared_weights"] = shared_weights
     refine_steps = inputs.whole(refine_steps, "Refinement steps", 0, limits.MAX_REFINE_STEPS)
     if refine_steps:
         fractalize_values["refine_steps"] = refine_steps
