@@ -40,7 +40,7 @@ class ManyAverages(WeightEMA):
 
     def __init__(self, model, decay):
         super().__init__(model, decay)
-        self.extra = {d: {k: v.clone() for k, v in self.shadow.items()} for d in DECAYS}
+        self.extra = {d: WeightEMA(model, d) for d in DECAYS}
         self.sums: dict[str, dict[str, torch.Tensor]] = {}
         self.counts = dict.fromkeys(UNIFORM, 0)
         self.steps = 0
@@ -48,29 +48,27 @@ class ManyAverages(WeightEMA):
 
     def load(self, tensors):
         super().load(tensors)
-        for shadow in self.extra.values():
-            for k in shadow:
-                shadow[k].copy_(tensors[k])
+        for average in self.extra.values():
+            average.load(tensors)
 
     @torch.no_grad()
     def update(self, model):
         super().update(model)
         own = {k: v.detach() for k, v in model.state_dict().items() if k in self.shadow}
-        keys = list(self.shadow)
-        for d, shadow in self.extra.items():
-            torch._foreach_lerp_([shadow[k] for k in keys], [own[k] for k in keys], 1.0 - d)
+        for average in self.extra.values():
+            average.update(model)
         self.steps += 1
         for name, skip in UNIFORM.items():
             if self.steps > skip * self.steps_per_epoch:
                 total = self.sums.setdefault(
                     name, {k: torch.zeros_like(v, dtype=torch.float64) for k, v in own.items()}
                 )
-                for k in keys:
-                    total[k] += own[k]
+                for k, v in own.items():
+                    total[k] += v
                 self.counts[name] += 1
 
     def averages(self) -> dict[str, dict[str, torch.Tensor]]:
-        out = {f"ema{d}": shadow for d, shadow in self.extra.items()}
+        out = {f"ema{d}": average.shadow for d, average in self.extra.items()}
         for name, total in self.sums.items():
             out[name] = {k: (v / self.counts[name]).float() for k, v in total.items()}
         return out
