@@ -29,6 +29,7 @@ _TRAIN_OPTIONS = {
     "lr": "lr",
     "lr_warmup_steps": "lr_warmup_steps",
     "decay_epochs": "decay_epochs",
+    "anneal_epochs": "anneal_epochs",
     "free_bits": "free_bits",
     "kl_warmup": "kl_warmup_epochs",
     "kl_balance": "kl_balance",
@@ -176,6 +177,12 @@ def add_vae_commands(subparsers) -> None:
         type=_positive_float,
         default=None,
         help="cosine learning-rate decay over this many epochs, then hold at 10%% (default: all epochs)",
+    )
+    t.add_argument(
+        "--anneal-epochs",
+        type=float,
+        default=None,
+        help="over the run's last N epochs, after the hold, anneal the rate from 10%% to 1%% (default 0)",
     )
     t.add_argument("--data-dir", default=None, help="MNIST cache folder (default ~/.cache/neural-collage)")
     t.add_argument("--time-limit", type=_positive_float, default=None, help="wall-clock budget in seconds")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 
 import numpy as np
 import pytest
@@ -158,6 +159,8 @@ def test_cli_recipes_and_options_reach_the_configs():
     model_cfg, train_cfg = train_configs(parser.parse_args(args))
     assert train_cfg.kl_balance and train_cfg.skip_grad_norm == 500 and model_cfg.supersample == 2
     assert train_cfg.kl_balance_ease == 0.4
+    args = ["train-vae", "--epochs", "20", "--decay-epochs", "12", "--anneal-epochs", "4"]
+    assert train_configs(parser.parse_args(args))[1].anneal_epochs == 4.0
     model_cfg, _ = train_configs(parser.parse_args(["train-vae", "--param-features", "32", "--param-hidden", "512"]))
     assert model_cfg.param_features == 32 and model_cfg.param_hidden == 512
     with pytest.raises(ValueError, match="param_hidden"):
@@ -185,6 +188,36 @@ def test_a_run_lengthened_with_decay_epochs_equals_a_fresh_longer_run(tmp_path):
         vae.TrainConfig(epochs=2, decay_epochs=3)
     with pytest.raises(ValueError, match="keep its decay_epochs"):  # a silent change of schedule
         vae.train(None, vae.TrainConfig(epochs=3, batch_size=8, lr_warmup_steps=1), short, resume=short, **quiet)
+
+
+def test_the_final_anneal_follows_its_cosine_and_can_be_added_to_a_finished_run(tmp_path):
+    """After the hold the rate falls from 10% to 1% of lr over the last anneal_epochs; a
+    1-epoch run lengthened to 3 with the anneal is the fresh 3-epoch annealed run."""
+    from collage_core.vae.train import learning_rate
+
+    tc = vae.TrainConfig(epochs=4, decay_epochs=2, anneal_epochs=1, lr_warmup_steps=1)
+    hold, half, end = (learning_rate(tc, s, 10) / tc.lr for s in (29, 35, 39))
+    assert hold == pytest.approx(0.1) and half == pytest.approx(0.1 * 0.55)
+    assert end == pytest.approx(0.1 * (0.1 + 0.45 * (1 + math.cos(math.pi * 0.9))))
+    assert learning_rate(tc, 60, 10) / tc.lr == pytest.approx(0.01)  # held at 1% past the end
+    for bad in (-0.5, 2.5):
+        with pytest.raises(ValueError, match="anneal_epochs"):
+            vae.TrainConfig(epochs=4, decay_epochs=2, anneal_epochs=bad)
+
+    data = synthetic_digits(32)
+    cfg = vae.VAEConfig(likelihood="collage", **TINY)
+    quiet = dict(train_images=data, valid_images=data[:8], progress=False, log=lambda s: None)
+    tail = vae.TrainConfig(epochs=3, decay_epochs=1, anneal_epochs=2, batch_size=8, lr_warmup_steps=1)
+    fresh, short = tmp_path / "fresh.safetensors", tmp_path / "short.safetensors"
+    vae.train(cfg, tail, fresh, **quiet)
+    vae.train(cfg, vae.TrainConfig(epochs=1, batch_size=8, lr_warmup_steps=1), short, **quiet)
+    vae.train(None, tail, short, resume=short, **quiet)
+    a, b = vae.read_checkpoint(fresh)[1], vae.read_checkpoint(short)[1]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    plain = tmp_path / "plain.safetensors"  # the anneal did change the tail
+    vae.train(cfg, vae.TrainConfig(epochs=3, decay_epochs=1, batch_size=8, lr_warmup_steps=1), plain, **quiet)
+    c = vae.read_checkpoint(plain)[1]
+    assert not all(torch.equal(a[k], c[k]) for k in a)
 
 
 def test_an_average_added_on_resume_leaves_the_raw_weights_alone(tmp_path):

@@ -115,6 +115,11 @@ class TrainConfig:
     # schedule of a fresh (E + k)-epoch run with decay_epochs=E: a finished run can be
     # lengthened without changing what its first E epochs were.
     decay_epochs: float | None = None
+    # A final anneal: over the run's last ``anneal_epochs`` epochs (after the hold) the rate
+    # falls on a second cosine from the 10% floor to 1% of ``lr``. 0 (the default) keeps the
+    # floor to the end. Like the weight average it is a tail option: a finished run can be
+    # lengthened with one without changing what its earlier epochs were.
+    anneal_epochs: float = 0.0
     # Linear KL ramp from 0 to beta. 2 epochs (the v1 runs) still lost both 14x14
     # groups; a longer ramp lets the fine groups start carrying information first.
     kl_warmup_epochs: float = 5.0
@@ -152,6 +157,12 @@ class TrainConfig:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.decay_epochs is not None and not 0 < self.decay_epochs <= self.epochs:
             raise ValueError(f"decay_epochs must lie in (0, epochs], got {self.decay_epochs}")
+        decayed = self.decay_epochs or self.epochs
+        if not 0.0 <= self.anneal_epochs <= self.epochs - decayed:
+            raise ValueError(
+                f"anneal_epochs must lie in [0, epochs - decay_epochs] = [0, {self.epochs - decayed:g}], "
+                f"got {self.anneal_epochs}"
+            )
         if not 0.0 <= self.kl_balance_ease <= 1.0:
             raise ValueError(f"kl_balance_ease must lie in [0, 1], got {self.kl_balance_ease}")
         if self.kl_warmup_epochs < 0 or self.free_bits < 0:
@@ -167,8 +178,9 @@ class TrainConfig:
 
 # Fields a resumed run may change; anything else must match the checkpoint's run. The
 # weight average only watches: the raw weights follow the same path with or without it, so
-# a finished run's tail may add one (it starts from the weights resumed).
-RESUMABLE_CHANGES = ("epochs", "time_limit_s", "extra", "ema_decay")
+# a finished run's tail may add one (it starts from the weights resumed). The anneal acts
+# only on the epochs after the hold, which a lengthened run has not trained yet.
+RESUMABLE_CHANGES = ("epochs", "time_limit_s", "extra", "ema_decay", "anneal_epochs")
 
 # Named recipes: a few overrides of the defaults above, for the model and for training.
 # "v1" is how the first shipped weights were trained (hard grid, MLP head; docs/vae/PLAN.md);

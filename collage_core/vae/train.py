@@ -31,12 +31,19 @@ def kl_weight(cfg: TrainConfig, epoch_float: float) -> float:
     return cfg.beta * min(1.0, epoch_float / cfg.kl_warmup_epochs)
 
 
-def learning_rate(cfg: TrainConfig, step: int, total_steps: int) -> float:
-    """Linear warm-up, then cosine decay to 10% of ``lr`` at ``total_steps``, held after it."""
+def learning_rate(cfg: TrainConfig, step: int, steps_per_epoch: int) -> float:
+    """Linear warm-up, cosine decay to 10% of ``lr`` over ``decay_epochs``, held at it, and over
+    the last ``anneal_epochs`` a second cosine from 10% to 1%."""
     if step < cfg.lr_warmup_steps:
         return cfg.lr * (step + 1) / cfg.lr_warmup_steps
+    total_steps = round(steps_per_epoch * (cfg.decay_epochs or cfg.epochs))
     frac = min(1.0, (step - cfg.lr_warmup_steps) / max(1, total_steps - cfg.lr_warmup_steps))
-    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+    rate = cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+    anneal_steps = round(steps_per_epoch * cfg.anneal_epochs)
+    into = step - (round(steps_per_epoch * cfg.epochs) - anneal_steps)
+    if anneal_steps and into >= 0:
+        rate *= 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, into / anneal_steps)))
+    return rate
 
 
 def training_loss(
@@ -130,7 +137,6 @@ def train(
         valid_images = load_mnist("valid", data_dir, download=True)[:VALID_SUBSET]
     N, B = train_images.shape[0], cfg.batch_size
     steps_per_epoch = max(1, N // B)
-    total_steps = round(steps_per_epoch * (cfg.decay_epochs or cfg.epochs))
     out = Path(out)
     history: list[dict] = list(state.get("history", []))
     t0 = time.perf_counter()
@@ -155,7 +161,7 @@ def train(
         for i in bar:
             x = binarize(train_images[order[i * B : (i + 1) * B]], gen)
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate(cfg, step, total_steps)
+                group["lr"] = learning_rate(cfg, step, steps_per_epoch)
             beta = kl_weight(cfg, epoch + i / steps_per_epoch)
             fb = cfg.free_bits if epoch < cfg.free_bits_epochs else 0.0
             loss, o = training_loss(model, x, beta, fb, cfg.kl_balance, cfg.beta, cfg.kl_balance_ease)
