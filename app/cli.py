@@ -12,7 +12,8 @@
                  [--preset NAME]
     collage poster IN -o OUT.png [--size WxH] [--center X,Y] [--zoom Z] [--view VIEW.json]
     collage zoom IN -o OUT.gif --keyframes FILE.(json|toml)   (a dive through recorded views)
-    collage sample -o OUT.png [--n N] [--magnify M] [--temperature T] [--seed S]
+    collage sample -o OUT.png [--n N] [--magnify M] [--digit K] [--temperature T] [--seed S]
+                   [--model collage|baseline] [--checkpoint FILE] [--cols C] [--ink light|dark]
     collage presets
     collage serve [--host H] [--port P] [--device D]      (= python -m app)
 
@@ -177,21 +178,6 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("--device", default=None, help="torch device: auto (default), cpu, cuda, mps")
     z.add_argument("--keyframes", metavar="FILE", help="dive through these views (JSON or TOML, from the Explore tab)")
     z.set_defaults(func=cmd_zoom)
-
-    s = sub.add_parser("sample", help="sample MNIST digits from the Collage VAE at any magnification")
-    s.add_argument("-o", "--output", required=True, metavar="OUT.png")
-    s.add_argument("--n", type=_positive(int), default=16, help="how many digits (default 16)")
-    s.add_argument("--magnify", type=_positive(int), default=4, help="magnification, 1..64 (default 4)")
-    s.add_argument(
-        "--digit",
-        type=_positive(int),
-        default=None,
-        metavar="K",
-        help="write only digit K (1-based) of the --n samples",
-    )
-    s.add_argument("--temperature", type=_positive(float), default=1.0, help="prior temperature (default 1)")
-    s.add_argument("--seed", type=int, default=0)
-    s.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("presets", help="list the presets (built-in and your own)")
     p.set_defaults(func=cmd_presets)
@@ -391,43 +377,6 @@ def _run_export(code, out: Path, settings, bar, device=None) -> None:
     cc.export_zoom(code, out, settings, progress=report, device=device)
 
 
-def cmd_sample(args: argparse.Namespace) -> int:
-    from PIL import Image
-
-    from collage_core.vae import MAX_MAGNIFY
-
-    from . import callbacks
-
-    out = _check_output(args.output, _image_suffixes())
-    if args.magnify > MAX_MAGNIFY:
-        raise ValueError(f"--magnify must be at most {MAX_MAGNIFY}, got {args.magnify}")
-    if args.n > 256:
-        raise ValueError(f"--n must be at most 256, got {args.n}")
-    if args.digit is not None and args.digit > args.n:
-        raise ValueError(f"--digit {args.digit} is not among the {args.n} samples: pick one from 1 to {args.n}")
-    shown = 1 if args.digit else args.n
-    side = 28 * args.magnify
-    if shown * side * side > 100_000_000:
-        raise ValueError(f"{shown} digits at {side}x{side} exceed 100 MP; lower --n or --magnify")
-    import torch
-
-    model = callbacks.load_vae()
-    with torch.no_grad():
-        only = args.digit - 1 if args.digit else None
-        batch = model.sample(n=args.n, magnify=args.magnify, temperature=args.temperature, seed=args.seed, only=only)
-    tiles = [callbacks.gray_image(t) for t in batch]
-    cols = math.ceil(math.sqrt(len(tiles)))
-    rows = math.ceil(len(tiles) / cols)
-    sheet = Image.new("L", (cols * side, rows * side))
-    for i, tile in enumerate(tiles):
-        sheet.paste(tile, ((i % cols) * side, (i // cols) * side))
-    sheet.save(out)
-    which = f"digit {args.digit} of {args.n}" if args.digit else f"{args.n} digits"
-    grid = "" if args.digit else f", grid {cols}x{rows}"
-    print(f"wrote {out} ({which} at {side}x{side}{grid}, temperature {args.temperature:g})")
-    return 0
-
-
 def cmd_presets(args: argparse.Namespace) -> int:
     from collage_core.presets import list_presets, user_dir
 
@@ -449,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``collage`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.func in (cmd_fractalize, cmd_zoom, cmd_sample) or args.command == "poster":
+    if args.func in (cmd_fractalize, cmd_zoom) or args.command in ("poster", "sample"):
         _set_threads()
     try:
         return int(args.func(args) or 0)

@@ -1,4 +1,5 @@
-"""`train-vae` and `eval-vae` subcommands (argparse lives here, never in collage_core).
+"""The VAE's subcommands: `sample`, `train-vae`, `eval-vae` and `export-vae` (argparse lives
+here, never in collage_core).
 
 The main CLI calls :func:`add_vae_commands`; ``python -m app.cli_vae`` runs them alone.
 """
@@ -103,26 +104,50 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+# The CLI's own caps, so a typo cannot ask for gigabytes: 256 digits, 100 MP in one sheet.
+MAX_SAMPLES = 256
+MAX_SHEET_PIXELS = 100_000_000
+
+
 def _sample(args: argparse.Namespace) -> int:
+    """Digits from the shipped Collage VAE (or the baseline, or a checkpoint) as one PNG sheet."""
     import torch
+    from PIL import ImageOps
 
     from collage_core import vae
 
+    from . import callbacks
+    from .cli import _check_output, _image_suffixes
+
+    out = _check_output(args.output, _image_suffixes())
+    if args.magnify > vae.MAX_MAGNIFY:
+        raise ValueError(f"--magnify must be at most {vae.MAX_MAGNIFY}, got {args.magnify}")
+    if args.n > MAX_SAMPLES:
+        raise ValueError(f"--n must be at most {MAX_SAMPLES}, got {args.n}")
+    if args.digit is not None and args.digit > args.n:
+        raise ValueError(f"--digit {args.digit} is not among the {args.n} samples: pick one from 1 to {args.n}")
+    shown = 1 if args.digit else args.n
+    side = 28 * args.magnify
+    if shown * side * side > MAX_SHEET_PIXELS:
+        raise ValueError(f"{shown} digits at {side}x{side} exceed 100 MP; lower --n or --magnify")
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.checkpoint:
         model, _, _ = vae.load_checkpoint(args.checkpoint)
-    else:
-        model = vae.load_pretrained(args.model)
-    x = model.sample(n=args.n, magnify=args.magnify, temperature=args.temperature, seed=args.seed)
-    from PIL import ImageOps
-
-    from .callbacks import contact_sheet, gray_image
-
-    n, side = x.shape[0], x.shape[-1]
-    # Ink is dark on white, as digits are drawn.
-    contact_sheet([ImageOps.invert(gray_image(t)) for t in x], cols=min(n, args.cols)).save(args.out)
-    print(f"wrote {args.out}: {n} samples at {side}x{side}")
+    else:  # the studio's cached copy for the Collage
+        model = callbacks.load_vae() if args.model == "collage" else vae.load_pretrained(args.model)
+    with torch.no_grad():
+        only = args.digit - 1 if args.digit else None
+        batch = model.sample(n=args.n, magnify=args.magnify, temperature=args.temperature, seed=args.seed, only=only)
+    tiles = [callbacks.gray_image(t) for t in batch]
+    if args.ink == "dark":
+        tiles = [ImageOps.invert(t) for t in tiles]
+    cols = min(args.cols, len(tiles)) if args.cols else None
+    sheet = callbacks.contact_sheet(tiles, cols=cols)
+    sheet.save(out)
+    which = f"digit {args.digit} of {args.n}" if args.digit else f"{args.n} digits"
+    grid = "" if args.digit else f", grid {sheet.width // side}x{sheet.height // side}"
+    print(f"wrote {out} ({which} at {side}x{side}{grid}, temperature {args.temperature:g})")
     return 0
 
 
@@ -220,16 +245,25 @@ def add_vae_commands(subparsers) -> None:
     e.add_argument("--json", action="store_true", help="also print the result as JSON")
     e.set_defaults(func=_eval)
 
-    s = subparsers.add_parser("sample-vae", help="sample digits at any magnification into a PNG grid")
-    s.add_argument("--model", choices=["collage", "baseline"], default="collage", help="shipped weights")
-    s.add_argument("--checkpoint", default=None, help="use this checkpoint instead of the shipped weights")
-    s.add_argument("--n", type=int, default=16)
-    s.add_argument("--magnify", type=int, default=1, help="1..64; the baseline upscales bicubically")
-    s.add_argument("--temperature", type=_positive_float, default=1.0)
+    from .cli import _positive
+
+    s = subparsers.add_parser("sample", help="sample MNIST digits from the Collage VAE at any magnification")
+    s.add_argument("-o", "--output", "--out", dest="output", required=True, metavar="OUT.png")
+    s.add_argument("--n", type=_positive(int), default=16, help=f"how many digits, up to {MAX_SAMPLES} (default 16)")
+    s.add_argument("--magnify", type=_positive(int), default=4, help="magnification, 1..64 (default 4)")
+    s.add_argument("--digit", type=_positive(int), default=None, metavar="K", help="only digit K (1-based) of the --n")
+    s.add_argument("--temperature", type=_positive(float), default=1.0, help="prior temperature (default 1)")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--cols", type=int, default=4)
-    s.add_argument("--threads", type=int, default=None)
-    s.add_argument("--out", default="vae_samples.png")
+    s.add_argument(
+        "--model",
+        choices=["collage", "baseline"],
+        default="collage",
+        help="shipped weights (default collage; the baseline's magnification is bicubic upscaling)",
+    )
+    s.add_argument("--checkpoint", default=None, help="a trained checkpoint instead of the shipped weights")
+    s.add_argument("--cols", type=_positive(int), default=None, help="digits per row (default: a square sheet)")
+    s.add_argument("--ink", choices=["light", "dark"], default="light", help="light on black (default, as MNIST)")
+    s.add_argument("--threads", type=_positive(int), default=None, help="torch CPU threads")
     s.set_defaults(func=_sample)
 
     x = subparsers.add_parser("export-vae", help="strip a training checkpoint to shippable weights")

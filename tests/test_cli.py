@@ -250,6 +250,20 @@ def test_sample_writes_one_digit_of_the_sheet_beyond_40x(capsys, tmp_path):
     assert gaps[2] < 0.02 and min(gaps[:2] + gaps[3:]) > 0.05, gaps
 
 
+def test_sample_inks_dark_on_white_and_samples_the_baseline(capsys, tmp_path):
+    """--ink dark is the light sheet inverted; --model baseline is another model's digits."""
+    sheets = {}
+    for name, extra in (("light", ()), ("dark", ("--ink", "dark")), ("baseline", ("--model", "baseline"))):
+        out = tmp_path / f"{name}.png"
+        status, stdout, err = run(capsys, "sample", "-o", out, "--n", 3, "--cols", 3, "--seed", 3, *extra)
+        assert status == 0 and "grid 3x1" in stdout, err
+        sheets[name] = np.asarray(Image.open(out), dtype=np.int16)
+    assert sheets["light"].shape == (112, 336)
+    assert np.array_equal(sheets["dark"], 255 - sheets["light"])
+    assert sheets["light"].mean() < 128 < sheets["dark"].mean()  # ink covers less than the background
+    assert np.abs(sheets["baseline"] - sheets["light"]).mean() > 10
+
+
 @pytest.mark.parametrize(
     "args,message",
     [

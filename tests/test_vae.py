@@ -219,11 +219,11 @@ def test_cli_registers_commands_and_reports_bad_checkpoint(tmp_path, capsys):
     good = tmp_path / "tiny.safetensors"
     vae.save_checkpoint(good, tiny())
     png = tmp_path / "s.png"
-    assert main(["sample-vae", "--checkpoint", str(good), "--n", "3", "--magnify", "2", "--out", str(png)]) == 0
+    assert main(["sample", "--checkpoint", str(good), "--n", "3", "--magnify", "2", "--cols", "4", "-o", str(png)]) == 0
     from PIL import Image
 
     assert Image.open(png).size == (3 * 56, 56)
-    assert main(["sample-vae", "--checkpoint", str(good), "--magnify", "65", "--out", str(png)]) == 2
+    assert main(["sample", "--checkpoint", str(good), "--magnify", "65", "-o", str(png)]) == 2
     assert "magnify" in capsys.readouterr().err
 
 
