@@ -12,9 +12,10 @@ passed to every run alike), one torch thread per run, ``--jobs`` runs at once. E
 every epoch and its log to ``<model>_beta<b>.log``. The sweep is resumable: run the same
 command again and unfinished runs continue from their checkpoint (``--resume``), finished
 ones are skipped. ``--time-limit`` is the wall clock for the whole invocation: runs get the
-time left and stop after the epoch that would overrun it. A finished run is scored on the
-MNIST test set (``eval-vae``), written to ``<model>_beta<b>.test.json`` (test -ELBO, rate,
-distortion, KL per latent group); ``sweep.json`` collects them all.
+time left and stop after the epoch that would overrun it. A run is scored on the MNIST test
+set (``eval-vae``) as soon as it finishes, into ``<model>_beta<b>.test.json`` (test -ELBO,
+rate, distortion, KL per latent group), so the plot can be made while others train;
+``sweep.json`` collects the invocation's runs when it ends.
 """
 
 from __future__ import annotations
@@ -127,11 +128,20 @@ def status(args) -> list[dict]:
     return rows
 
 
+def score_finished(args) -> None:
+    """Score every finished run of the sweep not yet scored at its last epoch (cached otherwise)."""
+    for beta in args.betas:
+        for model in args.models:
+            if checkpoint_epoch(args.runs_dir / f"{run_name(model, beta)}.safetensors") >= args.epochs:
+                score(args, model, beta)
+
+
 def sweep(args) -> int:
     args.runs_dir.mkdir(parents=True, exist_ok=True)
     deadline = None if args.time_limit is None else time.monotonic() + args.time_limit
     todo = [(m, b) for b in args.betas for m in args.models]
     running: dict[str, tuple[subprocess.Popen, str, float]] = {}
+    unscored = True  # runs finished before this invocation, or since the last scoring
     while todo or running:
         while todo and len(running) < args.jobs:
             model, beta = todo.pop(0)
@@ -151,6 +161,9 @@ def sweep(args) -> int:
                 proc = subprocess.Popen(cmd, cwd=ROOT, env=child_env(), stdout=log, stderr=subprocess.STDOUT)
             running[name] = (proc, model, beta)
             print(f"started {name} (epoch {checkpoint_epoch(ckpt)} of {args.epochs}, pid {proc.pid})", flush=True)
+        if unscored:  # after the free slots are filled: scoring takes minutes
+            score_finished(args)
+            unscored = False
         time.sleep(2.0)
         for name, (proc, _, _) in list(running.items()):
             if proc.poll() is not None:
@@ -159,13 +172,8 @@ def sweep(args) -> int:
                 print(f"{name}: exit {proc.returncode}, epoch {ep} of {args.epochs}", flush=True)
                 if proc.returncode:
                     print(f"  see {args.runs_dir / (name + '.log')}", flush=True)
-    results = []
-    for beta in args.betas:
-        for model in args.models:
-            if checkpoint_epoch(args.runs_dir / f"{run_name(model, beta)}.safetensors") >= args.epochs:
-                res = score(args, model, beta)
-                if res is not None:
-                    results.append(res)
+                unscored = unscored or ep >= args.epochs
+    score_finished(args)
     summary = {"epochs": args.epochs, "seed": args.seed, "train_args": args.train_args, "runs": status(args)}
     (args.runs_dir / "sweep.json").write_text(json.dumps(summary, indent=1))
     for row in summary["runs"]:
