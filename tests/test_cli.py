@@ -269,6 +269,8 @@ def test_sample_inks_dark_on_white_and_samples_the_baseline(capsys, tmp_path):
     [
         (("--magnify", 65), "--magnify must be at most 64"),
         (("--n", 4, "--digit", 5), "--digit 5 is not among the 4 samples: pick one from 1 to 4"),
+        (("--n", 300), "--n must be at most 256"),
+        (("--checkpoint", "no-such-run.safetensors"), "checkpoint not found: no-such-run.safetensors"),
     ],
 )
 def test_sample_rejects_out_of_range_values(capsys, tmp_path, args, message):
