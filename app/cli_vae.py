@@ -23,6 +23,7 @@ _MODEL_OPTIONS = {
     "supersample": "supersample",
     "param_features": "param_features",
     "param_hidden": "param_hidden",
+    "param_block": "param_block",
 }
 _TRAIN_OPTIONS = {
     "epochs": "epochs",
@@ -195,6 +196,12 @@ def add_vae_commands(subparsers) -> None:
         type=int,
         default=None,
         help="Collage: hidden units of the parameter network (default 0: one linear layer)",
+    )
+    t.add_argument(
+        "--param-block",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="Collage: a residual block on the decoder's features before the parameter layer (default off)",
     )
     t.add_argument("--lr-warmup-steps", type=int, default=None, help="default 200")
     t.add_argument(

@@ -132,13 +132,18 @@ def test_temperature_zero_point_one_is_less_varied():
     assert cold.std(0).mean() <= hot.std(0).mean() + 1e-6
 
 
-@pytest.mark.parametrize(("likelihood", "over"), [("collage", {}), ("conv", {}), ("collage", {"param_hidden": 5})])
+@pytest.mark.parametrize(
+    ("likelihood", "over"),
+    [("collage", {}), ("conv", {}), ("collage", {"param_hidden": 5}), ("collage", {"param_block": True})],
+)
 def test_checkpoint_round_trip(tmp_path, likelihood, over):
     model = tiny(likelihood, **over)
     path = tmp_path / "m.safetensors"
     vae.save_checkpoint(path, model)
     loaded, _, _ = vae.load_checkpoint(path)
     assert loaded.config == model.config
+    has_block = any(k.startswith("likelihood.block.") for k in loaded.state_dict())
+    assert has_block == (likelihood == "conv" or bool(over.get("param_block")))  # the conv head has one too
     assert torch.equal(loaded.sample(n=2, seed=3), model.sample(n=2, seed=3))
     x = (synthetic_digits(2) > 0.5).float()
     torch.manual_seed(0)

@@ -25,7 +25,7 @@ class CollageLikelihood(nn.Module):
     """Features -> collage parameters -> multi-channel attractor -> per-pixel logits.
 
     The parameter layer (with ``param_hidden``, a one-hidden-layer MLP) reads the decoder
-    features pooled to a 7x7 map (flattened) and emits ``a: (B, C, K, N)``, contracted by
+    features (with ``block_bottleneck``, through a residual block first) pooled to a 7x7 map (flattened) and emits ``a: (B, C, K, N)``, contracted by
     L1 rescaling (DESIGN.md 7), and an unbounded ``b: (B, C, K)`` (logits reach +-100).
     ``layout`` is what the engine decodes with (the hard grid's size today, a layout object
     for blended cells: ``cell_layout.py``); ``head`` maps one pixel's attractor channels to
@@ -47,6 +47,7 @@ class CollageLikelihood(nn.Module):
         feature_side: int = 7,
         supersample: int = 1,
         param_hidden: int = 0,
+        block_bottleneck: int = 0,
     ):
         super().__init__()
         self.channels, self.layout, self.symmetries, self.s_max = channels, layout, symmetries, s_max
@@ -54,6 +55,8 @@ class CollageLikelihood(nn.Module):
         self.image_side, self.feature_side = image_side, feature_side
         self.n_self, self.n_domains = domain_count(symmetries)
         self.cells = layout_cells(layout)
+        # ``block_bottleneck > 0``: a residual block on the features first (VAEConfig.param_block)
+        self.block = Block(width, block_bottleneck, width) if block_bottleneck else None
         self.reduce = nn.Conv2d(width, param_features, 1)
         n_in, n_out = param_features * feature_side**2, channels * self.cells * (self.n_domains + 1)
         if param_hidden:
@@ -65,6 +68,8 @@ class CollageLikelihood(nn.Module):
 
     def raw_params(self, h: torch.Tensor) -> torch.Tensor:
         """The parameter layer's output: ``h: (B, width, r, r)`` -> ``(B, C, K, N + 1)``."""
+        if self.block is not None:
+            h = F.gelu(self.block(h))
         f = F.gelu(self.reduce(F.adaptive_avg_pool2d(h, self.feature_side)))
         return rearrange(self.params(f.flatten(1)), "b (c k m) -> b c k m", c=self.channels, k=self.cells)
 

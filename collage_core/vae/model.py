@@ -151,6 +151,7 @@ def build_collage_vae(config: VAEConfig) -> HierarchicalVAE:
         config.image_side,
         supersample=config.supersample,
         param_hidden=config.param_hidden,
+        block_bottleneck=config.bottleneck if config.param_block else 0,
     )
     return HierarchicalVAE(config, encoder, decoder, likelihood)
 
