@@ -113,7 +113,6 @@ MAX_SHEET_PIXELS = 100_000_000
 def _sample(args: argparse.Namespace) -> int:
     """Digits from the shipped Collage VAE (or the baseline, or a checkpoint) as one PNG sheet."""
     import torch
-    from PIL import ImageOps
 
     from collage_core import vae
 
@@ -140,9 +139,7 @@ def _sample(args: argparse.Namespace) -> int:
     with torch.no_grad():
         only = args.digit - 1 if args.digit else None
         batch = model.sample(n=args.n, magnify=args.magnify, temperature=args.temperature, seed=args.seed, only=only)
-    tiles = [callbacks.gray_image(t) for t in batch]
-    if args.ink == "dark":
-        tiles = [ImageOps.invert(t) for t in tiles]
+    tiles = [callbacks.gray_image(t, ink=args.ink) for t in batch]
     cols = min(args.cols, len(tiles)) if args.cols else None
     sheet = callbacks.contact_sheet(tiles, cols=cols)
     sheet.save(out)

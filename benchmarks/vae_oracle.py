@@ -57,8 +57,9 @@ def main() -> None:
     with torch.no_grad():
         own = model(x).distortion.mean().item()  # one posterior sample, as in evaluation
         h, _ = model.decoder(model.encoder(x))
-        fitted = L.raw_params(h) if args.fit == "params" else h
-        start = distortion(L, L.raw_params(h), x).mean().item()
+        raw = L.raw_params(h)
+        start = distortion(L, raw, x).mean().item()
+        fitted = raw if args.fit == "params" else h
     print(
         f"{args.n} test digits: the shipped model's distortion {own:.2f} nats (one posterior sample), "
         f"{start:.2f} (another: the fit's start)"

@@ -19,12 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def sheet(model, n: int, seed: int, magnify: int = 2, cols: int = 8):
     """Dark ink on white, ``cols`` digits a row: the CLI's ``--ink dark --cols`` sheet."""
-    from PIL import ImageOps
-
     from app.callbacks import contact_sheet, gray_image
 
     x = model.sample(n=n, magnify=magnify, temperature=1.0, seed=seed)
-    return contact_sheet([ImageOps.invert(gray_image(t)) for t in x], cols=min(n, cols))
+    return contact_sheet([gray_image(t, ink="dark") for t in x], cols=min(n, cols))
 
 
 def main(argv: list[str] | None = None) -> int:

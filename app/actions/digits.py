@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass, field
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from .. import inputs, limits
 
@@ -99,10 +99,12 @@ def contact_sheet(tiles: list[Image.Image], cols: int | None = None, gap: int = 
     return sheet
 
 
-def gray_image(t) -> Image.Image:
-    """A mode-L image from a ``(1, H, W)`` tensor of values in [0, 1]."""
+def gray_image(t, ink: str = "light") -> Image.Image:
+    """A mode-L image from a ``(1, H, W)`` tensor of values in [0, 1]; ``ink="dark"``: inverted
+    (dark digits on white, as drawn; the studio and MNIST show light on black)."""
     arr = (t.detach().float().clamp(0, 1)[0].cpu().numpy() * 255 + 0.5).astype(np.uint8)
-    return Image.fromarray(arr, "L")
+    image = Image.fromarray(arr, "L")
+    return ImageOps.invert(image) if ink == "dark" else image
 
 
 _VAE_CACHE: dict = {}
