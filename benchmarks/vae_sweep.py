@@ -34,6 +34,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from collage_core import vae  # noqa: E402
+from collage_core.vae.train import next_epoch_seconds  # noqa: E402
 
 BETAS = (0.5, 0.7, 1.0, 1.2, 1.5)
 MODELS = ("collage", "baseline")
@@ -57,7 +58,7 @@ def checkpoint_epoch(path: Path) -> int:
 
 
 def epoch_seconds(log: Path) -> float:
-    """The last epoch's wall seconds from a run's ``.jsonl`` (a guess before its first epoch).
+    """A run's median epoch in wall seconds, from its ``.jsonl`` (a guess before its first epoch).
 
     A run always finishes the epoch it starts, so the sweep starts one only with this much
     time left.
@@ -65,7 +66,7 @@ def epoch_seconds(log: Path) -> float:
     if not log.is_file():
         return FIRST_EPOCH_S
     lines = [line for line in log.read_text().splitlines() if line.strip()]
-    return float(json.loads(lines[-1])["seconds"]) if lines else FIRST_EPOCH_S
+    return next_epoch_seconds([float(json.loads(line)["seconds"]) for line in lines]) if lines else FIRST_EPOCH_S
 
 
 def train_command(args, model: str, beta: float, ckpt: Path, time_left: float | None) -> list[str]:

@@ -187,6 +187,18 @@ def test_evaluate_terms_add_up():
     assert res["n"] == 12
     assert res["neg_elbo"] == pytest.approx(res["distortion"] + res["rate"])
     assert res["rate"] >= 0 and res["distortion"] > 0
+    assert "neg_elbo_images" not in res
+
+
+def test_evaluate_per_image_is_paired_and_averages_to_the_total():
+    model, images = tiny(), synthetic_digits(12)
+    res = vae.evaluate(model, images, batch_size=8, seed=3, per_image=True)
+    each = res["neg_elbo_images"]
+    assert each.shape == (12,) and each.dtype == torch.float64
+    assert each.mean().item() == pytest.approx(res["neg_elbo"], rel=1e-6)
+    assert torch.equal(each, vae.evaluate(model, images, batch_size=8, seed=3, per_image=True)["neg_elbo_images"])
+    other = vae.evaluate(model, images, batch_size=8, seed=4, per_image=True)["neg_elbo_images"]
+    assert not torch.equal(each, other)  # another binarisation and posterior draw
 
 
 def test_convert_pickle_and_refuse_foreign_globals(tmp_path):

@@ -239,3 +239,23 @@ def test_an_average_added_on_resume_leaves_the_raw_weights_alone(tmp_path):
     assert raw and all(torch.equal(plain[k], averaged[k]) for k in raw)
     key = "likelihood.params.bias"
     assert "ema." + key not in plain and not torch.equal(averaged["ema." + key], averaged[key])
+
+
+def test_time_limit_judges_the_next_epoch_by_the_median_one(tmp_path):
+    from collage_core.vae.train import next_epoch_seconds
+
+    assert next_epoch_seconds([]) == 0.0
+    assert next_epoch_seconds([300.0]) == 300.0
+    assert next_epoch_seconds([300.0, 2500.0]) == 300.0  # epoch 2 held a 30-minute pause
+    assert next_epoch_seconds([320.0, 2500.0, 300.0]) == 320.0
+    data = synthetic_digits(16)
+    cfg = vae.VAEConfig(likelihood="conv", **TINY)
+    quiet = dict(train_images=data, valid_images=data, progress=False, log=lambda s: None)
+    short = vae.train(
+        cfg, vae.TrainConfig(epochs=3, batch_size=8, time_limit_s=1e-6), tmp_path / "a.safetensors", **quiet
+    )
+    assert [e["epoch"] for e in short["epochs"]] == [1]  # the first epoch always runs
+    full = vae.train(
+        cfg, vae.TrainConfig(epochs=3, batch_size=8, time_limit_s=3600), tmp_path / "b.safetensors", **quiet
+    )
+    assert [e["epoch"] for e in full["epochs"]] == [1, 2, 3]

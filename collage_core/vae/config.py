@@ -149,7 +149,7 @@ class TrainConfig:
     # finite. Logged per epoch with the median and max norm, to set it from data.
     skip_grad_norm: float = 1e4
     seed: int = 0
-    time_limit_s: float | None = None  # stop after the epoch that would overrun this wall clock
+    time_limit_s: float | None = None  # wall clock (s): no epoch starts that is expected to end past it
     extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:

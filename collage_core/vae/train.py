@@ -66,6 +66,17 @@ def training_loss(
     return out.distortion.mean() + penalty, out
 
 
+def next_epoch_seconds(epoch_seconds: list[float]) -> float:
+    """The wall time the next epoch is expected to take: the lower median of this invocation's.
+
+    A pause (SIGSTOP to share the cores, a suspended laptop) lengthens the epoch it falls
+    in; judged by the last epoch alone, a run would stop early for it and lose its slot.
+    """
+    if not epoch_seconds:
+        return 0.0
+    return sorted(epoch_seconds)[(len(epoch_seconds) - 1) // 2]
+
+
 def check_resumable(stored: dict, cfg: TrainConfig) -> None:
     """A resumed run must keep its objective: only ``RESUMABLE_CHANGES`` may differ."""
     now = json.loads(cfg.to_json())
@@ -140,9 +151,10 @@ def train(
     out = Path(out)
     history: list[dict] = list(state.get("history", []))
     t0 = time.perf_counter()
-    last_epoch_s = 0.0
+    epoch_times: list[float] = []
     for epoch in range(start_epoch, cfg.epochs):
-        over = cfg.time_limit_s is not None and time.perf_counter() - t0 + last_epoch_s > cfg.time_limit_s
+        expected = time.perf_counter() - t0 + next_epoch_seconds(epoch_times)
+        over = cfg.time_limit_s is not None and expected > cfg.time_limit_s
         if over and epoch > start_epoch:
             log(f"time limit {cfg.time_limit_s:.0f}s reached: stopping before epoch {epoch + 1}")
             break
@@ -186,6 +198,7 @@ def train(
                 bar.set_postfix(D=f"{d:.1f}", R=f"{r:.1f}", nelbo=f"{d + r:.1f}", beta=f"{beta:.2f}")
         bar.close()
         last_epoch_s = time.perf_counter() - te
+        epoch_times.append(last_epoch_s)
         if ema is not None:
             with ema.swapped_in(model):
                 valid = evaluate(model, valid_images, seed=cfg.seed)
