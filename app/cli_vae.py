@@ -214,7 +214,12 @@ def add_vae_commands(subparsers) -> None:
         help="over the run's last N epochs, after the hold, anneal the rate from 10%% to 1%% (default 0)",
     )
     t.add_argument("--data-dir", default=None, help="MNIST cache folder (default ~/.cache/neural-collage)")
-    t.add_argument("--time-limit", type=_positive_float, default=None, help="wall-clock budget in seconds: no epoch starts that would overrun it")
+    t.add_argument(
+        "--time-limit",
+        type=_positive_float,
+        default=None,
+        help="wall-clock budget in seconds: no epoch starts that would overrun it",
+    )
     t.add_argument("--batch-size", type=int, default=None, help="default 64")
     t.add_argument("--lr", type=_positive_float, default=None, help="default 2e-3")
     t.add_argument("--free-bits", type=float, default=None, help="nats per latent group (default 1)")
