@@ -26,13 +26,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from collage_core import vae  # noqa: E402
 
 
-def load(path: str | None, which: str):
-    if path is None:
-        return vae.load_pretrained(which)
-    model, _, _ = vae.load_checkpoint(path)
-    return model
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--collage", default=None, help="checkpoint (default: the shipped Collage VAE)")
@@ -43,13 +36,15 @@ def main() -> None:
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    models = {"collage": load(args.collage, "collage"), "baseline": load(args.baseline, "baseline")}
+    paths = {"collage": args.collage, "baseline": args.baseline}
+    models = {k: vae.load_checkpoint(p)[0] if p else vae.load_pretrained(k) for k, p in paths.items()}
     images = vae.load_mnist("test", args.data_dir, download=False)
-    rows, diffs = [], []
+    rows, scores = [], {k: [] for k in models}
     for seed in args.seeds:
         each = {k: vae.evaluate(m, images, seed=seed, per_image=True)["neg_elbo_images"] for k, m in models.items()}
+        for k, v in each.items():
+            scores[k].append(v)
         d = each["collage"] - each["baseline"]
-        diffs.append(d)
         row = {
             "seed": seed,
             "collage": round(each["collage"].mean().item(), 3),
@@ -59,13 +54,14 @@ def main() -> None:
         }
         rows.append(row)
         print(json.dumps(row), flush=True)
-    pooled = torch.cat(diffs)
+    pooled = {k: torch.cat(v) for k, v in scores.items()}
+    diff = pooled["collage"] - pooled["baseline"]
     summary = {
         "seeds": args.seeds,
-        "collage": round(sum(r["collage"] for r in rows) / len(rows), 3),
-        "baseline": round(sum(r["baseline"] for r in rows) / len(rows), 3),
-        "gap": round(pooled.mean().item(), 3),
-        "gap_se": round(pooled.std().item() / math.sqrt(pooled.numel()), 3),
+        "collage": round(pooled["collage"].mean().item(), 3),
+        "baseline": round(pooled["baseline"].mean().item(), 3),
+        "gap": round(diff.mean().item(), 3),
+        "gap_se": round(diff.std().item() / math.sqrt(diff.numel()), 3),
         "gap_min": min(r["gap"] for r in rows),
         "gap_max": max(r["gap"] for r in rows),
     }
