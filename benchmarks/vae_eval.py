@@ -67,7 +67,11 @@ def plot(results: list[dict], path: Path) -> None:
         for r in pts:
             px, py = xy(r["rate"], r["distortion"])
             d.ellipse([px - 5, py - 5, px + 5, py + 5], fill=c)
-            d.text((px + 7, py - 12), f"b={r['beta']:g}", fill=c)
+            # Both curves fall to the right and the Collage's lies just above: its labels go up and
+            # right, the baseline's down and left, clear of both lines where the runs crowd.
+            d.text(
+                (px + 6, py - 18) if model == "collage" else (max(px - 34, m + 3), py + 5), f"b={r['beta']:g}", fill=c
+            )
         d.rectangle([W - m - 150, m + 10 + 18 * i, W - m - 140, m + 20 + 18 * i], fill=c)
         d.text((W - m - 134, m + 8 + 18 * i), {"collage": "Collage VAE", "baseline": "conv baseline"}[model], fill=c)
     path.parent.mkdir(parents=True, exist_ok=True)
