@@ -132,10 +132,10 @@ def _sample(args: argparse.Namespace) -> int:
         raise ValueError(f"{shown} digits at {side}x{side} exceed 100 MP; lower --n or --magnify")
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.checkpoint:
-        model, _, _ = vae.load_checkpoint(args.checkpoint)
-    else:  # the studio's cached copy for the Collage
-        model = callbacks.load_vae() if args.model == "collage" else vae.load_pretrained(args.model)
+    if args.checkpoint or args.model != "collage":
+        model = vae.load_pretrained(args.model, checkpoint=args.checkpoint)
+    else:  # the studio's cached copy
+        model = callbacks.load_vae()
     with torch.no_grad():
         only = args.digit - 1 if args.digit else None
         batch = model.sample(n=args.n, magnify=args.magnify, temperature=args.temperature, seed=args.seed, only=only)

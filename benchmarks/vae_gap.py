@@ -37,7 +37,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     paths = {"collage": args.collage, "baseline": args.baseline}
-    models = {k: vae.load_checkpoint(p)[0] if p else vae.load_pretrained(k) for k, p in paths.items()}
+    models = {k: vae.load_pretrained(k, checkpoint=p) for k, p in paths.items()}
     images = vae.load_mnist("test", args.data_dir, download=False)
     rows, scores = [], {k: [] for k in models}
     for seed in args.seeds:

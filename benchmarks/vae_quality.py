@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.checkpoint:
-        models = {path: vae.load_checkpoint(path)[0] for path in args.checkpoint}
+        models = {path: vae.load_pretrained(checkpoint=path) for path in args.checkpoint}
     else:
         models = {f"shipped:{w}": vae.load_pretrained(w) for w in ("collage", "baseline")}
     for name, model in models.items():

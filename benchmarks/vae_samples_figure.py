@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     halves = []
     for which, path in (("collage", args.collage), ("baseline", args.baseline)):
-        model = vae.load_checkpoint(path)[0] if path else vae.load_pretrained(which)
+        model = vae.load_pretrained(which, checkpoint=path)
         with torch.no_grad():
             halves.append(sheet(model, args.n, args.seed))
     titles = (

@@ -265,6 +265,15 @@ def test_load_pretrained_offline_and_valid_samples():
         vae.load_pretrained("nope")
 
 
+def test_load_pretrained_checkpoint_replaces_the_shipped_weights(tmp_path):
+    path = tmp_path / "tiny.safetensors"
+    model = tiny()
+    vae.save_checkpoint(path, model)
+    loaded = vae.load_pretrained("collage", checkpoint=path)
+    assert loaded.config == model.config and not loaded.training
+    torch.testing.assert_close(loaded.state_dict(), model.state_dict())
+
+
 def test_pixel_head_blocked_probabilities_match_forward():
     head = tiny(head="mlp").likelihood.head
     z = torch.randn(2, 2, 30, 30) * 5

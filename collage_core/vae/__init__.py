@@ -11,6 +11,8 @@ Usage::
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 from ..resources import vae_weights
@@ -35,15 +37,19 @@ BaselineVAE = HierarchicalVAE  # the same class with a ConvLikelihood
 PRETRAINED = {"collage": "collage_vae_beta1.safetensors", "baseline": "baseline_vae_beta1.safetensors"}
 
 
-def load_pretrained(which: str = "collage", device: str | torch.device = "cpu") -> HierarchicalVAE:
+def load_pretrained(
+    which: str = "collage", device: str | torch.device = "cpu", checkpoint: str | Path | None = None
+) -> HierarchicalVAE:
     """The shipped beta=1 model (``assets/vae`` in the repository; no network), in eval mode.
 
     Args:
         which: ``"collage"`` (default) or ``"baseline"``.
+        checkpoint: a trained checkpoint to load instead (then ``which`` only names the slot it
+            fills), so that every tool's "--checkpoint, else the shipped weights" is this one call.
     """
     if which not in PRETRAINED:
         raise ValueError(f"which must be one of {sorted(PRETRAINED)}, got {which!r}")
-    model, _, _ = load_checkpoint(vae_weights(PRETRAINED[which]), device=device)
+    model, _, _ = load_checkpoint(checkpoint or vae_weights(PRETRAINED[which]), device=device)
     return model
 
 
