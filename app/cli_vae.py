@@ -24,6 +24,7 @@ _MODEL_OPTIONS = {
     "param_features": "param_features",
     "param_hidden": "param_hidden",
     "param_block": "param_block",
+    "collage_channels": "collage_channels",
 }
 _TRAIN_OPTIONS = {
     "epochs": "epochs",
@@ -199,6 +200,12 @@ def add_vae_commands(subparsers) -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="Collage: a residual block on the decoder's features before the parameter layer (default off)",
+    )
+    t.add_argument(
+        "--collage-channels",
+        type=int,
+        default=None,
+        help="Collage: attractor channels (default 6; sampling at 40x slows with more: docs/vae.md)",
     )
     t.add_argument("--lr-warmup-steps", type=int, default=None, help="default 200")
     t.add_argument(

@@ -164,6 +164,7 @@ def test_cli_recipes_and_options_reach_the_configs():
     model_cfg, _ = train_configs(parser.parse_args(["train-vae", "--param-features", "32", "--param-hidden", "512"]))
     assert model_cfg.param_features == 32 and model_cfg.param_hidden == 512 and not model_cfg.param_block
     assert train_configs(parser.parse_args(["train-vae", "--param-block"]))[0].param_block
+    assert train_configs(parser.parse_args(["train-vae", "--collage-channels", "8"]))[0].collage_channels == 8
     with pytest.raises(ValueError, match="param_hidden"):
         vae.VAEConfig(param_hidden=-1)
 
