@@ -22,6 +22,7 @@ _MODEL_OPTIONS = {
     "layout": "layout",
     "supersample": "supersample",
     "param_features": "param_features",
+    "param_side": "param_side",
     "param_hidden": "param_hidden",
     "param_block": "param_block",
     "collage_channels": "collage_channels",
@@ -187,7 +188,17 @@ def add_vae_commands(subparsers) -> None:
         "--supersample", type=int, default=None, help="Collage: k x k sub-pixels per pixel probability (default 2)"
     )
     t.add_argument(
-        "--param-features", type=int, default=None, help="Collage: feature channels read at 7x7 (default 16)"
+        "--param-features",
+        type=int,
+        default=None,
+        help="Collage: feature channels the parameter layer reads (default 16)",
+    )
+    t.add_argument(
+        "--param-side",
+        type=int,
+        choices=(7, 14),
+        default=None,
+        help="Collage: read the decoder's features pooled to 7x7 (default) or whole at 14x14",
     )
     t.add_argument(
         "--param-hidden",

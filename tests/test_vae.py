@@ -134,7 +134,13 @@ def test_temperature_zero_point_one_is_less_varied():
 
 @pytest.mark.parametrize(
     ("likelihood", "over"),
-    [("collage", {}), ("conv", {}), ("collage", {"param_hidden": 5}), ("collage", {"param_block": True})],
+    [
+        ("collage", {}),
+        ("conv", {}),
+        ("collage", {"param_hidden": 5}),
+        ("collage", {"param_block": True}),
+        ("collage", {"param_side": 14}),
+    ],
 )
 def test_checkpoint_round_trip(tmp_path, likelihood, over):
     model = tiny(likelihood, **over)
@@ -144,6 +150,8 @@ def test_checkpoint_round_trip(tmp_path, likelihood, over):
     assert loaded.config == model.config
     has_block = any(k.startswith("likelihood.block.") for k in loaded.state_dict())
     assert has_block == (likelihood == "conv" or bool(over.get("param_block")))  # the conv head has one too
+    if "param_side" in over:  # the read-out sees the whole 14x14 map, not its 7x7 pooling
+        assert loaded.likelihood.params.in_features == loaded.config.param_features * 14**2
     assert torch.equal(loaded.sample(n=2, seed=3), model.sample(n=2, seed=3))
     x = (synthetic_digits(2) > 0.5).float()
     torch.manual_seed(0)

@@ -165,6 +165,9 @@ def test_cli_recipes_and_options_reach_the_configs():
     assert model_cfg.param_features == 32 and model_cfg.param_hidden == 512 and not model_cfg.param_block
     assert train_configs(parser.parse_args(["train-vae", "--param-block"]))[0].param_block
     assert train_configs(parser.parse_args(["train-vae", "--collage-channels", "8"]))[0].collage_channels == 8
+    assert train_configs(parser.parse_args(["train-vae", "--param-side", "14"]))[0].param_side == 14
+    with pytest.raises(ValueError, match="param_side"):
+        vae.VAEConfig(param_side=9)
     with pytest.raises(ValueError, match="param_hidden"):
         vae.VAEConfig(param_hidden=-1)
 

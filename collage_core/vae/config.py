@@ -48,7 +48,10 @@ class VAEConfig:
     # the shipped model (linear head, blended cells, k=2): 0.024. k=4 costs 2.6x per blended
     # training step.
     supersample: int = 2
-    param_features: int = 16  # 7x7 feature channels flattened into the collage-parameter layer
+    param_features: int = 16  # feature channels flattened into the collage-parameter layer
+    # Side of the feature map the parameter layer reads: the decoder's 14x14 map
+    # average-pooled to 7x7 (the shipped model), or read whole at 14 (docs/vae.md).
+    param_side: int = 7
     # Hidden units of the collage-parameter network (0: one linear layer, the shipped model).
     # Tried at 512 (docs/vae.md): no better, so the read-out's capacity is not the gap.
     param_hidden: int = 0
@@ -67,6 +70,8 @@ class VAEConfig:
             raise ValueError(f"layout must be one of {LAYOUTS}, got {self.layout!r}")
         if self.image_side % self.grid:
             raise ValueError(f"grid {self.grid} does not divide image side {self.image_side}")
+        if self.param_side not in (7, 14):
+            raise ValueError(f"param_side must be 7 or 14, got {self.param_side}")
         if self.param_hidden < 0:
             raise ValueError(f"param_hidden must be >= 0, got {self.param_hidden}")
         if not 0.0 < self.s_max < 1.0:

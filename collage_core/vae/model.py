@@ -149,6 +149,7 @@ def build_collage_vae(config: VAEConfig) -> HierarchicalVAE:
         build_head(config.head, config.collage_channels, config.head_hidden),
         config.param_features,
         config.image_side,
+        feature_side=config.param_side,
         supersample=config.supersample,
         param_hidden=config.param_hidden,
         block_bottleneck=config.bottleneck if config.param_block else 0,
