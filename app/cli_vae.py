@@ -191,14 +191,14 @@ def add_vae_commands(subparsers) -> None:
         "--param-features",
         type=int,
         default=None,
-        help="Collage: feature channels the parameter layer reads (default 16)",
+        help="Collage: feature channels the parameter layer reads (default 8)",
     )
     t.add_argument(
         "--param-side",
         type=int,
         choices=(7, 14),
         default=None,
-        help="Collage: read the decoder's features pooled to 7x7 (default) or whole at 14x14",
+        help="Collage: read the decoder's 14x14 features whole (default) or pooled to 7x7",
     )
     t.add_argument(
         "--param-hidden",

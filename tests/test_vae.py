@@ -139,7 +139,7 @@ def test_temperature_zero_point_one_is_less_varied():
         ("conv", {}),
         ("collage", {"param_hidden": 5}),
         ("collage", {"param_block": True}),
-        ("collage", {"param_side": 14}),
+        ("collage", {"param_side": 7}),
     ],
 )
 def test_checkpoint_round_trip(tmp_path, likelihood, over):
@@ -150,8 +150,9 @@ def test_checkpoint_round_trip(tmp_path, likelihood, over):
     assert loaded.config == model.config
     has_block = any(k.startswith("likelihood.block.") for k in loaded.state_dict())
     assert has_block == (likelihood == "conv" or bool(over.get("param_block")))  # the conv head has one too
-    if "param_side" in over:  # the read-out sees the whole 14x14 map, not its 7x7 pooling
-        assert loaded.likelihood.params.in_features == loaded.config.param_features * 14**2
+    if likelihood == "collage" and not over.get("param_hidden"):  # the read-out's input: whole or pooled
+        side = over.get("param_side", 14)
+        assert loaded.likelihood.params.in_features == loaded.config.param_features * side**2
     assert torch.equal(loaded.sample(n=2, seed=3), model.sample(n=2, seed=3))
     x = (synthetic_digits(2) > 0.5).float()
     torch.manual_seed(0)
@@ -384,9 +385,9 @@ def test_supersampling_makes_magnified_probabilities_average_back():
 
 def test_legacy_config_json_reads_as_the_mlp_grid_model():
     legacy = json.loads(vae.VAEConfig(**TINY).to_json())
-    del legacy["head"], legacy["layout"]
+    del legacy["head"], legacy["layout"], legacy["param_side"]
     cfg = vae.VAEConfig.from_json(json.dumps(legacy))
-    assert cfg.head == "mlp" and cfg.layout == "grid"
+    assert cfg.head == "mlp" and cfg.layout == "grid" and cfg.param_side == 7
     assert vae.VAEConfig().head == "linear"
     shipped = vae.load_pretrained()
     assert shipped.config.head == "linear" and isinstance(shipped.likelihood.head, vae.LinearHead)
