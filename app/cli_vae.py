@@ -178,9 +178,10 @@ def add_vae_commands(subparsers) -> None:
     t.add_argument("--init-from", default=None, help="warm start from this checkpoint's weights (fresh optimizer)")
     t.add_argument(
         "--recipe",
-        choices=["default", "v1"],
+        choices=["default", "v1", "v2"],  # vae.RECIPES; the CLI imports torch only when a command runs
         default="default",
-        help="v1: how the first shipped weights were trained (hard grid, MLP head, 2-epoch warm-up, 0.5 free bits)",
+        help="v1: how the first shipped weights were trained (hard grid, MLP head, 2-epoch warm-up, 0.5 free bits); "
+        "v2: the second (the parameter layer reads the features pooled to 7x7)",
     )
     t.add_argument("--head", choices=["linear", "mlp"], default=None, help="Collage per-pixel head (default linear)")
     t.add_argument("--layout", choices=["grid", "blend"], default=None, help="Collage cell layout (default blend)")

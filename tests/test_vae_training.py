@@ -165,7 +165,14 @@ def test_cli_recipes_and_options_reach_the_configs():
     assert model_cfg.param_features == 32 and model_cfg.param_hidden == 512 and not model_cfg.param_block
     assert train_configs(parser.parse_args(["train-vae", "--param-block"]))[0].param_block
     assert train_configs(parser.parse_args(["train-vae", "--collage-channels", "8"]))[0].collage_channels == 8
-    assert train_configs(parser.parse_args(["train-vae", "--param-side", "14"]))[0].param_side == 14
+    assert train_configs(parser.parse_args(["train-vae", "--param-side", "7"]))[0].param_side == 7
+    for name, (model_over, _) in vae.RECIPES.items():  # every recipe is reachable from the CLI
+        assert all(
+            getattr(train_configs(parser.parse_args(["train-vae", "--recipe", name]))[0], k) == v
+            for k, v in model_over.items()
+        )
+    v2 = train_configs(parser.parse_args(["train-vae", "--recipe", "v2"]))[0]  # the 7x7 read-out
+    assert (v2.param_side, v2.param_features) == (7, 16) and v2.layout == "blend" and v2.head == "linear"
     with pytest.raises(ValueError, match="param_side"):
         vae.VAEConfig(param_side=9)
     with pytest.raises(ValueError, match="param_hidden"):
