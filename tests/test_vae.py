@@ -151,7 +151,7 @@ def test_checkpoint_round_trip(tmp_path, likelihood, over):
     has_block = any(k.startswith("likelihood.block.") for k in loaded.state_dict())
     assert has_block == (likelihood == "conv" or bool(over.get("param_block")))  # the conv head has one too
     if likelihood == "collage" and not over.get("param_hidden"):  # the read-out's input: whole or pooled
-        side = over.get("param_side", 14)
+        side = loaded.config.param_side
         assert loaded.likelihood.params.in_features == loaded.config.param_features * side**2
     assert torch.equal(loaded.sample(n=2, seed=3), model.sample(n=2, seed=3))
     x = (synthetic_digits(2) > 0.5).float()

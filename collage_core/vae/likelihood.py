@@ -25,9 +25,10 @@ class CollageLikelihood(nn.Module):
     """Features -> collage parameters -> multi-channel attractor -> per-pixel logits.
 
     The parameter layer (with ``param_hidden``, a one-hidden-layer MLP) reads the decoder
-    features (with ``block_bottleneck``, through a residual block first) pooled to a
-    ``feature_side`` square map (flattened) and emits ``a: (B, C, K, N)``, contracted by
-    L1 rescaling (DESIGN.md 7), and an unbounded ``b: (B, C, K)`` (logits reach +-100).
+    features (with ``block_bottleneck``, through a residual block first) average-pooled to
+    ``feature_side`` (at the map's own side, 14, read whole), flattened, and emits
+    ``a: (B, C, K, N)``, contracted by L1 rescaling (DESIGN.md 7), and an unbounded
+    ``b: (B, C, K)`` (logits reach +-100).
     ``layout`` is what the engine decodes with (the hard grid's size today, a layout object
     for blended cells: ``cell_layout.py``); ``head`` maps one pixel's attractor channels to
     its logit (``heads.py``). With ``supersample = k`` a pixel's probability is the mean of
